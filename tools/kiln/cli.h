@@ -1,0 +1,8 @@
+#ifndef KILN_CLI_H
+#define KILN_CLI_H
+
+/* Each subcommand takes the arguments after its name and returns the exit status:
+ * 0 success, 1 failure of the work itself, 2 bad usage. */
+int kiln_cli_inspect(int argc, char **argv);
+
+#endif

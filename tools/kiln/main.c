@@ -1,0 +1,37 @@
+/* kiln command line: dispatches to one subcommand per file. */
+#include <stdio.h>
+#include <string.h>
+
+#include "kiln/kiln.h"
+#include "cli.h"
+
+static void kiln_cli_usage(FILE *f) {
+    fprintf(f,
+            "kiln %s — deep-learning deployment engine\n"
+            "usage: kiln <command> [options]\n"
+            "commands:\n"
+            "  inspect MODEL.onnx [--nodes] [--json]   describe a model\n"
+            "  version                                 print the version\n"
+            "Run 'kiln <command> --help' for a command's options.\n",
+            kiln_version_string());
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        kiln_cli_usage(stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "inspect")) return kiln_cli_inspect(argc - 2, argv + 2);
+    if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
+        printf("kiln %s\n", kiln_version_string());
+        return 0;
+    }
+    if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
+        kiln_cli_usage(stdout);
+        return 0;
+    }
+    fprintf(stderr, "kiln: unknown command '%s'\n", cmd);
+    kiln_cli_usage(stderr);
+    return 2;
+}
