@@ -1,317 +1,192 @@
-/* Declared in kiln.h; filled in by the engine work (issue 3). Until then each call
- * fails with KILN_ERR_NOT_IMPLEMENTED naming itself, never silently. */
-#include "core/error.h"
+/* The network object of the public API: a kiln_graph with handles for the layer API. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/network_internal.h"
+#include "core/logger.h"
+
+/* Opset of the ONNX operator semantics that layer-API nodes follow. */
+#define KILN_LAYER_API_OPSET 21
+
+kiln_status kiln_network_create_internal(kiln_logger *logger, uint32_t flags, kiln_network **out) {
+    kiln_network *net = calloc(1, sizeof *net);
+    if (!net) return kiln_error(KILN_ERR_OUT_OF_MEMORY, "kiln_builder_create_network: out of memory");
+    kiln_status st = kiln_graph_create("network", &net->graph);
+    if (st != KILN_OK) {
+        free(net);
+        return st;
+    }
+    net->logger = logger;
+    net->flags = flags;
+    net->default_opset = KILN_LAYER_API_OPSET;
+    *out = net;
+    return KILN_OK;
+}
 
 void kiln_network_destroy(kiln_network *network) {
-    (void)network;
+    if (!network) return;
+    for (int32_t i = 0; i < network->tensor_handle_count; i++) free(network->tensor_handles[i]);
+    for (int32_t i = 0; i < network->layer_handle_count; i++) free(network->layer_handles[i]);
+    free(network->tensor_handles);
+    free(network->layer_handles);
+    kiln_graph_destroy(network->graph);
+    free(network);
+}
+
+/* Finds or makes the handle of an index in a lazily grown handle table. */
+static void *kiln_network_handle(kiln_network *net, int32_t index, int32_t *count, void ***table,
+                                 size_t size) {
+    if (index < 0) return NULL;
+    if (index >= *count) {
+        void **grown = realloc(*table, sizeof(void *) * (size_t)(index + 1));
+        if (!grown) return NULL;
+        memset(grown + *count, 0, sizeof(void *) * (size_t)(index + 1 - *count));
+        *table = grown;
+        *count = index + 1;
+    }
+    if (!(*table)[index]) {
+        struct {
+            kiln_network *network;
+            int32_t index;
+        } *h = calloc(1, size);
+        if (!h) return NULL;
+        h->network = net;
+        h->index = index;
+        (*table)[index] = h;
+    }
+    return (*table)[index];
+}
+
+kiln_tensor *kiln_network_tensor_handle(kiln_network *net, int32_t index) {
+    if (index >= net->graph->tensor_count) return NULL;
+    return kiln_network_handle(net, index, &net->tensor_handle_count,
+                               (void ***)&net->tensor_handles, sizeof(kiln_tensor));
+}
+
+kiln_layer *kiln_network_layer_handle(kiln_network *net, int32_t index) {
+    if (index >= net->graph->node_count) return NULL;
+    return kiln_network_handle(net, index, &net->layer_handle_count,
+                               (void ***)&net->layer_handles, sizeof(kiln_layer));
 }
 
 int32_t kiln_network_num_inputs(const kiln_network *network) {
-    (void)network;
-    kiln_not_implemented("kiln_network_num_inputs");
-    return -1;
+    return network ? network->graph->input_count : 0;
 }
 
 int32_t kiln_network_num_outputs(const kiln_network *network) {
-    (void)network;
-    kiln_not_implemented("kiln_network_num_outputs");
-    return -1;
+    return network ? network->graph->output_count : 0;
 }
 
 int32_t kiln_network_num_layers(const kiln_network *network) {
-    (void)network;
-    kiln_not_implemented("kiln_network_num_layers");
-    return -1;
+    return network ? network->graph->node_count : 0;
 }
 
 kiln_tensor *kiln_network_get_input(const kiln_network *network, int32_t index) {
-    (void)network;
-    (void)index;
-    kiln_not_implemented("kiln_network_get_input");
-    return NULL;
+    if (!network || index < 0 || index >= network->graph->input_count) return NULL;
+    return kiln_network_tensor_handle((kiln_network *)network, network->graph->inputs[index]);
 }
 
 kiln_tensor *kiln_network_get_output(const kiln_network *network, int32_t index) {
-    (void)network;
-    (void)index;
-    kiln_not_implemented("kiln_network_get_output");
-    return NULL;
+    if (!network || index < 0 || index >= network->graph->output_count) return NULL;
+    return kiln_network_tensor_handle((kiln_network *)network, network->graph->outputs[index]);
 }
 
 kiln_layer *kiln_network_get_layer(const kiln_network *network, int32_t index) {
-    (void)network;
-    (void)index;
-    kiln_not_implemented("kiln_network_get_layer");
-    return NULL;
+    if (!network || index < 0 || index >= network->graph->node_count) return NULL;
+    return kiln_network_layer_handle((kiln_network *)network, index);
 }
 
 const char *kiln_tensor_get_name(const kiln_tensor *tensor) {
-    (void)tensor;
-    kiln_not_implemented("kiln_tensor_get_name");
-    return NULL;
+    return tensor ? tensor->network->graph->tensors[tensor->index].name : NULL;
 }
 
 kiln_status kiln_tensor_set_name(kiln_tensor *tensor, const char *name) {
-    (void)tensor;
-    (void)name;
-    return kiln_not_implemented("kiln_tensor_set_name");
+    KILN_CHECK_ARG(tensor && name && *name, "kiln_tensor_set_name");
+    kiln_graph *g = tensor->network->graph;
+    int32_t other = kiln_graph_find_tensor(g, name);
+    if (other >= 0 && other != tensor->index)
+        return kiln_error(KILN_ERR_INVALID_ARGUMENT,
+                          "kiln_tensor_set_name: the network already has a tensor named '%s'", name);
+    char *copy = malloc(strlen(name) + 1);
+    if (!copy) return kiln_error(KILN_ERR_OUT_OF_MEMORY, "kiln_tensor_set_name: out of memory");
+    strcpy(copy, name);
+    free(g->tensors[tensor->index].name);
+    g->tensors[tensor->index].name = copy;
+    return KILN_OK;
 }
 
 kiln_dtype kiln_tensor_get_dtype(const kiln_tensor *tensor) {
-    (void)tensor;
-    kiln_not_implemented("kiln_tensor_get_dtype");
-    return (kiln_dtype)0;
+    return tensor ? tensor->network->graph->tensors[tensor->index].dtype : KILN_DTYPE_UNDEFINED;
 }
 
 kiln_dims kiln_tensor_get_dims(const kiln_tensor *tensor) {
-    (void)tensor;
-    kiln_not_implemented("kiln_tensor_get_dims");
-    kiln_dims none = {0};
-    return none;
+    kiln_dims d = {0};
+    if (!tensor) return d;
+    const kiln_ir_tensor *t = &tensor->network->graph->tensors[tensor->index];
+    d.nb_dims = t->rank;
+    for (int32_t i = 0; i < t->rank && i < KILN_MAX_DIMS; i++) d.d[i] = t->dims[i];
+    return d;
 }
 
 const char *kiln_layer_get_name(const kiln_layer *layer) {
-    (void)layer;
-    kiln_not_implemented("kiln_layer_get_name");
-    return NULL;
+    return layer ? layer->network->graph->nodes[layer->index].name : NULL;
 }
 
 kiln_status kiln_layer_set_name(kiln_layer *layer, const char *name) {
-    (void)layer;
-    (void)name;
-    return kiln_not_implemented("kiln_layer_set_name");
+    KILN_CHECK_ARG(layer && name, "kiln_layer_set_name");
+    char *copy = malloc(strlen(name) + 1);
+    if (!copy) return kiln_error(KILN_ERR_OUT_OF_MEMORY, "kiln_layer_set_name: out of memory");
+    strcpy(copy, name);
+    kiln_node *n = &layer->network->graph->nodes[layer->index];
+    free(n->name);
+    n->name = copy;
+    return KILN_OK;
 }
 
 kiln_tensor *kiln_layer_get_output(const kiln_layer *layer, int32_t index) {
-    (void)layer;
-    (void)index;
-    kiln_not_implemented("kiln_layer_get_output");
-    return NULL;
+    if (!layer) return NULL;
+    const kiln_node *n = &layer->network->graph->nodes[layer->index];
+    if (index < 0 || index >= n->output_count) return NULL;
+    return kiln_network_tensor_handle(layer->network, n->outputs[index]);
 }
 
 kiln_status kiln_layer_set_precision(kiln_layer *layer, kiln_dtype precision) {
-    (void)layer;
-    (void)precision;
-    return kiln_not_implemented("kiln_layer_set_precision");
+    KILN_CHECK_ARG(layer != NULL, "kiln_layer_set_precision");
+    if (precision != KILN_DTYPE_FLOAT32 && precision != KILN_DTYPE_FLOAT16 &&
+        precision != KILN_DTYPE_BFLOAT16)
+        return kiln_error(KILN_ERR_INVALID_ARGUMENT,
+                          "kiln_layer_set_precision: precision must be float32, float16 or "
+                          "bfloat16, not %s",
+                          kiln_dtype_name(precision));
+    kiln_graph *g = layer->network->graph;
+    return kiln_node_set_int(g, layer->index, "_kiln_precision", precision);
 }
 
 kiln_status kiln_network_add_input(kiln_network *network, const char *name, kiln_dtype dtype,
                                    kiln_dims dims, kiln_tensor **out) {
-    (void)network;
-    (void)name;
-    (void)dtype;
-    (void)dims;
-    (void)out;
-    return kiln_not_implemented("kiln_network_add_input");
+    KILN_CHECK_ARG(network && name && *name && out, "kiln_network_add_input");
+    if (dims.nb_dims < 0 || dims.nb_dims > KILN_MAX_DIMS)
+        return kiln_error(KILN_ERR_INVALID_ARGUMENT,
+                          "kiln_network_add_input: input '%s' has rank %d (0..%d allowed)", name,
+                          dims.nb_dims, KILN_MAX_DIMS);
+    if (kiln_dtype_bits(dtype) == 0)
+        return kiln_error(KILN_ERR_INVALID_ARGUMENT, "kiln_network_add_input: input '%s' has dtype %s",
+                          name, kiln_dtype_name(dtype));
+    if (kiln_graph_find_tensor(network->graph, name) >= 0)
+        return kiln_error(KILN_ERR_INVALID_ARGUMENT,
+                          "kiln_network_add_input: the network already has a tensor named '%s'", name);
+    int32_t index;
+    KILN_TRY(kiln_graph_add_tensor(network->graph, name, dtype, dims.nb_dims, dims.d, &index));
+    KILN_TRY(kiln_graph_add_input(network->graph, index));
+    kiln_tensor *t = kiln_network_tensor_handle(network, index);
+    if (!t) return kiln_error(KILN_ERR_OUT_OF_MEMORY, "kiln_network_add_input: out of memory");
+    *out = t;
+    return KILN_OK;
 }
 
 kiln_status kiln_network_mark_output(kiln_network *network, kiln_tensor *tensor) {
-    (void)network;
-    (void)tensor;
-    return kiln_not_implemented("kiln_network_mark_output");
-}
-
-kiln_status kiln_network_add_convolution(kiln_network *network, kiln_tensor *input,
-                                         int64_t out_channels, kiln_window window, int64_t groups,
-                                         kiln_weights kernel, kiln_weights bias, kiln_layer **out) {
-    (void)network;
-    (void)input;
-    (void)out_channels;
-    (void)window;
-    (void)groups;
-    (void)kernel;
-    (void)bias;
-    (void)out;
-    return kiln_not_implemented("kiln_network_add_convolution");
-}
-
-kiln_status kiln_network_add_deconvolution(kiln_network *network, kiln_tensor *input,
-                                           int64_t out_channels, kiln_window window, int64_t groups,
-                                           kiln_weights kernel, kiln_weights bias,
-                                           kiln_layer **out) {
-    (void)network;
-    (void)input;
-    (void)out_channels;
-    (void)window;
-    (void)groups;
-    (void)kernel;
-    (void)bias;
-    (void)out;
-    return kiln_not_implemented("kiln_network_add_deconvolution");
-}
-
-kiln_status kiln_network_add_matrix_multiply(kiln_network *network, kiln_tensor *a, int transpose_a,
-                                             kiln_tensor *b, int transpose_b, kiln_layer **out) {
-    (void)network;
-    (void)a;
-    (void)transpose_a;
-    (void)b;
-    (void)transpose_b;
-    (void)out;
-    return kiln_not_implemented("kiln_network_add_matrix_multiply");
-}
-
-kiln_status kiln_network_add_fully_connected(kiln_network *network, kiln_tensor *input,
-                                             int64_t out_features, kiln_weights kernel,
-                                             kiln_weights bias, kiln_layer **out) {
-    (void)network;
-    (void)input;
-    (void)out_features;
-    (void)kernel;
-    (void)bias;
-    (void)out;
-    return kiln_not_implemented("kiln_network_add_fully_connected");
-}
-
-kiln_status kiln_network_add_activation(kiln_network *network, kiln_tensor *input,
-                                        kiln_activation_type type, float alpha, float beta,
-                                        kiln_layer **out) {
-    (void)network;
-    (void)input;
-    (void)type;
-    (void)alpha;
-    (void)beta;
-    (void)out;
-    return kiln_not_implemented("kiln_network_add_activation");
-}
-
-kiln_status kiln_network_add_pooling(kiln_network *network, kiln_tensor *input,
-                                     kiln_pooling_type type, kiln_window window, kiln_layer **out) {
-    (void)network;
-    (void)input;
-    (void)type;
-    (void)window;
-    (void)out;
-    return kiln_not_implemented("kiln_network_add_pooling");
-}
-
-kiln_status kiln_network_add_elementwise(kiln_network *network, kiln_tensor *a, kiln_tensor *b,
-                                         kiln_elementwise_op op, kiln_layer **out) {
-    (void)network;
-    (void)a;
-    (void)b;
-    (void)op;
-    (void)out;
-    return kiln_not_implemented("kiln_network_add_elementwise");
-}
-
-kiln_status kiln_network_add_unary(kiln_network *network, kiln_tensor *input, kiln_unary_op op,
-                                   kiln_layer **out) {
-    (void)network;
-    (void)input;
-    (void)op;
-    (void)out;
-    return kiln_not_implemented("kiln_network_add_unary");
-}
-
-kiln_status kiln_network_add_softmax(kiln_network *network, kiln_tensor *input, int32_t axis,
-                                     kiln_layer **out) {
-    (void)network;
-    (void)input;
-    (void)axis;
-    (void)out;
-    return kiln_not_implemented("kiln_network_add_softmax");
-}
-
-kiln_status kiln_network_add_concatenation(kiln_network *network, kiln_tensor *const *inputs,
-                                           int32_t nb_inputs, int32_t axis, kiln_layer **out) {
-    (void)network;
-    (void)inputs;
-    (void)nb_inputs;
-    (void)axis;
-    (void)out;
-    return kiln_not_implemented("kiln_network_add_concatenation");
-}
-
-kiln_status kiln_network_add_shuffle(kiln_network *network, kiln_tensor *input, const int32_t *perm,
-                                     const kiln_dims *reshape, const int32_t *second_perm,
-                                     kiln_layer **out) {
-    (void)network;
-    (void)input;
-    (void)perm;
-    (void)reshape;
-    (void)second_perm;
-    (void)out;
-    return kiln_not_implemented("kiln_network_add_shuffle");
-}
-
-kiln_status kiln_network_add_slice(kiln_network *network, kiln_tensor *input, kiln_dims start,
-                                   kiln_dims size, kiln_dims stride, kiln_layer **out) {
-    (void)network;
-    (void)input;
-    (void)start;
-    (void)size;
-    (void)stride;
-    (void)out;
-    return kiln_not_implemented("kiln_network_add_slice");
-}
-
-kiln_status kiln_network_add_gather(kiln_network *network, kiln_tensor *data, kiln_tensor *indices,
-                                    int32_t axis, kiln_layer **out) {
-    (void)network;
-    (void)data;
-    (void)indices;
-    (void)axis;
-    (void)out;
-    return kiln_not_implemented("kiln_network_add_gather");
-}
-
-kiln_status kiln_network_add_reduce(kiln_network *network, kiln_tensor *input, kiln_reduce_op op,
-                                    uint32_t axes_mask, int keep_dims, kiln_layer **out) {
-    (void)network;
-    (void)input;
-    (void)op;
-    (void)axes_mask;
-    (void)keep_dims;
-    (void)out;
-    return kiln_not_implemented("kiln_network_add_reduce");
-}
-
-kiln_status kiln_network_add_constant(kiln_network *network, kiln_dims dims, kiln_weights weights,
-                                      kiln_layer **out) {
-    (void)network;
-    (void)dims;
-    (void)weights;
-    (void)out;
-    return kiln_not_implemented("kiln_network_add_constant");
-}
-
-kiln_status kiln_network_add_normalization(kiln_network *network, kiln_tensor *input,
-                                           kiln_tensor *scale, kiln_tensor *bias,
-                                           uint32_t axes_mask, float epsilon, kiln_layer **out) {
-    (void)network;
-    (void)input;
-    (void)scale;
-    (void)bias;
-    (void)axes_mask;
-    (void)epsilon;
-    (void)out;
-    return kiln_not_implemented("kiln_network_add_normalization");
-}
-
-kiln_status kiln_network_add_resize(kiln_network *network, kiln_tensor *input,
-                                    kiln_resize_mode mode, kiln_dims output_dims,
-                                    kiln_layer **out) {
-    (void)network;
-    (void)input;
-    (void)mode;
-    (void)output_dims;
-    (void)out;
-    return kiln_not_implemented("kiln_network_add_resize");
-}
-
-kiln_status kiln_network_add_identity(kiln_network *network, kiln_tensor *input, kiln_layer **out) {
-    (void)network;
-    (void)input;
-    (void)out;
-    return kiln_not_implemented("kiln_network_add_identity");
-}
-
-kiln_status kiln_network_add_cast(kiln_network *network, kiln_tensor *input, kiln_dtype to,
-                                  kiln_layer **out) {
-    (void)network;
-    (void)input;
-    (void)to;
-    (void)out;
-    return kiln_not_implemented("kiln_network_add_cast");
+    KILN_CHECK_ARG(network && tensor && tensor->network == network, "kiln_network_mark_output");
+    for (int32_t i = 0; i < network->graph->output_count; i++)
+        if (network->graph->outputs[i] == tensor->index) return KILN_OK;
+    return kiln_graph_add_output(network->graph, tensor->index);
 }

@@ -24,16 +24,22 @@ void kiln_error_prefix(const char *fmt, ...) {
     vsnprintf(prefix, sizeof prefix, fmt, args);
     va_end(args);
     memcpy(old, kiln_error_message, sizeof old);
-    /* Truncation is acceptable here: the start of the message matters most. */
-    size_t n = strlen(prefix);
-    if (n > KILN_ERROR_CAPACITY - 3) n = KILN_ERROR_CAPACITY - 3;
+    /* When the whole does not fit, the middle goes: the outermost context (this prefix)
+     * and the end of the old message (the innermost context and the cause) stay. */
+    size_t n = strlen(prefix), m = strlen(old);
+    if (n > KILN_ERROR_CAPACITY / 4) n = KILN_ERROR_CAPACITY / 4;
+    size_t rest = KILN_ERROR_CAPACITY - n - 3; /* ": " and the NUL */
     memcpy(kiln_error_message, prefix, n);
     memcpy(kiln_error_message + n, ": ", 2);
-    size_t rest = KILN_ERROR_CAPACITY - n - 3;
-    size_t m = strlen(old);
-    if (m > rest) m = rest;
-    memcpy(kiln_error_message + n + 2, old, m);
-    kiln_error_message[n + 2 + m] = '\0';
+    char *dst = kiln_error_message + n + 2;
+    if (m <= rest) {
+        memcpy(dst, old, m);
+        dst[m] = '\0';
+        return;
+    }
+    memcpy(dst, "...", 3);
+    memcpy(dst + 3, old + m - (rest - 3), rest - 3);
+    dst[rest] = '\0';
 }
 
 kiln_status kiln_not_implemented(const char *call) {

@@ -45,9 +45,9 @@ static kiln_status kiln_onnx_alloc_array(kiln_onnx_ctx *ctx, size_t count, size_
         return kiln_error(KILN_ERR_PARSE, "a repeated field has %zu elements, more than kiln "
                                           "supports", count);
     *out_count = (int32_t)count;
-    *out = NULL;
-    if (count == 0) return KILN_OK;
-    *out = kiln_arena_array(ctx->arena, count, size);
+    /* Never NULL, even for zero elements: packed fields may be present but empty, and
+     * their decoders do pointer arithmetic on the array. */
+    *out = kiln_arena_array(ctx->arena, count ? count : 1, size);
     return *out ? KILN_OK : kiln_onnx_oom();
 }
 

@@ -5,6 +5,7 @@
  */
 #include "onnx/onnx_reader_internal.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -100,8 +101,9 @@ static kiln_status kiln_tp_parse_external(kiln_onnx_tensor *t) {
                                                    : NULL;
         if (!dst) continue; /* "checksum" and others are informational */
         char *end = NULL;
+        errno = 0;
         long long v = strtoll(e->value, &end, 10);
-        if (!*e->value || *end || v < 0)
+        if (!*e->value || *end || v < 0 || errno == ERANGE)
             return kiln_error(KILN_ERR_PARSE, "tensor '%s': external data %s '%s' is not a "
                                               "non-negative integer",
                               t->name, e->key, e->value);
@@ -129,12 +131,35 @@ static kiln_status kiln_tp_count_elements(kiln_onnx_tensor *t) {
     return KILN_OK;
 }
 
+/* Packed varints were only counted (by their final bytes). Decoding them once here makes a
+ * malformed one (longer than 10 bytes, or overflowing 64 bits) fail the load, naming the
+ * tensor, rather than a later kiln_onnx_tensor_read of a tensor that loaded fine. */
+static kiln_status kiln_tp_check_varints(const kiln_onnx_tensor *t) {
+    if (t->typed_field != KILN_TP_INT32_DATA && t->typed_field != KILN_TP_INT64_DATA &&
+        t->typed_field != KILN_TP_UINT64_DATA)
+        return KILN_OK;
+    kiln_pb_reader r;
+    kiln_pb_reader_init(&r, t->message);
+    while (!kiln_pb_reader_done(&r)) {
+        kiln_pb_field f;
+        KILN_TRY(kiln_pb_next_field(&r, &f));
+        if (f.number != t->typed_field || f.wire_type != KILN_PB_LEN) continue;
+        kiln_pb_reader pr;
+        kiln_pb_reader_init(&pr, f.span);
+        uint64_t v;
+        while (!kiln_pb_reader_done(&pr)) KILN_TRY(kiln_pb_read_varint(&pr, &v));
+    }
+    return KILN_OK;
+}
+
 /* Decides where the elements are and checks that their amount matches the shape. */
 static kiln_status kiln_tp_locate_payload(kiln_onnx_ctx *ctx, kiln_onnx_tensor *t,
                                           const size_t counts[KILN_ONNX_MAX_FIELD],
                                           int32_t data_location) {
     size_t n = (size_t)t->element_count;
     if (data_location == 1) {
+        if (t->data_type == KILN_DTYPE_STRING)
+            return kiln_error(KILN_ERR_PARSE, "string tensor '%s' has external data", t->name);
         KILN_TRY(kiln_tp_parse_external(t));
         t->payload = KILN_ONNX_PAYLOAD_EXTERNAL;
         kiln_onnx_pending *p = kiln_arena_alloc(ctx->arena, sizeof *p);
@@ -183,6 +208,7 @@ static kiln_status kiln_tp_locate_payload(kiln_onnx_ctx *ctx, kiln_onnx_tensor *
     t->payload = n ? KILN_ONNX_PAYLOAD_TYPED : KILN_ONNX_PAYLOAD_NONE;
     t->typed_field = field;
     t->typed_count = counts[field];
+    if (t->payload == KILN_ONNX_PAYLOAD_TYPED) KILN_TRY(kiln_tp_check_varints(t));
     return KILN_OK;
 }
 
@@ -268,10 +294,9 @@ kiln_status kiln_onnx_parse_tensor(kiln_onnx_ctx *ctx, kiln_pb_span span, kiln_o
         return kiln_error(KILN_ERR_PARSE, "tensor at byte offset %zu has %zu dimensions",
                           span.offset, counts[KILN_TP_DIMS]);
     t->rank = (int32_t)counts[KILN_TP_DIMS];
-    if (t->rank) {
-        t->dims = kiln_arena_array(ctx->arena, (size_t)t->rank, sizeof *t->dims);
-        if (!t->dims) return kiln_onnx_oom();
-    }
+    /* Allocated even for rank 0: an empty packed dims field is decoded into it. */
+    t->dims = kiln_arena_array(ctx->arena, t->rank ? (size_t)t->rank : 1, sizeof *t->dims);
+    if (!t->dims) return kiln_onnx_oom();
     if (counts[KILN_TP_EXTERNAL_DATA]) {
         t->external_data = kiln_arena_array(ctx->arena, counts[KILN_TP_EXTERNAL_DATA],
                                             sizeof *t->external_data);

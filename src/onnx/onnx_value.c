@@ -89,9 +89,10 @@ static kiln_status kiln_onnx_parse_map(kiln_onnx_ctx *ctx, kiln_pb_span span, ki
         nstr += f.number == 4;
     }
     if (nkeys > INT32_MAX || nstr > INT32_MAX) return kiln_error(KILN_ERR_PARSE, "map too large");
-    if (nkeys) v->int_keys = kiln_arena_array(ctx->arena, nkeys, sizeof *v->int_keys);
-    if (nstr) v->string_keys = kiln_arena_array(ctx->arena, nstr, sizeof *v->string_keys);
-    if ((nkeys && !v->int_keys) || (nstr && !v->string_keys)) return kiln_onnx_oom();
+    /* At least one element each: empty packed keys are decoded into the array. */
+    v->int_keys = kiln_arena_array(ctx->arena, nkeys ? nkeys : 1, sizeof *v->int_keys);
+    v->string_keys = kiln_arena_array(ctx->arena, nstr ? nstr : 1, sizeof *v->string_keys);
+    if (!v->int_keys || !v->string_keys) return kiln_onnx_oom();
     size_t used = 0;
     int32_t si = 0;
     kiln_pb_reader_init(&r, span);

@@ -1,6 +1,12 @@
 #include "onnx/pb.h"
 
 void kiln_pb_reader_init(kiln_pb_reader *r, kiln_pb_span span) {
+    /* An empty span may have no data pointer; pointer arithmetic on NULL is undefined. */
+    static const uint8_t kiln_pb_empty[1];
+    if (!span.data) {
+        span.data = kiln_pb_empty;
+        span.size = 0;
+    }
     r->begin = span.data;
     r->cur = span.data;
     r->end = span.data + span.size;

@@ -1,0 +1,232 @@
+#include "backends/cpu/cpu_executor.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "plan/memory_plan.h"
+
+struct kiln_cpu_ctx {
+    kiln_cpu_state *state;
+    const kiln_node *node;
+    kiln_tview *out;
+    int32_t n_out;
+};
+
+/* Zero-byte tensors still need a valid, distinct-from-NULL address. */
+static _Alignas(64) uint8_t kiln_cpu_empty[64];
+
+kiln_status kiln_cpu_state_init(kiln_cpu_state *s, const kiln_graph *g, const int32_t *first_use,
+                                const int32_t *last_use, int threads) {
+    memset(s, 0, sizeof *s);
+    s->graph = g;
+    s->first_use = first_use;
+    s->last_use = last_use;
+    s->tensor_count = g->tensor_count;
+    s->threads = threads > 0 ? threads : 1;
+    size_t n = (size_t)(g->tensor_count ? g->tensor_count : 1);
+    s->values = calloc(n, sizeof *s->values);
+    s->heap = calloc(n, sizeof *s->heap);
+    s->sizes = calloc(n, sizeof *s->sizes);
+    s->offsets = calloc(n, sizeof *s->offsets);
+    s->planned = calloc(n, sizeof *s->planned);
+    if (!s->values || !s->heap || !s->sizes || !s->offsets || !s->planned) {
+        kiln_cpu_state_free(s);
+        return kiln_error(KILN_ERR_OUT_OF_MEMORY, "out of memory creating an execution context");
+    }
+    return KILN_OK;
+}
+
+void kiln_cpu_state_free(kiln_cpu_state *s) {
+    if (s->heap)
+        for (int32_t i = 0; i < s->tensor_count; i++) free(s->heap[i]);
+    free(s->values);
+    free(s->heap);
+    free(s->sizes);
+    free(s->offsets);
+    free(s->planned);
+    free(s->arena);
+    free(s->scratch);
+    memset(s, 0, sizeof *s);
+}
+
+void kiln_cpu_state_invalidate(kiln_cpu_state *s) {
+    s->plan_valid = 0;
+}
+
+void *kiln_cpu_scratch(kiln_cpu_ctx *ctx, size_t bytes) {
+    kiln_cpu_state *s = ctx->state;
+    if (bytes > s->scratch_size) {
+        void *p = realloc(s->scratch, bytes);
+        if (!p) return NULL;
+        s->scratch = p;
+        s->scratch_size = bytes;
+    }
+    return s->scratch ? s->scratch : kiln_cpu_empty;
+}
+
+int kiln_cpu_threads(const kiln_cpu_ctx *ctx) {
+    return ctx->state->threads;
+}
+
+/* Gives tensor t `bytes` of memory: its arena slot when it fits, else its own. */
+static kiln_status kiln_cpu_place(kiln_cpu_state *s, int32_t t, uint64_t bytes, void **out) {
+    s->sizes[t] = bytes;
+    free(s->heap[t]);
+    s->heap[t] = NULL;
+    if (bytes == 0) {
+        *out = kiln_cpu_empty;
+        return KILN_OK;
+    }
+    if (s->plan_valid && bytes <= s->planned[t]) {
+        *out = s->arena + s->offsets[t];
+        return KILN_OK;
+    }
+    if (s->plan_valid) s->plan_stale = 1;
+    if (bytes > SIZE_MAX - 64) return kiln_error(KILN_ERR_OUT_OF_MEMORY, "tensor too large");
+    s->heap[t] = malloc((size_t)bytes);
+    if (!s->heap[t])
+        return kiln_error(KILN_ERR_OUT_OF_MEMORY, "out of memory allocating %llu bytes for '%s'",
+                          (unsigned long long)bytes, s->graph->tensors[t].name);
+    *out = s->heap[t];
+    return KILN_OK;
+}
+
+kiln_status kiln_cpu_alloc_output(kiln_cpu_ctx *ctx, int32_t index, int32_t rank,
+                                  const int64_t *dims) {
+    if (index < 0 || index >= ctx->n_out || rank < 0 || rank > KILN_MAX_DIMS)
+        return kiln_error(KILN_ERR_INTERNAL, "kiln_cpu_alloc_output: bad output %d / rank %d",
+                          index, rank);
+    kiln_tview *o = &ctx->out[index];
+    int32_t t = ctx->node->outputs[index];
+    o->rank = rank;
+    for (int32_t d = 0; d < rank; d++) o->dims[d] = dims[d];
+    int64_t count = kiln_shape_count(rank, dims);
+    if (count < 0) return kiln_node_error(KILN_ERR_INTERNAL, ctx->node, "negative output shape");
+    return kiln_cpu_place(ctx->state, t, kiln_dtype_nbytes(o->dtype, count), &o->data);
+}
+
+kiln_status kiln_cpu_run_subgraph(kiln_cpu_ctx *ctx, const kiln_graph *graph,
+                                  const kiln_tview *inputs, int32_t n_inputs, kiln_tview *outputs,
+                                  int32_t n_outputs) {
+    (void)graph, (void)inputs, (void)n_inputs, (void)outputs, (void)n_outputs;
+    return kiln_node_error(KILN_ERR_NOT_IMPLEMENTED, ctx->node,
+                           "subgraphs (If/Loop/Scan bodies) are not implemented yet");
+}
+
+/* Re-plans the arena from the sizes of the run that just finished. */
+static kiln_status kiln_cpu_replan(kiln_cpu_state *s) {
+    uint64_t total = 0;
+    int32_t n = s->tensor_count;
+    /* Graph inputs and constants are not in the arena. */
+    uint64_t *sizes = malloc(sizeof *sizes * (size_t)(n ? n : 1));
+    if (!sizes) return kiln_error(KILN_ERR_OUT_OF_MEMORY, "out of memory planning the arena");
+    for (int32_t i = 0; i < n; i++)
+        sizes[i] = s->graph->tensors[i].producer >= 0 ? s->sizes[i] : 0;
+    kiln_status st = kiln_memory_plan(n, sizes, s->first_use, s->last_use, s->offsets, &total);
+    if (st == KILN_OK) {
+        uint8_t *arena = NULL;
+        if (total && (total > SIZE_MAX || !(arena = aligned_alloc(KILN_ARENA_ALIGNMENT, (size_t)total))))
+            st = kiln_error(KILN_ERR_OUT_OF_MEMORY, "out of memory allocating a %llu-byte arena",
+                            (unsigned long long)total);
+        if (st == KILN_OK) {
+            free(s->arena);
+            s->arena = arena;
+            s->arena_size = total;
+            memcpy(s->planned, sizes, sizeof *sizes * (size_t)n);
+            s->plan_valid = 1;
+            s->plan_stale = 0;
+        }
+    }
+    free(sizes);
+    return st;
+}
+
+static double kiln_cpu_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static kiln_status kiln_cpu_run_node(kiln_cpu_state *s, int32_t step, kiln_tview *in,
+                                     kiln_tview *out) {
+    const kiln_graph *g = s->graph;
+    const kiln_node *node = &g->nodes[step];
+    for (int32_t i = 0; i < node->input_count; i++) {
+        int32_t t = node->inputs[i];
+        if (t < 0) {
+            memset(&in[i], 0, sizeof in[i]);
+            in[i].rank = -1;
+        } else {
+            in[i] = s->values[t];
+        }
+    }
+    for (int32_t i = 0; i < node->output_count; i++) {
+        int32_t t = node->outputs[i];
+        memset(&out[i], 0, sizeof out[i]);
+        out[i].rank = -1;
+        if (t >= 0) {
+            kiln_dtype d = g->tensors[t].dtype;
+            out[i].dtype = d != KILN_DTYPE_UNDEFINED ? d : KILN_DTYPE_FLOAT32;
+        }
+    }
+    kiln_shape_fn shape = kiln_op_shape_fn(node->op);
+    KILN_TRY(shape(node, in, node->input_count, out, node->output_count));
+    for (int32_t i = 0; i < node->output_count; i++) {
+        int32_t t = node->outputs[i];
+        if (t < 0 || out[i].rank < 0) continue;
+        int64_t count = kiln_tview_count(&out[i]);
+        if (count < 0) return kiln_shape_error(node, "output %d has a negative dimension", i);
+        KILN_TRY(kiln_cpu_place(s, t, kiln_dtype_nbytes(out[i].dtype, count), &out[i].data));
+    }
+    kiln_cpu_kernel_fn kernel = kiln_cpu_kernel_for(node->op);
+    if (!kernel)
+        return kiln_node_error(KILN_ERR_UNSUPPORTED, node, "the CPU backend has no kernel for it");
+    kiln_cpu_ctx ctx = {s, node, out, node->output_count};
+    double t0 = s->node_seconds ? kiln_cpu_now() : 0;
+    KILN_TRY(kernel(&ctx, node, in, node->input_count, out, node->output_count));
+    if (s->node_seconds) s->node_seconds[step] = kiln_cpu_now() - t0;
+    for (int32_t i = 0; i < node->output_count; i++) {
+        int32_t t = node->outputs[i];
+        if (t < 0) continue;
+        if (!out[i].data || out[i].rank < 0)
+            return kiln_node_error(KILN_ERR_INTERNAL, node, "output %d was not produced", i);
+        s->values[t] = out[i];
+    }
+    /* Tensors read for the last time give their own memory back now. */
+    for (int32_t i = 0; i < node->input_count; i++) {
+        int32_t t = node->inputs[i];
+        if (t >= 0 && s->last_use[t] == step && s->heap[t]) {
+            free(s->heap[t]);
+            s->heap[t] = NULL;
+        }
+    }
+    return KILN_OK;
+}
+
+kiln_status kiln_cpu_run(kiln_cpu_state *s) {
+    const kiln_graph *g = s->graph;
+    for (int32_t t = 0; t < g->tensor_count; t++) {
+        const kiln_ir_tensor *it = &g->tensors[t];
+        if (!it->data) continue;
+        kiln_tview *v = &s->values[t];
+        v->dtype = it->dtype;
+        v->rank = it->rank;
+        memcpy(v->dims, it->dims, sizeof v->dims);
+        v->data = it->data;
+    }
+    int32_t max_io = 1;
+    for (int32_t i = 0; i < g->node_count; i++) {
+        if (g->nodes[i].input_count > max_io) max_io = g->nodes[i].input_count;
+        if (g->nodes[i].output_count > max_io) max_io = g->nodes[i].output_count;
+    }
+    kiln_tview *in = malloc(sizeof *in * (size_t)max_io);
+    kiln_tview *out = malloc(sizeof *out * (size_t)max_io);
+    kiln_status st = in && out ? KILN_OK : kiln_error(KILN_ERR_OUT_OF_MEMORY, "out of memory");
+    for (int32_t step = 0; st == KILN_OK && step < g->node_count; step++)
+        st = kiln_cpu_run_node(s, step, in, out);
+    free(in);
+    free(out);
+    if (st == KILN_OK && (!s->plan_valid || s->plan_stale)) st = kiln_cpu_replan(s);
+    return st;
+}

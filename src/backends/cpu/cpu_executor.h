@@ -1,0 +1,45 @@
+/*
+ * Runs a graph on the CPU, node by node: shape function, output allocation, kernel.
+ *
+ * Memory: the first run with given input shapes allocates each intermediate tensor on its
+ * own and records its size; the memory plan (liveness + best fit) then places them all in
+ * one arena, which later runs with the same input shapes use with no allocation at all.
+ * A tensor that outgrows its planned slot (data-dependent shapes) gets memory of its own
+ * for that run, and the plan is redone after it.
+ */
+#ifndef KILN_CPU_EXECUTOR_H
+#define KILN_CPU_EXECUTOR_H
+
+#include "backends/cpu/cpu_kernel.h"
+
+typedef struct kiln_cpu_state {
+    const kiln_graph *graph;
+    const int32_t *first_use, *last_use; /* liveness by step (see kiln_engine) */
+    int32_t tensor_count;
+    kiln_tview *values;  /* current view of every tensor */
+    void **heap;         /* tensors with memory of their own this run */
+    uint64_t *sizes;     /* bytes of each tensor in the last run */
+    uint64_t *offsets;   /* arena offsets of the plan */
+    uint64_t *planned;   /* bytes planned for each tensor */
+    uint8_t *arena;
+    uint64_t arena_size;
+    int plan_valid;
+    int plan_stale;      /* a tensor outgrew its slot: replan after this run */
+    void *scratch;
+    size_t scratch_size;
+    int threads;
+    /* profiling: seconds per node of the last run, when non-NULL */
+    double *node_seconds;
+} kiln_cpu_state;
+
+kiln_status kiln_cpu_state_init(kiln_cpu_state *s, const kiln_graph *g, const int32_t *first_use,
+                                const int32_t *last_use, int threads);
+void kiln_cpu_state_free(kiln_cpu_state *s);
+/* Forgets the memory plan (input shapes changed). */
+void kiln_cpu_state_invalidate(kiln_cpu_state *s);
+
+/* Runs the graph. The caller has set values[] of the graph inputs (dtype, shape, data);
+ * constants are bound here. After the call values[] of every output holds its result. */
+kiln_status kiln_cpu_run(kiln_cpu_state *s);
+
+#endif

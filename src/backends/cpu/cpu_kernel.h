@@ -1,0 +1,41 @@
+/*
+ * The CPU backend's kernels: plain C11 reference implementations, one op (or one family of
+ * identical-shape ops) per file, threaded with OpenMP where it pays.
+ *
+ * A kernel gets the node (attributes, opset), its input views (all with data) and its
+ * output views: outputs whose shape the shape function could compute arrive allocated
+ * (data set); outputs left at rank -1 (data-dependent shapes) arrive with data NULL and
+ * the kernel must call kiln_cpu_alloc_output once it knows their shape. Unsupported
+ * dtypes or modes return kiln_node_error(KILN_ERR_UNSUPPORTED, ...) naming what.
+ */
+#ifndef KILN_CPU_KERNEL_H
+#define KILN_CPU_KERNEL_H
+
+#include "ir/tview.h"
+
+typedef struct kiln_cpu_ctx kiln_cpu_ctx;
+
+typedef kiln_status (*kiln_cpu_kernel_fn)(kiln_cpu_ctx *ctx, const kiln_node *node,
+                                          const kiln_tview *in, int32_t n_in, kiln_tview *out,
+                                          int32_t n_out);
+
+/* The kernel for an op, or NULL when the CPU backend has none. */
+kiln_cpu_kernel_fn kiln_cpu_kernel_for(kiln_op op);
+
+/* Temporary memory valid until the kernel returns (grown on demand, reused across nodes).
+ * NULL when out of memory. */
+void *kiln_cpu_scratch(kiln_cpu_ctx *ctx, size_t bytes);
+/* Allocates output `index` with the given shape (data-dependent outputs). */
+kiln_status kiln_cpu_alloc_output(kiln_cpu_ctx *ctx, int32_t index, int32_t rank,
+                                  const int64_t *dims);
+/* Threads the kernel may use (>= 1). */
+int kiln_cpu_threads(const kiln_cpu_ctx *ctx);
+
+/* Runs a subgraph (If/Loop/Scan bodies): inputs bound to the graph's inputs in order;
+ * outputs come back as views over memory that stays valid until the calling kernel
+ * returns. Names the subgraph does not define resolve to the enclosing graph's values. */
+kiln_status kiln_cpu_run_subgraph(kiln_cpu_ctx *ctx, const kiln_graph *graph,
+                                  const kiln_tview *inputs, int32_t n_inputs, kiln_tview *outputs,
+                                  int32_t n_outputs);
+
+#endif

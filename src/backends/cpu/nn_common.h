@@ -1,0 +1,99 @@
+/*
+ * NN family, CPU side: the float32 GEMM behind MatMul/Gemm/Conv/ConvTranspose, and small
+ * helpers the NN kernels share (dtype conversion to float, scratch carving).
+ *
+ * NN kernels compute in float32; float16/bfloat16 tensors are converted on the way in and
+ * rounded on the way out, float64 goes through double paths where the op does arithmetic
+ * that needs it (GEMM) and through float otherwise (accumulations stay in double).
+ */
+#ifndef KILN_CPU_NN_COMMON_H
+#define KILN_CPU_NN_COMMON_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "backends/cpu/cpu_kernel.h"
+#include "ir/shape_nn.h"
+
+/* ------------------------------------------------------------------ GEMM ------------ */
+
+/* Bytes of workspace kiln_nn_sgemm needs for these sizes and thread count. */
+size_t kiln_nn_sgemm_workspace(int64_t m, int64_t n, int64_t k, int threads);
+
+/*
+ * C[m x n] = alpha * op(A) * op(B) + beta * C, all row-major. op(A) is m x k: element (i, p)
+ * is A[i * lda + p], or A[p * lda + i] with trans_a; op(B) is k x n likewise. beta == 0
+ * overwrites C without reading it. `workspace` holds kiln_nn_sgemm_workspace() bytes
+ * (64-byte aligned); `threads` > 1 runs the blocks in parallel with OpenMP.
+ */
+void kiln_nn_sgemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+                   const float *a, int64_t lda, const float *b, int64_t ldb, float beta, float *c,
+                   int64_t ldc, void *workspace, int threads);
+
+/* The same in double precision (simple cache-friendly loops, no workspace). */
+void kiln_nn_dgemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, double alpha,
+                   const double *a, int64_t lda, const double *b, int64_t ldb, double beta,
+                   double *c, int64_t ldc);
+
+/* ------------------------------------------------------------------ helpers --------- */
+
+/* Rounds a scratch size up so carved blocks stay 64-byte aligned. */
+static inline size_t kiln_nn_align(size_t bytes) {
+    return (bytes + 63) & ~(size_t)63;
+}
+
+/* Takes `bytes` (aligned) from a carving cursor over one scratch allocation. */
+static inline void *kiln_nn_carve(char **cursor, size_t bytes) {
+    void *p = *cursor;
+    *cursor += kiln_nn_align(bytes);
+    return p;
+}
+
+/* Element count of a view (0 for unknown). */
+static inline int64_t kiln_nn_count(const kiln_tview *t) {
+    int64_t n = kiln_tview_count(t);
+    return n < 0 ? 0 : n;
+}
+
+/* Bytes a float32 copy of `t` needs when it is not float32 already (0 otherwise). */
+static inline size_t kiln_nn_f32_bytes(const kiln_tview *t) {
+    return t->dtype == KILN_DTYPE_FLOAT32 ? 0 : kiln_nn_align((size_t)kiln_nn_count(t) * 4);
+}
+
+/* Converts `count` elements of a float-type (or integer) buffer into float. */
+void kiln_nn_to_f32(kiln_dtype dtype, const void *src, float *dst, int64_t count);
+/* Converts float back into a tensor's dtype (rounding to nearest even). */
+void kiln_nn_from_f32(kiln_dtype dtype, const float *src, void *dst, int64_t count);
+
+/* A float32 view of t's data: t->data itself for float32, else converted into *cursor
+ * (which must have kiln_nn_f32_bytes(t) bytes left). */
+static inline const float *kiln_nn_f32_in(const kiln_tview *t, char **cursor) {
+    if (t->dtype == KILN_DTYPE_FLOAT32) return (const float *)t->data;
+    float *buf = (float *)kiln_nn_carve(cursor, (size_t)kiln_nn_count(t) * 4);
+    kiln_nn_to_f32(t->dtype, t->data, buf, kiln_nn_count(t));
+    return buf;
+}
+
+/* Where a kernel writes float results for output t: t->data for float32, else a scratch
+ * block; kiln_nn_f32_out_done converts the block into t. */
+static inline float *kiln_nn_f32_out(kiln_tview *t, char **cursor) {
+    if (t->dtype == KILN_DTYPE_FLOAT32) return (float *)t->data;
+    return (float *)kiln_nn_carve(cursor, (size_t)kiln_nn_count(t) * 4);
+}
+static inline void kiln_nn_f32_out_done(kiln_tview *t, const float *buf) {
+    if (t->dtype != KILN_DTYPE_FLOAT32) kiln_nn_from_f32(t->dtype, buf, t->data, kiln_nn_count(t));
+}
+
+/* The standard "dtype not supported" error. */
+kiln_status kiln_nn_bad_dtype(const kiln_node *node, kiln_dtype dtype);
+
+/* Scratch of `bytes` (at least 64) or an out-of-memory error. */
+kiln_status kiln_nn_scratch(kiln_cpu_ctx *ctx, const kiln_node *node, size_t bytes, char **out);
+
+#ifdef KILN_HAVE_OPENMP
+#define KILN_NN_PRAGMA(x) _Pragma(#x)
+#else
+#define KILN_NN_PRAGMA(x)
+#endif
+
+#endif

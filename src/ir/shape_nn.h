@@ -1,0 +1,52 @@
+/*
+ * NN family: sliding-window geometry shared by the shape functions and the CPU kernels of
+ * Conv, ConvTranspose, the pools, DeformConv and Col2Im (one place decides output sizes
+ * and the effective begin/end pads, so shapes and kernels can never disagree).
+ */
+#ifndef KILN_IR_SHAPE_NN_H
+#define KILN_IR_SHAPE_NN_H
+
+#include "ir/tview.h"
+
+typedef struct kiln_nn_window {
+    int32_t n; /* spatial rank */
+    int64_t in[KILN_MAX_DIMS];
+    int64_t out[KILN_MAX_DIMS]; /* -1 when the input dim is unknown */
+    int64_t kernel[KILN_MAX_DIMS];
+    int64_t stride[KILN_MAX_DIMS];
+    int64_t dilation[KILN_MAX_DIMS];
+    int64_t pad_begin[KILN_MAX_DIMS];
+    int64_t pad_end[KILN_MAX_DIMS];
+} kiln_nn_window;
+
+/* Window of a Conv-like or pooling node over the spatial dims `in_dims[0..n)`: reads the
+ * node's kernel_shape (unless `kernel` is given, e.g. from the weights), strides,
+ * dilations, pads and auto_pad attributes; `pool` enables ceil_mode. */
+kiln_status kiln_nn_window_init(const kiln_node *node, int32_t n, const int64_t *in_dims,
+                                const int64_t *kernel, int pool, kiln_nn_window *w);
+
+/* ConvTranspose's window: `in` is the input's spatial size, `out` the output's (honours
+ * output_shape, output_padding and auto_pad); pads are those of the equivalent Conv. */
+kiln_status kiln_nn_convtranspose_window(const kiln_node *node, int32_t n, const int64_t *in_dims,
+                                         const int64_t *kernel, kiln_nn_window *w);
+
+/* Floor division for possibly negative numerators (pads arithmetic). */
+static inline int64_t kiln_nn_floordiv(int64_t a, int64_t b) {
+    int64_t q = a / b;
+    if ((a % b != 0) && ((a < 0) != (b < 0))) q--;
+    return q;
+}
+
+/* Normalizes an axis attribute against rank; -1 (and an error) when out of range. */
+static inline int32_t kiln_nn_axis(int64_t axis, int32_t rank) {
+    if (axis < -(int64_t)rank || axis >= rank) return -1;
+    return (int32_t)(axis < 0 ? axis + rank : axis);
+}
+
+/* True for the float types the NN family computes (in float, or double for float64). */
+static inline int kiln_nn_is_float(kiln_dtype t) {
+    return t == KILN_DTYPE_FLOAT32 || t == KILN_DTYPE_FLOAT64 || t == KILN_DTYPE_FLOAT16 ||
+           t == KILN_DTYPE_BFLOAT16;
+}
+
+#endif
