@@ -501,6 +501,25 @@ KILN_API kiln_status kiln_context_set_tensor_address(kiln_context *context, cons
 KILN_API kiln_status kiln_context_enqueue(kiln_context *context, void *stream);
 /* Runs and waits for the results. */
 KILN_API kiln_status kiln_context_execute(kiln_context *context);
+/* After a run: the output's data as the context holds it (valid until the next run or a
+ * shape change). For outputs whose shape depends on the data, or that were not bound:
+ * read the shape with kiln_context_get_tensor_shape, then the data here. */
+KILN_API kiln_status kiln_context_get_tensor_data(const kiln_context *context, const char *name,
+                                                  const void **data);
+/* Per-layer timing of later runs (off by default: it costs a clock read per layer). */
+KILN_API kiln_status kiln_context_set_profiling(kiln_context *context, int enabled);
+/* Seconds layer `index` (in engine layer order) took in the last profiled run. */
+KILN_API kiln_status kiln_context_get_layer_time(const kiln_context *context, int32_t index,
+                                                 double *seconds);
+/* The name, op and kernel of layer `index` of the engine (for profiles and reports). */
+KILN_API const char *kiln_engine_get_layer_name(const kiln_engine *engine, int32_t index);
+KILN_API const char *kiln_engine_get_layer_op(const kiln_engine *engine, int32_t index);
+KILN_API const char *kiln_engine_get_layer_kernel(const kiln_engine *engine, int32_t index);
+/* Bytes of the activation arena planned at build time at the profile's opt shapes (0 when
+ * shapes depend on the data), and the sum of the intermediate tensor sizes it replaces. */
+KILN_API uint64_t kiln_engine_get_planned_arena_bytes(const kiln_engine *engine);
+KILN_API uint64_t kiln_engine_get_naive_activation_bytes(const kiln_engine *engine);
+KILN_API uint64_t kiln_engine_get_weight_bytes(const kiln_engine *engine);
 
 #ifdef __cplusplus
 }

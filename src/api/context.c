@@ -1,41 +1,267 @@
-/* Declared in kiln.h; filled in by the engine work (issue 3). Until then each call
- * fails with KILN_ERR_NOT_IMPLEMENTED naming itself, never silently. */
-#include "core/error.h"
+/* Execution contexts: shapes, bindings and runs of one engine. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "backends/cpu/cpu_executor.h"
+#include "core/logger.h"
+#include "runtime/engine.h"
+
+struct kiln_context {
+    kiln_engine *engine;
+    kiln_cpu_state cpu;
+    void **addresses;          /* per io: the caller's buffer */
+    int64_t (*shapes)[KILN_MAX_DIMS]; /* per io: the current shape */
+    int32_t *ranks;
+    int *shape_set;            /* per input: set by the caller (dynamic inputs must be) */
+    int ran;                   /* outputs hold results of a run */
+};
+
+static int kiln_io_is_dynamic(const kiln_engine_io *io) {
+    if (io->rank < 0) return 1;
+    for (int32_t d = 0; d < io->rank; d++)
+        if (io->dims[d] < 0) return 1;
+    return 0;
+}
+
+kiln_status kiln_engine_create_execution_context(kiln_engine *engine, kiln_context **out) {
+    KILN_CHECK_ARG(engine && out, "kiln_engine_create_execution_context");
+    if (engine->device != KILN_DEVICE_CPU)
+        return kiln_error(KILN_ERR_UNSUPPORTED,
+                          "kiln_engine_create_execution_context: the engine targets CUDA, and this "
+                          "kiln runs CPU engines only");
+    kiln_context *c = calloc(1, sizeof *c);
+    if (!c) return kiln_error(KILN_ERR_OUT_OF_MEMORY, "out of memory creating a context");
+    c->engine = engine;
+    size_t n = (size_t)(engine->io_count ? engine->io_count : 1);
+    c->addresses = calloc(n, sizeof *c->addresses);
+    c->shapes = calloc(n, sizeof *c->shapes);
+    c->ranks = calloc(n, sizeof *c->ranks);
+    c->shape_set = calloc(n, sizeof *c->shape_set);
+    kiln_status st = c->addresses && c->shapes && c->ranks && c->shape_set
+                         ? KILN_OK
+                         : kiln_error(KILN_ERR_OUT_OF_MEMORY, "out of memory creating a context");
+    int threads = engine->num_threads;
+#ifdef KILN_HAVE_OPENMP
+    extern int omp_get_num_procs(void);
+    if (threads <= 0) threads = omp_get_num_procs();
+#endif
+    if (st == KILN_OK)
+        st = kiln_cpu_state_init(&c->cpu, engine->graph, engine->first_use, engine->last_use,
+                                 threads);
+    if (st != KILN_OK) {
+        kiln_context_destroy(c);
+        return st;
+    }
+    for (int32_t i = 0; i < engine->io_count; i++) {
+        const kiln_engine_io *io = &engine->io[i];
+        c->ranks[i] = io->rank;
+        memcpy(c->shapes[i], io->dims, sizeof c->shapes[i]);
+        c->shape_set[i] = !kiln_io_is_dynamic(io);
+    }
+    *out = c;
+    return KILN_OK;
+}
 
 void kiln_context_destroy(kiln_context *context) {
-    (void)context;
+    if (!context) return;
+    free(context->cpu.node_seconds);
+    context->cpu.node_seconds = NULL;
+    if (context->cpu.values) kiln_cpu_state_free(&context->cpu);
+    free(context->addresses);
+    free(context->shapes);
+    free(context->ranks);
+    free(context->shape_set);
+    free(context);
+}
+
+static void kiln_dims_text(const int64_t *dims, int32_t rank, char *buf, size_t size) {
+    kiln_shape_string(rank, dims, buf, size);
+}
+
+/* Checks a shape against the input's static dims and every profile; the message gives
+ * the bounds. */
+static kiln_status kiln_context_check_shape(const kiln_engine *e, int32_t i, kiln_dims dims) {
+    const kiln_engine_io *io = &e->io[i];
+    char given[256], want[256];
+    kiln_dims_text(dims.d, dims.nb_dims, given, sizeof given);
+    if (io->rank >= 0 && dims.nb_dims != io->rank) {
+        kiln_dims_text(io->dims, io->rank, want, sizeof want);
+        return kiln_error(KILN_ERR_SHAPE,
+                          "kiln_context_set_input_shape: input '%s' has rank %d %s; %s has rank %d",
+                          io->name, io->rank, want, given, dims.nb_dims);
+    }
+    for (int32_t d = 0; d < dims.nb_dims; d++) {
+        if (dims.d[d] < 0)
+            return kiln_error(KILN_ERR_SHAPE,
+                              "kiln_context_set_input_shape: input '%s': shape %s has a negative "
+                              "dimension",
+                              io->name, given);
+        if (io->rank >= 0 && io->dims[d] >= 0 && io->dims[d] != dims.d[d]) {
+            kiln_dims_text(io->dims, io->rank, want, sizeof want);
+            return kiln_error(KILN_ERR_SHAPE,
+                              "kiln_context_set_input_shape: input '%s' is %s; dimension %d of %s "
+                              "cannot change",
+                              io->name, want, d, given);
+        }
+    }
+    if (e->profile_count == 0) return KILN_OK;
+    for (int32_t p = 0; p < e->profile_count; p++) {
+        int inside = 1;
+        for (int32_t d = 0; d < dims.nb_dims && inside; d++)
+            inside = dims.d[d] >= e->profiles[p].min[i][d] && dims.d[d] <= e->profiles[p].max[i][d];
+        if (inside) return KILN_OK;
+    }
+    char lo[256], hi[256];
+    kiln_dims_text(e->profiles[0].min[i], dims.nb_dims, lo, sizeof lo);
+    kiln_dims_text(e->profiles[0].max[i], dims.nb_dims, hi, sizeof hi);
+    return kiln_error(KILN_ERR_SHAPE,
+                      "kiln_context_set_input_shape: input '%s' shape %s is outside the "
+                      "optimization profile: min %s, max %s",
+                      io->name, given, lo, hi);
 }
 
 kiln_status kiln_context_set_input_shape(kiln_context *context, const char *name, kiln_dims dims) {
-    (void)context;
-    (void)name;
-    (void)dims;
-    return kiln_not_implemented("kiln_context_set_input_shape");
+    KILN_CHECK_ARG(context != NULL, "kiln_context_set_input_shape");
+    const kiln_engine *e = context->engine;
+    const kiln_engine_io *io = kiln_engine_find_io(e, name, "kiln_context_set_input_shape");
+    if (!io) return KILN_ERR_INVALID_ARGUMENT;
+    if (io->mode != KILN_TENSOR_IO_INPUT)
+        return kiln_error(KILN_ERR_INVALID_ARGUMENT,
+                          "kiln_context_set_input_shape: '%s' is an output", name);
+    if (dims.nb_dims < 0 || dims.nb_dims > KILN_MAX_DIMS)
+        return kiln_error(KILN_ERR_SHAPE, "kiln_context_set_input_shape: rank %d for '%s'",
+                          dims.nb_dims, name);
+    int32_t i = (int32_t)(io - e->io);
+    KILN_TRY(kiln_context_check_shape(e, i, dims));
+    int changed = context->ranks[i] != dims.nb_dims ||
+                  memcmp(context->shapes[i], dims.d, sizeof(int64_t) * (size_t)dims.nb_dims) != 0;
+    context->ranks[i] = dims.nb_dims;
+    memcpy(context->shapes[i], dims.d, sizeof(int64_t) * (size_t)dims.nb_dims);
+    context->shape_set[i] = 1;
+    if (changed) {
+        kiln_cpu_state_invalidate(&context->cpu);
+        context->ran = 0;
+    }
+    return KILN_OK;
 }
 
 kiln_status kiln_context_get_tensor_shape(const kiln_context *context, const char *name,
                                           kiln_dims *out) {
-    (void)context;
-    (void)name;
-    (void)out;
-    return kiln_not_implemented("kiln_context_get_tensor_shape");
+    KILN_CHECK_ARG(context && out, "kiln_context_get_tensor_shape");
+    const kiln_engine *e = context->engine;
+    const kiln_engine_io *io = kiln_engine_find_io(e, name, "kiln_context_get_tensor_shape");
+    if (!io) return KILN_ERR_INVALID_ARGUMENT;
+    int32_t i = (int32_t)(io - e->io);
+    memset(out, 0, sizeof *out);
+    if (io->mode == KILN_TENSOR_IO_OUTPUT && context->ran) {
+        const kiln_tview *v = &context->cpu.values[io->tensor];
+        out->nb_dims = v->rank;
+        memcpy(out->d, v->dims, sizeof(int64_t) * (size_t)(v->rank > 0 ? v->rank : 0));
+        return KILN_OK;
+    }
+    out->nb_dims = context->ranks[i];
+    for (int32_t d = 0; d < out->nb_dims; d++) out->d[d] = context->shapes[i][d];
+    return KILN_OK;
 }
 
-kiln_status kiln_context_set_tensor_address(kiln_context *context, const char *name,
-                                            void *address) {
-    (void)context;
-    (void)name;
-    (void)address;
-    return kiln_not_implemented("kiln_context_set_tensor_address");
+kiln_status kiln_context_set_tensor_address(kiln_context *context, const char *name, void *address) {
+    KILN_CHECK_ARG(context != NULL, "kiln_context_set_tensor_address");
+    const kiln_engine_io *io = kiln_engine_find_io(context->engine, name,
+                                                   "kiln_context_set_tensor_address");
+    if (!io) return KILN_ERR_INVALID_ARGUMENT;
+    context->addresses[io - context->engine->io] = address;
+    return KILN_OK;
+}
+
+kiln_status kiln_context_get_tensor_data(const kiln_context *context, const char *name,
+                                         const void **data) {
+    KILN_CHECK_ARG(context && data, "kiln_context_get_tensor_data");
+    const kiln_engine_io *io = kiln_engine_find_io(context->engine, name,
+                                                   "kiln_context_get_tensor_data");
+    if (!io) return KILN_ERR_INVALID_ARGUMENT;
+    if (io->mode != KILN_TENSOR_IO_OUTPUT || !context->ran)
+        return kiln_error(KILN_ERR_INVALID_ARGUMENT,
+                          "kiln_context_get_tensor_data: '%s' is not an output of a finished run",
+                          name);
+    *data = context->cpu.values[io->tensor].data;
+    return KILN_OK;
+}
+
+/* Binds the inputs, runs the graph, copies outputs to the caller's buffers. */
+static kiln_status kiln_context_run(kiln_context *c, const char *call) {
+    const kiln_engine *e = c->engine;
+    for (int32_t i = 0; i < e->io_count; i++) {
+        const kiln_engine_io *io = &e->io[i];
+        if (io->mode != KILN_TENSOR_IO_INPUT) continue;
+        if (!c->shape_set[i])
+            return kiln_error(KILN_ERR_SHAPE,
+                              "%s: input '%s' has dynamic dimensions: set its shape with "
+                              "kiln_context_set_input_shape first",
+                              call, io->name);
+        if (!c->addresses[i] && kiln_dtype_nbytes(io->dtype, kiln_shape_count(c->ranks[i], c->shapes[i])))
+            return kiln_error(KILN_ERR_INVALID_ARGUMENT,
+                              "%s: input '%s' has no buffer: bind one with "
+                              "kiln_context_set_tensor_address",
+                              call, io->name);
+        kiln_tview *v = &c->cpu.values[io->tensor];
+        v->dtype = io->dtype;
+        v->rank = c->ranks[i];
+        memcpy(v->dims, c->shapes[i], sizeof v->dims);
+        v->data = c->addresses[i];
+        if (!v->data) {
+            static uint8_t kiln_context_empty[8];
+            v->data = kiln_context_empty;
+        }
+    }
+    c->ran = 0;
+    KILN_TRY(kiln_cpu_run(&c->cpu));
+    c->ran = 1;
+    for (int32_t i = 0; i < e->io_count; i++) {
+        const kiln_engine_io *io = &e->io[i];
+        if (io->mode != KILN_TENSOR_IO_OUTPUT || !c->addresses[i]) continue;
+        const kiln_tview *v = &c->cpu.values[io->tensor];
+        size_t bytes = kiln_dtype_nbytes(v->dtype, kiln_tview_count(v));
+        if (bytes && v->data != c->addresses[i]) memcpy(c->addresses[i], v->data, bytes);
+    }
+    return KILN_OK;
 }
 
 kiln_status kiln_context_enqueue(kiln_context *context, void *stream) {
-    (void)context;
-    (void)stream;
-    return kiln_not_implemented("kiln_context_enqueue");
+    KILN_CHECK_ARG(context != NULL, "kiln_context_enqueue");
+    (void)stream; /* CPU engines run on the calling thread */
+    return kiln_context_run(context, "kiln_context_enqueue");
 }
 
 kiln_status kiln_context_execute(kiln_context *context) {
-    (void)context;
-    return kiln_not_implemented("kiln_context_execute");
+    KILN_CHECK_ARG(context != NULL, "kiln_context_execute");
+    return kiln_context_run(context, "kiln_context_execute");
+}
+
+kiln_status kiln_context_set_profiling(kiln_context *context, int enabled) {
+    KILN_CHECK_ARG(context != NULL, "kiln_context_set_profiling");
+    if (!enabled) {
+        free(context->cpu.node_seconds);
+        context->cpu.node_seconds = NULL;
+        return KILN_OK;
+    }
+    if (!context->cpu.node_seconds) {
+        context->cpu.node_seconds =
+            calloc((size_t)(context->engine->graph->node_count + 1), sizeof(double));
+        if (!context->cpu.node_seconds)
+            return kiln_error(KILN_ERR_OUT_OF_MEMORY, "out of memory");
+    }
+    return KILN_OK;
+}
+
+kiln_status kiln_context_get_layer_time(const kiln_context *context, int32_t index,
+                                        double *seconds) {
+    KILN_CHECK_ARG(context && seconds, "kiln_context_get_layer_time");
+    if (!context->cpu.node_seconds)
+        return kiln_error(KILN_ERR_INVALID_ARGUMENT,
+                          "kiln_context_get_layer_time: profiling is off (kiln_context_set_profiling)");
+    if (index < 0 || index >= context->engine->graph->node_count)
+        return kiln_error(KILN_ERR_INVALID_ARGUMENT, "kiln_context_get_layer_time: layer %d of %d",
+                          index, context->engine->graph->node_count);
+    *seconds = context->cpu.node_seconds[index];
+    return KILN_OK;
 }

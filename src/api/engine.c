@@ -1,83 +1,91 @@
-/* Declared in kiln.h; filled in by the engine work (issue 3). Until then each call
- * fails with KILN_ERR_NOT_IMPLEMENTED naming itself, never silently. */
-#include "core/error.h"
+/* Engine serialization and the runtime that loads plans. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
-void kiln_engine_destroy(kiln_engine *engine) {
-    (void)engine;
-}
+#include "api/host_memory_internal.h"
+#include "core/logger.h"
+#include "plan/plan_format.h"
+
+struct kiln_runtime {
+    kiln_logger *logger;
+};
 
 kiln_status kiln_engine_serialize(const kiln_engine *engine, kiln_host_memory **out) {
-    (void)engine;
-    (void)out;
-    return kiln_not_implemented("kiln_engine_serialize");
+    KILN_CHECK_ARG(engine && out, "kiln_engine_serialize");
+    uint8_t *data;
+    size_t size;
+    KILN_TRY(kiln_plan_serialize(engine, &data, &size));
+    return kiln_host_memory_wrap(data, size, out);
 }
 
 kiln_status kiln_engine_serialize_to_file(const kiln_engine *engine, const char *path) {
-    (void)engine;
-    (void)path;
-    return kiln_not_implemented("kiln_engine_serialize_to_file");
+    KILN_CHECK_ARG(engine && path, "kiln_engine_serialize_to_file");
+    uint8_t *data;
+    size_t size;
+    KILN_TRY(kiln_plan_serialize(engine, &data, &size));
+    FILE *f = fopen(path, "wb");
+    if (!f) {
+        free(data);
+        return kiln_error(KILN_ERR_IO, "cannot write '%s': %s", path, strerror(errno));
+    }
+    size_t written = fwrite(data, 1, size, f);
+    int closed = fclose(f);
+    free(data);
+    if (written != size || closed != 0)
+        return kiln_error(KILN_ERR_IO, "cannot write '%s': %s", path, strerror(errno));
+    return KILN_OK;
 }
 
-int32_t kiln_engine_num_io_tensors(const kiln_engine *engine) {
-    (void)engine;
-    kiln_not_implemented("kiln_engine_num_io_tensors");
-    return -1;
+kiln_status kiln_runtime_create(kiln_logger *logger, kiln_runtime **out) {
+    KILN_CHECK_ARG(out != NULL, "kiln_runtime_create");
+    kiln_runtime *rt = calloc(1, sizeof *rt);
+    if (!rt) return kiln_error(KILN_ERR_OUT_OF_MEMORY, "kiln_runtime_create: out of memory");
+    rt->logger = logger;
+    *out = rt;
+    return KILN_OK;
 }
 
-const char *kiln_engine_get_tensor_name(const kiln_engine *engine, int32_t index) {
-    (void)engine;
-    (void)index;
-    kiln_not_implemented("kiln_engine_get_tensor_name");
-    return NULL;
+void kiln_runtime_destroy(kiln_runtime *runtime) {
+    free(runtime);
 }
 
-kiln_tensor_io_mode kiln_engine_get_tensor_mode(const kiln_engine *engine, const char *name) {
-    (void)engine;
-    (void)name;
-    kiln_not_implemented("kiln_engine_get_tensor_mode");
-    return (kiln_tensor_io_mode)0;
+kiln_status kiln_runtime_deserialize_engine(kiln_runtime *runtime, const void *plan, size_t size,
+                                            kiln_engine **out) {
+    KILN_CHECK_ARG(runtime && out, "kiln_runtime_deserialize_engine");
+    KILN_CHECK_ARG(plan != NULL || size == 0, "kiln_runtime_deserialize_engine");
+    /* The caller may free its buffer on return: keep one aligned copy and borrow from it,
+     * so weights are copied once, not once per tensor. */
+    void *copy = malloc(size ? size : 1);
+    if (!copy) return kiln_error(KILN_ERR_OUT_OF_MEMORY, "out of memory loading a plan");
+    if (size) memcpy(copy, plan, size);
+    kiln_engine *e;
+    kiln_status st = kiln_plan_deserialize(copy, size, 1, &e);
+    if (st != KILN_OK) {
+        free(copy);
+        return st;
+    }
+    e->plan_copy = copy;
+    e->logger = runtime->logger;
+    *out = e;
+    return KILN_OK;
 }
 
-kiln_dtype kiln_engine_get_tensor_dtype(const kiln_engine *engine, const char *name) {
-    (void)engine;
-    (void)name;
-    kiln_not_implemented("kiln_engine_get_tensor_dtype");
-    return (kiln_dtype)0;
-}
-
-kiln_status kiln_engine_get_tensor_shape(const kiln_engine *engine, const char *name,
-                                         kiln_dims *out) {
-    (void)engine;
-    (void)name;
-    (void)out;
-    return kiln_not_implemented("kiln_engine_get_tensor_shape");
-}
-
-kiln_status kiln_engine_get_profile_shape(const kiln_engine *engine, const char *input_name,
-                                          int32_t profile, kiln_profile_selector which,
-                                          kiln_dims *out) {
-    (void)engine;
-    (void)input_name;
-    (void)profile;
-    (void)which;
-    (void)out;
-    return kiln_not_implemented("kiln_engine_get_profile_shape");
-}
-
-int32_t kiln_engine_num_layers(const kiln_engine *engine) {
-    (void)engine;
-    kiln_not_implemented("kiln_engine_num_layers");
-    return -1;
-}
-
-kiln_device_type kiln_engine_get_device(const kiln_engine *engine) {
-    (void)engine;
-    kiln_not_implemented("kiln_engine_get_device");
-    return (kiln_device_type)0;
-}
-
-kiln_status kiln_engine_create_execution_context(kiln_engine *engine, kiln_context **out) {
-    (void)engine;
-    (void)out;
-    return kiln_not_implemented("kiln_engine_create_execution_context");
+kiln_status kiln_runtime_deserialize_engine_from_file(kiln_runtime *runtime, const char *path,
+                                                      kiln_engine **out) {
+    KILN_CHECK_ARG(runtime && path && out, "kiln_runtime_deserialize_engine_from_file");
+    kiln_file_map map;
+    KILN_TRY(kiln_file_map_open(path, &map));
+    kiln_engine *e;
+    kiln_status st = kiln_plan_deserialize(map.data, map.size, 1, &e);
+    if (st != KILN_OK) {
+        kiln_file_map_close(&map);
+        kiln_error_prefix("%s", path);
+        return st;
+    }
+    e->plan_file = map; /* weights stay in the mapping: zero-copy */
+    e->logger = runtime->logger;
+    *out = e;
+    return KILN_OK;
 }

@@ -48,6 +48,15 @@ static void kiln_attr_free(kiln_attr *a) {
     free(a->graphs);
 }
 
+void kiln_node_clear(kiln_node *n) {
+    free(n->name);
+    free(n->inputs);
+    free(n->outputs);
+    for (int32_t a = 0; a < n->attr_count; a++) kiln_attr_free(&n->attrs[a]);
+    free(n->attrs);
+    memset(n, 0, sizeof *n);
+}
+
 void kiln_graph_destroy(kiln_graph *g) {
     if (!g) return;
     for (int32_t i = 0; i < g->tensor_count; i++) {
@@ -55,14 +64,7 @@ void kiln_graph_destroy(kiln_graph *g) {
         if (!g->tensors[i].borrowed) free(g->tensors[i].data);
         for (int d = 0; d < KILN_MAX_DIMS; d++) free(g->tensors[i].dim_names[d]);
     }
-    for (int32_t i = 0; i < g->node_count; i++) {
-        kiln_node *n = &g->nodes[i];
-        free(n->name);
-        free(n->inputs);
-        free(n->outputs);
-        for (int32_t a = 0; a < n->attr_count; a++) kiln_attr_free(&n->attrs[a]);
-        free(n->attrs);
-    }
+    for (int32_t i = 0; i < g->node_count; i++) kiln_node_clear(&g->nodes[i]);
     free(g->tensors);
     free(g->nodes);
     free(g->inputs);

@@ -119,7 +119,11 @@ struct kiln_graph {
 };
 
 kiln_status kiln_graph_create(const char *name, kiln_graph **out);
+/* A deep copy (constants copied, owned by the copy); `parent` becomes its parent. */
+kiln_status kiln_graph_clone(const kiln_graph *src, kiln_graph *parent, kiln_graph **out);
 void kiln_graph_destroy(kiln_graph *g);
+/* Frees what a node owns (name, indices, attributes) and zeroes it. */
+void kiln_node_clear(kiln_node *n);
 
 /* Adds a tensor; returns its index in *out. Names must be unique within the graph. */
 kiln_status kiln_graph_add_tensor(kiln_graph *g, const char *name, kiln_dtype dtype,

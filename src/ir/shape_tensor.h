@@ -78,4 +78,11 @@ kiln_status kiln_tensor_center_crop_offsets(const kiln_node *node, const kiln_tv
                                             int32_t n_in, int64_t *out_dims, int64_t *offset,
                                             int *known);
 
+/* Constant: the value its attribute holds (value, value_float(s), value_int(s)); data
+ * points into the attribute. */
+kiln_status kiln_tensor_constant_value(const kiln_node *node, kiln_tview *value);
+
+/* Shape: the [start, end) range of dims it returns (start/end attributes, opset 15). */
+void kiln_tensor_shape_range(const kiln_node *node, int32_t rank, int64_t *start, int64_t *end);
+
 #endif

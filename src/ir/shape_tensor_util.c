@@ -88,7 +88,7 @@ kiln_status kiln_tensor_axes_arg(const kiln_node *node, const kiln_tview *in, in
 kiln_status kiln_tensor_norm_axes(const kiln_node *node, const char *what, int64_t *axes,
                                   int32_t count, int32_t rank) {
     for (int32_t i = 0; i < count; i++) {
-        int32_t a;
+        int32_t a = 0;
         KILN_TRY(kiln_tensor_axis(node, what, axes[i], rank, &a));
         axes[i] = a;
         for (int32_t j = 0; j < i; j++)

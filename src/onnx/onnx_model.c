@@ -149,6 +149,7 @@ void kiln_onnx_model_destroy(kiln_onnx_model *m) {
     kiln_file_map_close(&m->file);
     kiln_arena_free(&m->arena);
     free(m->model_dir);
+    free(m->owned_copy);
     free(m);
 }
 

@@ -214,6 +214,7 @@ typedef struct kiln_onnx_model {
     kiln_file_map *external_files;
     const char **external_file_names;
     size_t file_size; /* bytes of the serialized model */
+    void *owned_copy; /* malloc'ed model bytes the model owns, or NULL */
 } kiln_onnx_model;
 
 /* Reads a model file (mapped). External data is resolved against the file's folder. */

@@ -611,8 +611,9 @@ static void kiln_text_table(inspect_ctx *c, table_row *rows, size_t n, int inden
     for (size_t i = 0; i < n; i++) {
         size_t w = kiln_inspect_width(sb_str(&rows[i].name));
         if (w > wname) wname = w;
+        /* only rows with a shape column need their type padded */
         w = kiln_inspect_width(sb_str(&rows[i].type));
-        if (w > wtype) wtype = w;
+        if (rows[i].shape.len && w > wtype) wtype = w;
     }
     if (wname > KILN_INSPECT_NAME_COLUMN_MAX) wname = KILN_INSPECT_NAME_COLUMN_MAX;
     for (size_t i = 0; i < n; i++) {
@@ -690,8 +691,14 @@ static void kiln_text_initializer_inputs(inspect_ctx *c, sbuf *b) {
 static void kiln_text_histogram(inspect_ctx *c) {
     const model_stats *st = &c->stats;
     size_t wname = 0;
-    fprintf(c->out, "Ops (%zu %s, %" PRId64 " %s", c->hist_count,
-            kiln_inspect_plural((int64_t)c->hist_count, "type", "types"), st->nodes,
+    char count[40];
+    int wcount =
+        c->hist_count
+            ? (int)strlen(kiln_inspect_count(count, sizeof count, (uint64_t)c->hist[0].count))
+            : 0;
+    fprintf(c->out, "Ops (%zu %s, %s %s", c->hist_count,
+            kiln_inspect_plural((int64_t)c->hist_count, "type", "types"),
+            kiln_inspect_count(count, sizeof count, (uint64_t)st->nodes),
             kiln_inspect_plural(st->nodes, "node", "nodes"));
     if (st->subgraphs) fprintf(c->out, ", %" PRId64 " of them in subgraphs", st->subgraph_nodes);
     fprintf(c->out, "):%s\n", c->hist_count ? "" : " none");
@@ -702,7 +709,8 @@ static void kiln_text_histogram(inspect_ctx *c) {
     for (size_t i = 0; i < c->hist_count; i++) {
         fputs("  ", c->out);
         kiln_inspect_print_padded(c->out, c->hist[i].name, wname);
-        fprintf(c->out, "  %6" PRId64 "\n", c->hist[i].count);
+        fprintf(c->out, "  %*s\n", wcount,
+                kiln_inspect_count(count, sizeof count, (uint64_t)c->hist[i].count));
     }
 }
 
@@ -733,8 +741,9 @@ static void kiln_text_parameters(inspect_ctx *c, sbuf *b) {
         kiln_text_label(c, "Parameters", "none (no initializers)");
         return;
     }
-    sb_printf(b, "%s in %" PRId64 " %s",
-              kiln_inspect_count(count, sizeof count, (uint64_t)st->params), st->initializers,
+    char inits[40];
+    sb_printf(b, "%s in %s %s", kiln_inspect_count(count, sizeof count, (uint64_t)st->params),
+              kiln_inspect_count(inits, sizeof inits, (uint64_t)st->initializers),
               kiln_inspect_plural(st->initializers, "initializer", "initializers"));
     if (st->subgraph_initializers)
         sb_printf(b, " (%" PRId64 " in subgraphs)", st->subgraph_initializers);
@@ -1031,6 +1040,16 @@ static void kiln_text_function_nodes(inspect_ctx *c) {
         sb_put_names(&b, f->inputs, f->input_count);
         sb_puts(&b, " -> ");
         sb_put_names(&b, f->outputs, f->output_count);
+        for (int32_t k = 0; k < f->attribute_count && f->attributes; k++) {
+            sb_puts(&b, k ? ", " : "; attributes: ");
+            sb_put_name(&b, f->attributes[k]);
+        }
+        for (int32_t k = 0; k < f->attribute_proto_count && f->attribute_protos; k++) {
+            sb_puts(&b, k || f->attribute_count ? ", " : "; attributes: ");
+            sb_put_name(&b, f->attribute_protos[k].name);
+            sb_puts(&b, "=");
+            sb_put_attr_value(&b, &f->attribute_protos[k]);
+        }
         fprintf(c->out, "\nFunction %s\n", sb_str(&b));
         sb_free(&b);
         kiln_text_nodes(c, f->nodes, f->node_count, 2, 1);
@@ -1334,6 +1353,15 @@ static void kiln_json_functions(inspect_ctx *c, kiln_json_writer *w) {
         kiln_json_names(w, f->inputs, f->input_count);
         kiln_json_key(w, "outputs");
         kiln_json_names(w, f->outputs, f->output_count);
+        kiln_json_key(w, "attributes");
+        kiln_json_names(w, f->attributes, f->attribute_count);
+        kiln_json_key(w, "attribute_defaults");
+        kiln_json_begin_object(w);
+        for (int32_t k = 0; k < f->attribute_proto_count && f->attribute_protos; k++) {
+            kiln_json_key(w, kiln_inspect_str(f->attribute_protos[k].name));
+            kiln_json_attr_value(c, w, &f->attribute_protos[k], 1);
+        }
+        kiln_json_end(w);
         kiln_json_key_int(w, "node_count", f->node_count);
         if (c->opts->nodes) {
             kiln_json_key(w, "nodes");

@@ -171,7 +171,8 @@ static void kiln_json_put_string(FILE *out, const char *s, size_t size) {
     fputc('"', out);
     while (i < size) {
         unsigned char c = (unsigned char)s[i];
-        if (c >= 0x20 && c != '"' && c != '\\' && c < 0x80) {
+        /* DEL is legal JSON but escaped anyway: the output may land on a terminal */
+        if (c >= 0x20 && c != '"' && c != '\\' && c < 0x7F) {
             i++;
             continue;
         }

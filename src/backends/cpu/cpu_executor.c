@@ -204,6 +204,16 @@ static kiln_status kiln_cpu_run_node(kiln_cpu_state *s, int32_t step, kiln_tview
     return KILN_OK;
 }
 
+kiln_status kiln_cpu_run_one(kiln_cpu_state *s, int32_t step) {
+    const kiln_node *node = &s->graph->nodes[step];
+    int32_t n = node->input_count > node->output_count ? node->input_count : node->output_count;
+    kiln_tview *io = malloc(sizeof *io * 2 * (size_t)(n ? n : 1));
+    if (!io) return kiln_error(KILN_ERR_OUT_OF_MEMORY, "out of memory");
+    kiln_status st = kiln_cpu_run_node(s, step, io, io + (n ? n : 1));
+    free(io);
+    return st;
+}
+
 kiln_status kiln_cpu_run(kiln_cpu_state *s) {
     const kiln_graph *g = s->graph;
     for (int32_t t = 0; t < g->tensor_count; t++) {

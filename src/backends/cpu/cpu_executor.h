@@ -42,4 +42,8 @@ void kiln_cpu_state_invalidate(kiln_cpu_state *s);
  * constants are bound here. After the call values[] of every output holds its result. */
 kiln_status kiln_cpu_run(kiln_cpu_state *s);
 
+/* Runs one node (constant folding): its inputs' values[] must be set; its outputs get
+ * memory of their own (heap[t]), which the caller may take over. */
+kiln_status kiln_cpu_run_one(kiln_cpu_state *s, int32_t step);
+
 #endif

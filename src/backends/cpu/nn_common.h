@@ -35,6 +35,60 @@ void kiln_nn_dgemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, do
                    const double *a, int64_t lda, const double *b, int64_t ldb, double beta,
                    double *c, int64_t ldc);
 
+/* ------------------------------------------------------------------ im2col ---------- */
+
+/* Product of the window's kernel dims and of its output dims. */
+int64_t kiln_nn_kernel_size(const kiln_nn_window *w);
+int64_t kiln_nn_out_size(const kiln_nn_window *w);
+int64_t kiln_nn_in_size(const kiln_nn_window *w);
+
+/* Unfolds `channels` planes of x (each w->in sized) into col, a (channels * kernel size) x
+ * (output size) matrix: row (c, k...) holds x at every window position's tap k (0 in the
+ * padding). */
+void kiln_nn_im2col(const float *x, int64_t channels, const kiln_nn_window *w, float *col,
+                    int threads);
+
+/* The adjoint: adds each col entry into the image position it was read from (skipping
+ * padding). y holds `channels` planes of w->in size. */
+void kiln_nn_col2im_add(const float *col, int64_t channels, const kiln_nn_window *w, float *y,
+                        int threads);
+
+/* ------------------------------------------------------------------ pooling --------- */
+
+/* A pooling window normalized to 3 spatial dims (leading unit dims for 1-D/2-D). */
+typedef struct kiln_nn_pool3 {
+    int64_t in[3], out[3], kernel[3], stride[3], dilation[3], pad_begin[3], pad_end[3];
+} kiln_nn_pool3;
+
+/* Fails with UNSUPPORTED beyond 3 spatial dims. */
+kiln_status kiln_nn_pool3_init(const kiln_node *node, const kiln_nn_window *w, kiln_nn_pool3 *p);
+
+/* Taps of output index o along dim d: [*lo, *hi) land inside the input; *counted is how
+ * many land inside the input or its explicit pads (count_include_pad's divisor). */
+static inline void kiln_nn_pool_taps(const kiln_nn_pool3 *p, int d, int64_t o, int64_t *lo,
+                                     int64_t *hi, int64_t *counted) {
+    int64_t start = o * p->stride[d] - p->pad_begin[d], dil = p->dilation[d], k = p->kernel[d];
+    int64_t l = start >= 0 ? 0 : (-start + dil - 1) / dil;
+    int64_t h = p->in[d] - start <= 0 ? 0 : (p->in[d] - start + dil - 1) / dil;
+    int64_t c = p->in[d] + p->pad_end[d] - start <= 0
+                    ? 0
+                    : (p->in[d] + p->pad_end[d] - start + dil - 1) / dil;
+    if (h > k) h = k;
+    if (l > h) l = h;
+    if (c > k) c = k;
+    *lo = l;
+    *hi = h;
+    *counted = c;
+}
+
+/* LpPool's / GlobalLpPool's p (an INT attribute from opset 2 on, FLOAT in LpPool-1). */
+float kiln_nn_lp_attr(const kiln_node *node);
+
+/* Broadcasts a parameter tensor p (float data pf) onto the trailing dims x_dims[axis..rank)
+ * (LayerNormalization / RMSNormalization scale and bias) into dst of their product. */
+kiln_status kiln_nn_expand_param(const kiln_node *node, const kiln_tview *p, const float *pf,
+                                 int32_t rank, const int64_t *x_dims, int32_t axis, float *dst);
+
 /* ------------------------------------------------------------------ helpers --------- */
 
 /* Rounds a scratch size up so carved blocks stay 64-byte aligned. */

@@ -1,0 +1,304 @@
+/*
+ * Unary elementwise kernels: math functions and activations on float tensors (float32 and
+ * float64 typed loops; float16/bfloat16 computed in float), plus the few unary ops ONNX
+ * also defines on integers (Abs, Neg, Sign, Relu) and on bool/bits (Not, BitwiseNot), and
+ * the float -> bool predicates IsNaN / IsInf.
+ */
+#include <math.h>
+#include <string.h>
+#include <tgmath.h>
+
+#include "backends/cpu/elementwise_common.h"
+
+/* Attribute values of the parameterized activations. */
+typedef struct kiln_ew_act {
+    float alpha, beta, gamma;
+    int64_t flag0, flag1; /* IsInf detect_positive / detect_negative */
+} kiln_ew_act;
+
+/* ------------------------------------------------------------- float loops --------- */
+
+/* A float loop for type T computing y from x (params p). tgmath picks the float or double
+ * version of every math call from the argument type. */
+#define KILN_EW_UNARY_LOOP(fname, TT, EXPR)                                                    \
+    static void fname(void *out_, const void *const *in_, const int64_t *st, int64_t n,     \
+                      const void *params) {                                                 \
+        typedef TT T;                                                                       \
+        const T *a = in_[0];                                                                \
+        T *o = out_;                                                                        \
+        const kiln_ew_act *p = params;                                                      \
+        (void)p;                                                                            \
+        (void)st;                                                                           \
+        for (int64_t i = 0; i < n; i++) {                                                   \
+            T x = a[i];                                                                     \
+            o[i] = (T)(EXPR);                                                               \
+        }                                                                                   \
+    }
+
+#define KILN_EW_FLOAT_OP(Name, EXPR)                                                          \
+    KILN_EW_UNARY_LOOP(kiln_ew_f32_##Name, float, EXPR)                                       \
+    KILN_EW_UNARY_LOOP(kiln_ew_f64_##Name, double, EXPR)
+
+/* Helpers written once for float and double through tgmath. */
+#define KILN_EW_SIGMOID(x) ((x) >= 0 ? 1 / (1 + exp(-(x))) : exp(x) / (1 + exp(x)))
+/* log(1 + e^x) without overflow for large x */
+#define KILN_EW_SOFTPLUS(x) ((x) > 0 ? (x) + log1p(exp(-(x))) : log1p(exp(x)))
+
+/* clang-format off */
+KILN_EW_FLOAT_OP(Abs, fabs(x))
+KILN_EW_FLOAT_OP(Neg, -x)
+KILN_EW_FLOAT_OP(Floor, floor(x))
+KILN_EW_FLOAT_OP(Ceil, ceil(x))
+KILN_EW_FLOAT_OP(Round, nearbyint(x)) /* default rounding mode: half to even */
+KILN_EW_FLOAT_OP(Sqrt, sqrt(x))
+KILN_EW_FLOAT_OP(Reciprocal, 1 / x)
+KILN_EW_FLOAT_OP(Exp, exp(x))
+KILN_EW_FLOAT_OP(Log, log(x))
+KILN_EW_FLOAT_OP(Sin, sin(x))
+KILN_EW_FLOAT_OP(Cos, cos(x))
+KILN_EW_FLOAT_OP(Tan, tan(x))
+KILN_EW_FLOAT_OP(Asin, asin(x))
+KILN_EW_FLOAT_OP(Acos, acos(x))
+KILN_EW_FLOAT_OP(Atan, atan(x))
+KILN_EW_FLOAT_OP(Sinh, sinh(x))
+KILN_EW_FLOAT_OP(Cosh, cosh(x))
+KILN_EW_FLOAT_OP(Asinh, asinh(x))
+KILN_EW_FLOAT_OP(Acosh, acosh(x))
+KILN_EW_FLOAT_OP(Atanh, atanh(x))
+KILN_EW_FLOAT_OP(Erf, erf(x))
+KILN_EW_FLOAT_OP(Sign, x > 0 ? 1 : (x < 0 ? -1 : x)) /* keeps 0 and NaN */
+KILN_EW_FLOAT_OP(Relu, x < 0 ? 0 : x)                /* keeps NaN */
+KILN_EW_FLOAT_OP(LeakyRelu, x < 0 ? (T)p->alpha * x : x)
+KILN_EW_FLOAT_OP(Elu, x < 0 ? (T)p->alpha * (exp(x) - 1) : x)
+KILN_EW_FLOAT_OP(Selu, x <= 0 ? (T)p->gamma * ((T)p->alpha * exp(x) - (T)p->alpha)
+                              : (T)p->gamma * x)
+KILN_EW_FLOAT_OP(Celu, fmax(x, (T)0) + fmin((T)0, (T)p->alpha * (exp(x / (T)p->alpha) - 1)))
+KILN_EW_FLOAT_OP(Sigmoid, KILN_EW_SIGMOID(x))
+KILN_EW_FLOAT_OP(HardSigmoid, fmax((T)0, fmin((T)1, (T)p->alpha * x + (T)p->beta)))
+KILN_EW_FLOAT_OP(HardSwish, x * fmax((T)0, fmin((T)1, x / 6 + (T)0.5)))
+KILN_EW_FLOAT_OP(Tanh, tanh(x))
+KILN_EW_FLOAT_OP(Softplus, KILN_EW_SOFTPLUS(x))
+KILN_EW_FLOAT_OP(Softsign, x / (1 + fabs(x)))
+KILN_EW_FLOAT_OP(ThresholdedRelu, x > (T)p->alpha ? x : 0)
+KILN_EW_FLOAT_OP(Gelu, (T)0.5 * x * (1 + erf(x * (T)0.70710678118654752440)))
+KILN_EW_FLOAT_OP(GeluTanh, (T)0.5 * x *
+                               (1 + tanh((T)0.79788456080286535588 * (x + (T)0.044715 * x * x * x))))
+KILN_EW_FLOAT_OP(Mish, x * tanh(KILN_EW_SOFTPLUS(x)))
+KILN_EW_FLOAT_OP(Swish, x * KILN_EW_SIGMOID((T)p->alpha * x))
+KILN_EW_FLOAT_OP(Shrink, x < -(T)p->alpha ? x + (T)p->beta : (x > (T)p->alpha ? x - (T)p->beta : 0))
+/* clang-format on */
+
+/* float -> bool predicates */
+#define KILN_EW_PRED_LOOP(fname, TT, EXPR)                                                     \
+    static void fname(void *out_, const void *const *in_, const int64_t *st, int64_t n,     \
+                      const void *params) {                                                 \
+        typedef TT T;                                                                       \
+        const T *a = in_[0];                                                                \
+        uint8_t *o = out_;                                                                  \
+        const kiln_ew_act *p = params;                                                      \
+        (void)p;                                                                            \
+        (void)st;                                                                           \
+        for (int64_t i = 0; i < n; i++) {                                                   \
+            T x = a[i];                                                                     \
+            o[i] = (uint8_t)(EXPR);                                                         \
+        }                                                                                   \
+    }
+#define KILN_EW_PRED_OP(Name, EXPR)                                                           \
+    KILN_EW_PRED_LOOP(kiln_ew_f32_##Name, float, EXPR)                                        \
+    KILN_EW_PRED_LOOP(kiln_ew_f64_##Name, double, EXPR)
+
+KILN_EW_PRED_OP(IsNaN, isnan(x))
+KILN_EW_PRED_OP(IsInf, isinf(x) && ((x > 0 && p->flag0) || (x < 0 && p->flag1)))
+
+/* ------------------------------------------------------------- integer loops ------- */
+
+/* Integer loops for the 8 integer types; U is the unsigned type of the same width, so that
+ * negation wraps instead of overflowing. */
+#define KILN_EW_INT_LOOP(fname, TT, UT, EXPR)                                                   \
+    static void fname(void *out_, const void *const *in_, const int64_t *st, int64_t n,     \
+                      const void *params) {                                                 \
+        typedef TT T;                                                                       \
+        typedef UT U;                                                                       \
+        (void)sizeof(U);                                                                    \
+        const T *a = in_[0];                                                                \
+        T *o = out_;                                                                        \
+        (void)st;                                                                           \
+        (void)params;                                                                       \
+        for (int64_t i = 0; i < n; i++) {                                                   \
+            T x = a[i];                                                                     \
+            o[i] = (T)(EXPR);                                                               \
+        }                                                                                   \
+    }
+
+#define KILN_EW_INT_OP(Name, EXPR)                                                            \
+    KILN_EW_INT_LOOP(kiln_ew_i8_##Name, int8_t, uint8_t, EXPR)                                \
+    KILN_EW_INT_LOOP(kiln_ew_u8_##Name, uint8_t, uint8_t, EXPR)                               \
+    KILN_EW_INT_LOOP(kiln_ew_i16_##Name, int16_t, uint16_t, EXPR)                             \
+    KILN_EW_INT_LOOP(kiln_ew_u16_##Name, uint16_t, uint16_t, EXPR)                            \
+    KILN_EW_INT_LOOP(kiln_ew_i32_##Name, int32_t, uint32_t, EXPR)                             \
+    KILN_EW_INT_LOOP(kiln_ew_u32_##Name, uint32_t, uint32_t, EXPR)                            \
+    KILN_EW_INT_LOOP(kiln_ew_i64_##Name, int64_t, uint64_t, EXPR)                             \
+    KILN_EW_INT_LOOP(kiln_ew_u64_##Name, uint64_t, uint64_t, EXPR)                            \
+    static const kiln_ew_loop_fn kiln_ew_int_##Name[8] = {                                    \
+        kiln_ew_i8_##Name,  kiln_ew_u8_##Name,  kiln_ew_i16_##Name, kiln_ew_u16_##Name,       \
+        kiln_ew_i32_##Name, kiln_ew_u32_##Name, kiln_ew_i64_##Name, kiln_ew_u64_##Name};
+
+#define KILN_EW_NEG(x) ((U)0 - (U)(x))
+/* x < 0, written so that it is no always-false (warned) comparison for unsigned T */
+#define KILN_EW_ISNEG(x) ((x) < (T)1 && (x) != 0)
+
+/* clang-format off */
+KILN_EW_INT_OP(Abs, KILN_EW_ISNEG(x) ? KILN_EW_NEG(x) : (U)x)
+KILN_EW_INT_OP(Neg, KILN_EW_NEG(x))
+KILN_EW_INT_OP(Sign, KILN_EW_ISNEG(x) ? -1 : (x > 0 ? 1 : 0))
+KILN_EW_INT_OP(Relu, KILN_EW_ISNEG(x) ? 0 : x)
+KILN_EW_INT_OP(BitwiseNot, ~(U)x)
+/* clang-format on */
+
+static void kiln_ew_not_loop(void *out_, const void *const *in_, const int64_t *st, int64_t n,
+                             const void *params) {
+    const uint8_t *a = in_[0];
+    uint8_t *o = out_;
+    for (int64_t i = 0; i < n; i++) o[i] = !a[i];
+}
+
+/* ------------------------------------------------------------- dispatch ------------ */
+
+static kiln_status kiln_ew_unsupported(const kiln_node *node, kiln_dtype dt) {
+    return kiln_node_error(KILN_ERR_UNSUPPORTED, node, "dtype %s not supported",
+                           kiln_dtype_name(dt));
+}
+
+/* Runs a unary op: f32/f64 float loops (float16/bfloat16 through f32), and an integer
+ * table when the op has one. `out_bool`: the op outputs bool (predicates). */
+static kiln_status kiln_ew_unary(kiln_cpu_ctx *ctx, const kiln_node *node, const kiln_tview *in,
+                                 kiln_tview *out, kiln_ew_loop_fn f32, kiln_ew_loop_fn f64,
+                                 const kiln_ew_loop_fn *ints, const kiln_ew_act *p) {
+    kiln_dtype dt = in[0].dtype;
+    const kiln_tview *ins[1] = {&in[0]};
+    if (dt == KILN_DTYPE_FLOAT32 && f32) return kiln_ew_apply(ctx, node, ins, 1, out, f32, p);
+    if (dt == KILN_DTYPE_FLOAT64 && f64) return kiln_ew_apply(ctx, node, ins, 1, out, f64, p);
+    if (kiln_ew_is_half(dt) && f32) {
+        kiln_ew_half h = {f32, p, 1, {dt}, out->dtype};
+        return kiln_ew_apply(ctx, node, ins, 1, out, kiln_ew_half_loop, &h);
+    }
+    int idx = kiln_ew_int_index(dt);
+    if (idx >= 0 && ints) return kiln_ew_apply(ctx, node, ins, 1, out, ints[idx], p);
+    return kiln_ew_unsupported(node, dt);
+}
+
+/* Reads the attributes of the parameterized ops with ONNX's defaults. */
+static void kiln_ew_act_params(const kiln_node *node, kiln_ew_act *p) {
+    p->alpha = p->beta = p->gamma = 0;
+    p->flag0 = p->flag1 = 1;
+    switch (node->op) {
+    case KILN_OP_LeakyRelu: p->alpha = kiln_attr_float(node, "alpha", 0.01f); break;
+    case KILN_OP_Elu:
+    case KILN_OP_Celu:
+    case KILN_OP_ThresholdedRelu:
+    case KILN_OP_Swish: p->alpha = kiln_attr_float(node, "alpha", 1.0f); break;
+    case KILN_OP_Selu:
+        p->alpha = kiln_attr_float(node, "alpha", 1.67326319217681884765625f);
+        p->gamma = kiln_attr_float(node, "gamma", 1.05070102214813232421875f);
+        break;
+    case KILN_OP_HardSigmoid:
+        p->alpha = kiln_attr_float(node, "alpha", 0.2f);
+        p->beta = kiln_attr_float(node, "beta", 0.5f);
+        break;
+    case KILN_OP_Shrink: /* alpha: lambd, beta: bias */
+        p->alpha = kiln_attr_float(node, "lambd", 0.5f);
+        p->beta = kiln_attr_float(node, "bias", 0.0f);
+        break;
+    case KILN_OP_IsInf:
+        p->flag0 = kiln_attr_int(node, "detect_positive", 1);
+        p->flag1 = kiln_attr_int(node, "detect_negative", 1);
+        break;
+    default: break;
+    }
+}
+
+#define KILN_EW_KERNEL_SIG(Name)                                                              \
+    kiln_status kiln_cpu_ew_##Name(kiln_cpu_ctx *ctx, const kiln_node *node,                  \
+                                   const kiln_tview *in, int32_t n_in, kiln_tview *out,       \
+                                   int32_t n_out)
+
+/* Kernel of an op on floats only. */
+#define KILN_EW_FLOAT_KERNEL(Name)                                                            \
+    KILN_EW_KERNEL_SIG(Name) {                                                                \
+        kiln_ew_act p;                                                                        \
+        kiln_ew_act_params(node, &p);                                                         \
+        return kiln_ew_unary(ctx, node, in, out, kiln_ew_f32_##Name, kiln_ew_f64_##Name, NULL, \
+                             &p);                                                             \
+    }
+
+/* Kernel of an op on floats and integers. */
+#define KILN_EW_NUMERIC_KERNEL(Name)                                                          \
+    KILN_EW_KERNEL_SIG(Name) {                                                                \
+        kiln_ew_act p;                                                                        \
+        kiln_ew_act_params(node, &p);                                                         \
+        return kiln_ew_unary(ctx, node, in, out, kiln_ew_f32_##Name, kiln_ew_f64_##Name,      \
+                             kiln_ew_int_##Name, &p);                                         \
+    }
+
+KILN_EW_NUMERIC_KERNEL(Abs)
+KILN_EW_NUMERIC_KERNEL(Neg)
+KILN_EW_NUMERIC_KERNEL(Sign)
+KILN_EW_NUMERIC_KERNEL(Relu)
+KILN_EW_FLOAT_KERNEL(Floor)
+KILN_EW_FLOAT_KERNEL(Ceil)
+KILN_EW_FLOAT_KERNEL(Round)
+KILN_EW_FLOAT_KERNEL(Sqrt)
+KILN_EW_FLOAT_KERNEL(Reciprocal)
+KILN_EW_FLOAT_KERNEL(Exp)
+KILN_EW_FLOAT_KERNEL(Log)
+KILN_EW_FLOAT_KERNEL(Sin)
+KILN_EW_FLOAT_KERNEL(Cos)
+KILN_EW_FLOAT_KERNEL(Tan)
+KILN_EW_FLOAT_KERNEL(Asin)
+KILN_EW_FLOAT_KERNEL(Acos)
+KILN_EW_FLOAT_KERNEL(Atan)
+KILN_EW_FLOAT_KERNEL(Sinh)
+KILN_EW_FLOAT_KERNEL(Cosh)
+KILN_EW_FLOAT_KERNEL(Asinh)
+KILN_EW_FLOAT_KERNEL(Acosh)
+KILN_EW_FLOAT_KERNEL(Atanh)
+KILN_EW_FLOAT_KERNEL(Erf)
+KILN_EW_FLOAT_KERNEL(LeakyRelu)
+KILN_EW_FLOAT_KERNEL(Elu)
+KILN_EW_FLOAT_KERNEL(Selu)
+KILN_EW_FLOAT_KERNEL(Celu)
+KILN_EW_FLOAT_KERNEL(Sigmoid)
+KILN_EW_FLOAT_KERNEL(HardSigmoid)
+KILN_EW_FLOAT_KERNEL(HardSwish)
+KILN_EW_FLOAT_KERNEL(Tanh)
+KILN_EW_FLOAT_KERNEL(Softplus)
+KILN_EW_FLOAT_KERNEL(Softsign)
+KILN_EW_FLOAT_KERNEL(ThresholdedRelu)
+KILN_EW_FLOAT_KERNEL(Mish)
+KILN_EW_FLOAT_KERNEL(Swish)
+KILN_EW_FLOAT_KERNEL(Shrink)
+KILN_EW_FLOAT_KERNEL(IsNaN)
+KILN_EW_FLOAT_KERNEL(IsInf)
+
+KILN_EW_KERNEL_SIG(Gelu) {
+    kiln_ew_act p;
+    kiln_ew_act_params(node, &p);
+    const char *approx = kiln_attr_string(node, "approximate", "none");
+    if (!strcmp(approx, "tanh"))
+        return kiln_ew_unary(ctx, node, in, out, kiln_ew_f32_GeluTanh, kiln_ew_f64_GeluTanh,
+                             NULL, &p);
+    if (strcmp(approx, "none"))
+        return kiln_node_error(KILN_ERR_UNSUPPORTED, node, "approximate '%s' not supported",
+                               approx);
+    return kiln_ew_unary(ctx, node, in, out, kiln_ew_f32_Gelu, kiln_ew_f64_Gelu, NULL, &p);
+}
+
+KILN_EW_KERNEL_SIG(BitwiseNot) {
+    return kiln_ew_unary(ctx, node, in, out, NULL, NULL, kiln_ew_int_BitwiseNot, NULL);
+}
+
+KILN_EW_KERNEL_SIG(Not) {
+    if (in[0].dtype != KILN_DTYPE_BOOL) return kiln_ew_unsupported(node, in[0].dtype);
+    const kiln_tview *ins[1] = {&in[0]};
+    return kiln_ew_apply(ctx, node, ins, 1, out, kiln_ew_not_loop, NULL);
+}

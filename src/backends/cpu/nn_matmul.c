@@ -1,0 +1,155 @@
+/* MatMul: numpy-style batched matrix product (1-D operands, broadcast batch dims). */
+#include "backends/cpu/nn_common.h"
+
+#ifdef KILN_HAVE_OPENMP
+#include <omp.h>
+#endif
+
+/* The product's geometry: batch offsets (in matrices) of A and B for every output batch. */
+typedef struct mm_geom {
+    int64_t m, n, k;
+    int64_t batches, a_batches, b_batches;
+    int64_t *a_off, *b_off; /* batches entries each, in scratch */
+} mm_geom;
+
+static void batch_shape(const kiln_tview *t, int32_t r, int64_t *dims) {
+    int32_t tb = t->rank > 2 ? t->rank - 2 : 0;
+    for (int32_t i = 0; i < r; i++) {
+        int32_t j = i - (r - tb);
+        dims[i] = j >= 0 ? t->dims[j] : 1;
+    }
+}
+
+static int64_t product(const int64_t *d, int32_t r) {
+    int64_t p = 1;
+    for (int32_t i = 0; i < r; i++) p *= d[i];
+    return p;
+}
+
+/* Fills geometry sizes (offsets later, once scratch is known). */
+static void mm_sizes(const kiln_tview *a, const kiln_tview *b, const kiln_tview *y, mm_geom *g,
+                     int32_t *batch_rank) {
+    g->k = a->dims[a->rank - 1];
+    g->m = a->rank >= 2 ? a->dims[a->rank - 2] : 1;
+    g->n = b->rank >= 2 ? b->dims[b->rank - 1] : 1;
+    int32_t r = y->rank - (a->rank >= 2) - (b->rank >= 2);
+    *batch_rank = r;
+    g->batches = product(y->dims, r);
+    int64_t ad[KILN_MAX_DIMS], bd[KILN_MAX_DIMS];
+    batch_shape(a, r, ad);
+    batch_shape(b, r, bd);
+    g->a_batches = product(ad, r);
+    g->b_batches = product(bd, r);
+}
+
+static void mm_offsets(const kiln_tview *a, const kiln_tview *b, const kiln_tview *y, int32_t r,
+                       mm_geom *g) {
+    int64_t ad[KILN_MAX_DIMS], bd[KILN_MAX_DIMS], idx[KILN_MAX_DIMS] = {0};
+    batch_shape(a, r, ad);
+    batch_shape(b, r, bd);
+    for (int64_t t = 0; t < g->batches; t++) {
+        int64_t ao = 0, bo = 0;
+        for (int32_t i = 0; i < r; i++) {
+            ao = ao * ad[i] + (ad[i] == 1 ? 0 : idx[i]);
+            bo = bo * bd[i] + (bd[i] == 1 ? 0 : idx[i]);
+        }
+        g->a_off[t] = ao;
+        g->b_off[t] = bo;
+        for (int32_t i = r - 1; i >= 0; i--) {
+            if (++idx[i] < y->dims[i]) break;
+            idx[i] = 0;
+        }
+    }
+}
+
+static void mm_f32(kiln_cpu_ctx *ctx, const mm_geom *g, const float *a, const float *b, float *y,
+                   char *ws_base, size_t ws_one) {
+    int threads = kiln_cpu_threads(ctx);
+    int64_t m = g->m, n = g->n, k = g->k;
+    if (g->b_batches == 1 && g->a_batches == g->batches) {
+        /* B shared by every batch: one tall GEMM over all of A's rows */
+        kiln_nn_sgemm(0, 0, g->batches * m, n, k, 1.0f, a, k, b, n, 0.0f, y, n, ws_base, threads);
+        return;
+    }
+    double flops = (double)m * (double)n * (double)k;
+    if (threads > 1 && g->batches >= threads && flops < 128.0 * 128 * 128) {
+        /* many small products: one per thread */
+        KILN_NN_PRAGMA(omp parallel for num_threads(threads) schedule(dynamic, 1))
+        for (int64_t t = 0; t < g->batches; t++) {
+            int tid = 0;
+#ifdef KILN_HAVE_OPENMP
+            tid = omp_get_thread_num();
+#endif
+            kiln_nn_sgemm(0, 0, m, n, k, 1.0f, a + g->a_off[t] * m * k, k, b + g->b_off[t] * k * n,
+                          n, 0.0f, y + t * m * n, n, ws_base + (size_t)tid * ws_one, 1);
+        }
+        return;
+    }
+    for (int64_t t = 0; t < g->batches; t++)
+        kiln_nn_sgemm(0, 0, m, n, k, 1.0f, a + g->a_off[t] * m * k, k, b + g->b_off[t] * k * n, n,
+                      0.0f, y + t * m * n, n, ws_base, threads);
+}
+
+static void mm_f64(const mm_geom *g, const double *a, const double *b, double *y) {
+    int64_t m = g->m, n = g->n, k = g->k;
+    for (int64_t t = 0; t < g->batches; t++)
+        kiln_nn_dgemm(0, 0, m, n, k, 1.0, a + g->a_off[t] * m * k, k, b + g->b_off[t] * k * n, n,
+                      0.0, y + t * m * n, n);
+}
+
+/* Integer types: int64 accumulation through the generic accessors (rarely used). */
+static void mm_int(const mm_geom *g, const kiln_tview *a, const kiln_tview *b, kiln_tview *y) {
+    int64_t m = g->m, n = g->n, k = g->k;
+    for (int64_t t = 0; t < g->batches; t++) {
+        int64_t ab = g->a_off[t] * m * k, bb = g->b_off[t] * k * n, yb = t * m * n;
+        for (int64_t i = 0; i < m; i++)
+            for (int64_t j = 0; j < n; j++) {
+                int64_t s = 0;
+                for (int64_t p = 0; p < k; p++)
+                    s += kiln_tview_get_int(a, ab + i * k + p) * kiln_tview_get_int(b, bb + p * n + j);
+                kiln_tview_set_int(y, yb + i * n + j, s);
+            }
+    }
+}
+
+kiln_status kiln_cpu_matmul(kiln_cpu_ctx *ctx, const kiln_node *node, const kiln_tview *in,
+                            int32_t n_in, kiln_tview *out, int32_t n_out) {
+    const kiln_tview *a = &in[0], *b = &in[1];
+    kiln_tview *y = &out[0];
+    kiln_dtype dt = a->dtype;
+    switch (dt) {
+    case KILN_DTYPE_FLOAT32: case KILN_DTYPE_FLOAT16: case KILN_DTYPE_BFLOAT16:
+    case KILN_DTYPE_FLOAT64: case KILN_DTYPE_INT32: case KILN_DTYPE_INT64:
+    case KILN_DTYPE_UINT32: case KILN_DTYPE_UINT64: break;
+    default: return kiln_nn_bad_dtype(node, dt);
+    }
+    mm_geom g;
+    int32_t r;
+    mm_sizes(a, b, y, &g, &r);
+    if (kiln_nn_count(y) == 0) return KILN_OK;
+    int threads = kiln_cpu_threads(ctx);
+    int64_t big_m = g.b_batches == 1 && g.a_batches == g.batches ? g.batches * g.m : g.m;
+    size_t ws_one = kiln_nn_align(kiln_nn_sgemm_workspace(big_m, g.n, g.k, 1));
+    size_t ws_all = kiln_nn_align(kiln_nn_sgemm_workspace(big_m, g.n, g.k, threads));
+    if ((size_t)threads * ws_one > ws_all) ws_all = (size_t)threads * ws_one;
+    size_t bytes = 2 * kiln_nn_align((size_t)g.batches * sizeof(int64_t));
+    int f32 = dt == KILN_DTYPE_FLOAT32 || dt == KILN_DTYPE_FLOAT16 || dt == KILN_DTYPE_BFLOAT16;
+    if (f32) bytes += ws_all + kiln_nn_f32_bytes(a) + kiln_nn_f32_bytes(b) + kiln_nn_f32_bytes(y);
+    char *cur;
+    KILN_TRY(kiln_nn_scratch(ctx, node, bytes, &cur));
+    g.a_off = (int64_t *)kiln_nn_carve(&cur, (size_t)g.batches * sizeof(int64_t));
+    g.b_off = (int64_t *)kiln_nn_carve(&cur, (size_t)g.batches * sizeof(int64_t));
+    mm_offsets(a, b, y, r, &g);
+    if (f32) {
+        char *ws = (char *)kiln_nn_carve(&cur, ws_all);
+        const float *af = kiln_nn_f32_in(a, &cur), *bf = kiln_nn_f32_in(b, &cur);
+        float *yf = kiln_nn_f32_out(y, &cur);
+        mm_f32(ctx, &g, af, bf, yf, ws, ws_one);
+        kiln_nn_f32_out_done(y, yf);
+    } else if (dt == KILN_DTYPE_FLOAT64) {
+        mm_f64(&g, (const double *)a->data, (const double *)b->data, (double *)y->data);
+    } else {
+        mm_int(&g, a, b, y);
+    }
+    return KILN_OK;
+}

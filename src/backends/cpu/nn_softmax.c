@@ -1,0 +1,109 @@
+/*
+ * Softmax, LogSoftmax, Hardmax. Before opset 13 the input is coerced to 2-D at `axis` (the
+ * op runs over all trailing dims at once); from 13 on it runs along `axis` alone.
+ */
+#include <math.h>
+
+#include "backends/cpu/nn_common.h"
+
+#ifdef KILN_HAVE_OPENMP
+#include <omp.h>
+#endif
+
+typedef enum { SOFTMAX, LOG_SOFTMAX, HARDMAX } softmax_kind;
+
+/* One softmax over n values spaced `inner` apart, for `inner` interleaved columns at once
+ * (inner == 1 is the contiguous row); tmp holds 2 * inner floats. */
+static void softmax_block(const float *x, float *y, int64_t n, int64_t inner, softmax_kind kind,
+                          float *tmp) {
+    float *mx = tmp, *sum = tmp + inner;
+    for (int64_t j = 0; j < inner; j++) {
+        mx[j] = x[j];
+        sum[j] = 0.0f;
+    }
+    if (kind == HARDMAX) {
+        /* first index of the maximum gets 1; sum[] holds that index */
+        for (int64_t i = 1; i < n; i++)
+            for (int64_t j = 0; j < inner; j++)
+                if (x[i * inner + j] > mx[j]) {
+                    mx[j] = x[i * inner + j];
+                    sum[j] = (float)i;
+                }
+        for (int64_t i = 0; i < n; i++)
+            for (int64_t j = 0; j < inner; j++) y[i * inner + j] = (float)i == sum[j] ? 1.0f : 0.0f;
+        return;
+    }
+    for (int64_t i = 1; i < n; i++)
+        for (int64_t j = 0; j < inner; j++) mx[j] = fmaxf(mx[j], x[i * inner + j]);
+    if (kind == SOFTMAX) {
+        for (int64_t i = 0; i < n; i++)
+            for (int64_t j = 0; j < inner; j++) {
+                float e = expf(x[i * inner + j] - mx[j]);
+                y[i * inner + j] = e;
+                sum[j] += e;
+            }
+        for (int64_t j = 0; j < inner; j++) sum[j] = 1.0f / sum[j];
+        for (int64_t i = 0; i < n; i++)
+            for (int64_t j = 0; j < inner; j++) y[i * inner + j] *= sum[j];
+    } else {
+        for (int64_t i = 0; i < n; i++)
+            for (int64_t j = 0; j < inner; j++) sum[j] += expf(x[i * inner + j] - mx[j]);
+        for (int64_t j = 0; j < inner; j++) mx[j] += logf(sum[j]);
+        for (int64_t i = 0; i < n; i++)
+            for (int64_t j = 0; j < inner; j++) y[i * inner + j] = x[i * inner + j] - mx[j];
+    }
+}
+
+static kiln_status softmax_op(kiln_cpu_ctx *ctx, const kiln_node *node, const kiln_tview *x,
+                              kiln_tview *y, softmax_kind kind) {
+    if (!kiln_nn_is_float(x->dtype)) return kiln_nn_bad_dtype(node, x->dtype);
+    int legacy = node->opset < 13;
+    int32_t r = x->rank;
+    int64_t outer = 1, n = 1, inner = 1;
+    if (r > 0) {
+        int32_t axis = kiln_nn_axis(kiln_attr_int(node, "axis", legacy ? 1 : -1), r);
+        if (axis < 0) return kiln_shape_error(node, "axis out of range");
+        for (int32_t i = 0; i < r; i++) {
+            if (i < axis) outer *= x->dims[i];
+            else if (i == axis || legacy) n *= x->dims[i];
+            else inner *= x->dims[i];
+        }
+    }
+    if (outer * n * inner == 0) return KILN_OK;
+    int threads = kiln_cpu_threads(ctx);
+    size_t tmp_one = kiln_nn_align((size_t)(2 * inner) * sizeof(float));
+    char *cur;
+    KILN_TRY(kiln_nn_scratch(ctx, node,
+                             (size_t)threads * tmp_one + kiln_nn_f32_bytes(x) + kiln_nn_f32_bytes(y),
+                             &cur));
+    char *tmp = (char *)kiln_nn_carve(&cur, (size_t)threads * tmp_one);
+    const float *xf = kiln_nn_f32_in(x, &cur);
+    float *yf = kiln_nn_f32_out(y, &cur);
+    int par = threads > 1 && outer > 1 && outer * n * inner > (1 << 15);
+    KILN_NN_PRAGMA(omp parallel for num_threads(threads) if (par) schedule(static))
+    for (int64_t o = 0; o < outer; o++) {
+        int tid = 0;
+#ifdef KILN_HAVE_OPENMP
+        tid = omp_get_thread_num();
+#endif
+        softmax_block(xf + o * n * inner, yf + o * n * inner, n, inner, kind,
+                      (float *)(tmp + (size_t)tid * tmp_one));
+    }
+    kiln_nn_f32_out_done(y, yf);
+    return KILN_OK;
+}
+
+kiln_status kiln_cpu_softmax(kiln_cpu_ctx *ctx, const kiln_node *node, const kiln_tview *in,
+                             int32_t n_in, kiln_tview *out, int32_t n_out) {
+    return softmax_op(ctx, node, &in[0], &out[0], SOFTMAX);
+}
+
+kiln_status kiln_cpu_logsoftmax(kiln_cpu_ctx *ctx, const kiln_node *node, const kiln_tview *in,
+                                int32_t n_in, kiln_tview *out, int32_t n_out) {
+    return softmax_op(ctx, node, &in[0], &out[0], LOG_SOFTMAX);
+}
+
+kiln_status kiln_cpu_hardmax(kiln_cpu_ctx *ctx, const kiln_node *node, const kiln_tview *in,
+                             int32_t n_in, kiln_tview *out, int32_t n_out) {
+    return softmax_op(ctx, node, &in[0], &out[0], HARDMAX);
+}

@@ -1,0 +1,296 @@
+/*
+ * Network + config -> engine: copy the graph, fix the profile, infer shapes and types,
+ * fold constants, drop dead code, check every node against the backend, plan memory.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/builder_internal.h"
+#include "backends/cpu/cpu_kernel.h"
+#include "core/logger.h"
+#include "passes/passes.h"
+#include "plan/memory_plan.h"
+#include "runtime/build.h"
+
+typedef struct kiln_build_shapes {
+    int32_t n;                      /* graph inputs */
+    int32_t *rank;
+    int64_t (*min)[KILN_MAX_DIMS], (*opt)[KILN_MAX_DIMS], (*max)[KILN_MAX_DIMS];
+} kiln_build_shapes;
+
+static void kiln_build_shapes_free(kiln_build_shapes *s) {
+    free(s->rank);
+    free(s->min);
+    free(s->opt);
+    free(s->max);
+}
+
+static int kiln_dims_dynamic(int32_t rank, const int64_t *dims) {
+    if (rank < 0) return 1;
+    for (int32_t d = 0; d < rank; d++)
+        if (dims[d] < 0) return 1;
+    return 0;
+}
+
+/* The min/opt/max shape of every input, from its static dims, the first profile or the
+ * max batch size. Errors name the input and say what to give. */
+static kiln_status kiln_build_profile(const kiln_graph *g, const kiln_builder_config *cfg,
+                                      kiln_build_shapes *s) {
+    s->n = g->input_count;
+    size_t n = (size_t)(s->n ? s->n : 1);
+    s->rank = calloc(n, sizeof *s->rank);
+    s->min = calloc(n, sizeof *s->min);
+    s->opt = calloc(n, sizeof *s->opt);
+    s->max = calloc(n, sizeof *s->max);
+    if (!s->rank || !s->min || !s->opt || !s->max)
+        return kiln_error(KILN_ERR_OUT_OF_MEMORY, "out of memory");
+    const kiln_optimization_profile *p = cfg->profile_count ? cfg->profiles[0] : NULL;
+    for (int32_t i = 0; i < s->n; i++) {
+        const kiln_ir_tensor *t = &g->tensors[g->inputs[i]];
+        char shape[256];
+        kiln_shape_string(t->rank, t->dims, shape, sizeof shape);
+        int32_t k = -1;
+        for (int32_t j = 0; p && j < p->count; j++)
+            if (!strcmp(p->names[j], t->name)) k = j;
+        if (k >= 0) {
+            const kiln_dims *d = p->dims[k];
+            int32_t rank = d[0].nb_dims;
+            if ((t->rank >= 0 && rank != t->rank) || d[1].nb_dims != rank || d[2].nb_dims != rank)
+                return kiln_error(KILN_ERR_SHAPE,
+                                  "the optimization profile gives input '%s' %s a rank of %d",
+                                  t->name, shape, rank);
+            s->rank[i] = rank;
+            for (int32_t dd = 0; dd < rank; dd++) {
+                s->min[i][dd] = d[0].d[dd];
+                s->opt[i][dd] = d[1].d[dd];
+                s->max[i][dd] = d[2].d[dd];
+                if (!(d[0].d[dd] <= d[1].d[dd] && d[1].d[dd] <= d[2].d[dd]))
+                    return kiln_error(KILN_ERR_SHAPE,
+                                      "the optimization profile of input '%s': dimension %d has "
+                                      "min %lld, opt %lld, max %lld (need min <= opt <= max)",
+                                      t->name, dd, (long long)d[0].d[dd], (long long)d[1].d[dd],
+                                      (long long)d[2].d[dd]);
+                if (t->rank >= 0 && t->dims[dd] >= 0 &&
+                    (d[0].d[dd] != t->dims[dd] || d[2].d[dd] != t->dims[dd]))
+                    return kiln_error(KILN_ERR_SHAPE,
+                                      "the optimization profile of input '%s' %s changes its "
+                                      "fixed dimension %d",
+                                      t->name, shape, dd);
+            }
+            continue;
+        }
+        if (!kiln_dims_dynamic(t->rank, t->dims)) {
+            s->rank[i] = t->rank;
+            memcpy(s->min[i], t->dims, sizeof s->min[i]);
+            memcpy(s->opt[i], t->dims, sizeof s->opt[i]);
+            memcpy(s->max[i], t->dims, sizeof s->max[i]);
+            continue;
+        }
+        /* A max batch size covers a dynamic leading dimension only. */
+        int only_batch = t->rank >= 1 && t->dims[0] < 0 && !kiln_dims_dynamic(t->rank - 1, t->dims + 1);
+        if (cfg->max_batch > 0 && only_batch) {
+            s->rank[i] = t->rank;
+            memcpy(s->min[i], t->dims, sizeof s->min[i]);
+            memcpy(s->opt[i], t->dims, sizeof s->opt[i]);
+            memcpy(s->max[i], t->dims, sizeof s->max[i]);
+            s->min[i][0] = 1;
+            s->opt[i][0] = s->max[i][0] = cfg->max_batch;
+            continue;
+        }
+        return kiln_error(KILN_ERR_SHAPE,
+                          "input '%s' has dynamic shape %s: give an optimization profile with "
+                          "min/opt/max shapes for it%s",
+                          t->name, shape, only_batch ? " (or a max batch size)" : "");
+    }
+    return KILN_OK;
+}
+
+/* Shapes and types at the profile's min and max: dims equal in both are fixed. */
+static kiln_status kiln_build_infer(kiln_graph *g, const kiln_build_shapes *s, kiln_tview *at_min,
+                                    kiln_tview *at_max, uint8_t *fixed) {
+    KILN_TRY(kiln_pass_infer_shapes(g, s->rank, (const int64_t(*)[KILN_MAX_DIMS])s->min, at_min));
+    KILN_TRY(kiln_pass_infer_shapes(g, s->rank, (const int64_t(*)[KILN_MAX_DIMS])s->max, at_max));
+    for (int32_t t = 0; t < g->tensor_count; t++) {
+        kiln_ir_tensor *it = &g->tensors[t];
+        const kiln_tview *a = &at_min[t], *b = &at_max[t];
+        if (it->dtype == KILN_DTYPE_UNDEFINED) it->dtype = a->dtype;
+        int same = a->rank >= 0 && a->rank == b->rank;
+        for (int32_t d = 0; same && d < a->rank; d++) same = a->dims[d] == b->dims[d] && a->dims[d] >= 0;
+        fixed[t] = (uint8_t)same;
+        if (it->data) continue;
+        if (a->rank >= 0 && a->rank == b->rank) {
+            it->rank = a->rank;
+            for (int32_t d = 0; d < a->rank; d++) it->dims[d] = a->dims[d] == b->dims[d] ? a->dims[d] : -1;
+        } else if (it->producer >= 0) {
+            it->rank = -1;
+        }
+    }
+    return KILN_OK;
+}
+
+/* Every node the CPU backend cannot run, in one error. */
+static kiln_status kiln_build_check_support(const kiln_graph *g) {
+    int32_t missing = 0;
+    char first[512] = "";
+    for (int32_t i = 0; i < g->node_count; i++) {
+        const kiln_node *n = &g->nodes[i];
+        if (kiln_cpu_kernel_for(n->op)) continue;
+        if (!missing++)
+            snprintf(first, sizeof first, "node '%s' (%s)", n->name, kiln_op_get_info(n->op)->name);
+    }
+    if (!missing) return KILN_OK;
+    return kiln_error(KILN_ERR_UNSUPPORTED, "the CPU backend cannot run %d node(s), first %s",
+                      missing, first);
+}
+
+/* The arena at the profile's opt shapes, beside the naive sum, for reports. */
+static kiln_status kiln_build_plan_memory(kiln_engine *e, const kiln_build_shapes *s) {
+    kiln_graph *g = e->graph;
+    size_t n = (size_t)(g->tensor_count ? g->tensor_count : 1);
+    kiln_tview *views = calloc(n, sizeof *views);
+    uint64_t *sizes = calloc(n, sizeof *sizes), *offsets = calloc(n, sizeof *offsets);
+    kiln_status st = views && sizes && offsets ? KILN_OK
+                                               : kiln_error(KILN_ERR_OUT_OF_MEMORY, "out of memory");
+    if (st == KILN_OK)
+        st = kiln_pass_infer_shapes(g, s->rank, (const int64_t(*)[KILN_MAX_DIMS])s->opt, views);
+    if (st == KILN_OK) {
+        e->naive_bytes = 0;
+        e->unknown_shape_tensors = 0;
+        for (int32_t t = 0; t < g->tensor_count; t++) {
+            if (g->tensors[t].producer < 0) continue;
+            int64_t c = kiln_tview_count(&views[t]);
+            if (c < 0) {
+                e->unknown_shape_tensors++;
+                continue;
+            }
+            sizes[t] = kiln_dtype_nbytes(views[t].dtype, c);
+            e->naive_bytes += sizes[t];
+        }
+        st = kiln_memory_plan(g->tensor_count, sizes, e->first_use, e->last_use, offsets,
+                              &e->planned_arena_bytes);
+        if (e->unknown_shape_tensors) e->planned_arena_bytes = 0;
+    }
+    free(views);
+    free(sizes);
+    free(offsets);
+    return st;
+}
+
+static kiln_status kiln_build_io(kiln_engine *e, const kiln_build_shapes *s) {
+    const kiln_graph *g = e->graph;
+    e->io_count = g->input_count + g->output_count;
+    e->io = calloc((size_t)(e->io_count ? e->io_count : 1), sizeof *e->io);
+    e->profiles = calloc(1, sizeof *e->profiles);
+    if (!e->io || !e->profiles) return kiln_error(KILN_ERR_OUT_OF_MEMORY, "out of memory");
+    size_t bytes = sizeof(int64_t) * KILN_MAX_DIMS * (size_t)(e->io_count ? e->io_count : 1);
+    e->profiles[0].min = calloc(1, bytes);
+    e->profiles[0].opt = calloc(1, bytes);
+    e->profiles[0].max = calloc(1, bytes);
+    e->profile_count = 1;
+    if (!e->profiles[0].min || !e->profiles[0].opt || !e->profiles[0].max)
+        return kiln_error(KILN_ERR_OUT_OF_MEMORY, "out of memory");
+    for (int32_t i = 0; i < e->io_count; i++) {
+        int input = i < g->input_count;
+        int32_t t = input ? g->inputs[i] : g->outputs[i - g->input_count];
+        const kiln_ir_tensor *it = &g->tensors[t];
+        kiln_engine_io *io = &e->io[i];
+        for (int32_t k = 0; k < i; k++)
+            if (!strcmp(e->io[k].name, it->name) && !input)
+                return kiln_error(KILN_ERR_UNSUPPORTED,
+                                  "tensor '%s' is both an input and an output of the network",
+                                  it->name);
+        io->name = strdup(it->name);
+        if (!io->name) return kiln_error(KILN_ERR_OUT_OF_MEMORY, "out of memory");
+        io->mode = input ? KILN_TENSOR_IO_INPUT : KILN_TENSOR_IO_OUTPUT;
+        io->tensor = t;
+        io->dtype = it->dtype;
+        io->rank = it->rank;
+        memcpy(io->dims, it->dims, sizeof io->dims);
+        if (kiln_dtype_bits(io->dtype) == 0)
+            return kiln_error(KILN_ERR_UNSUPPORTED, "%s '%s' has type %s, which kiln cannot bind",
+                              input ? "input" : "output", it->name, kiln_dtype_name(io->dtype));
+        if (input) {
+            memcpy(e->profiles[0].min[i], s->min[i], sizeof s->min[i]);
+            memcpy(e->profiles[0].opt[i], s->opt[i], sizeof s->opt[i]);
+            memcpy(e->profiles[0].max[i], s->max[i], sizeof s->max[i]);
+        }
+    }
+    return KILN_OK;
+}
+
+static void kiln_build_warn_flags(kiln_logger *logger, const kiln_builder_config *cfg) {
+    static const char *names[] = {"FP16", "BF16", "TF32", "INT8"};
+    for (int f = KILN_BUILDER_FLAG_FP16; f <= KILN_BUILDER_FLAG_INT8; f++) {
+        if (!(cfg->flags >> f & 1u)) continue;
+        kiln_logf(logger, KILN_SEVERITY_WARNING,
+                  "the %s flag is set, but the CPU backend computes in FP32 (INT8 only from "
+                  "Q/DQ nodes): the flag has no effect on this engine",
+                  names[f]);
+    }
+}
+
+kiln_status kiln_build_engine_internal(kiln_logger *logger, const kiln_graph *network,
+                                       const kiln_builder_config *cfg, kiln_engine **out) {
+    if (cfg->device != KILN_DEVICE_CPU)
+        return kiln_error(KILN_ERR_UNSUPPORTED,
+                          "the CUDA backend is not available in this kiln build: build for the "
+                          "CPU (kiln_builder_config_set_device(config, KILN_DEVICE_CPU, 0))");
+    if (network->output_count == 0)
+        return kiln_error(KILN_ERR_INVALID_ARGUMENT, "the network has no outputs: mark at least one");
+    kiln_build_warn_flags(logger, cfg);
+    kiln_engine *e = calloc(1, sizeof *e);
+    if (!e) return kiln_error(KILN_ERR_OUT_OF_MEMORY, "out of memory");
+    e->logger = logger;
+    e->device = cfg->device;
+    e->num_threads = cfg->threads;
+    e->flags = cfg->flags;
+    kiln_build_shapes shapes = {0};
+    kiln_tview *at_min = NULL, *at_max = NULL;
+    uint8_t *fixed = NULL;
+    kiln_status st = kiln_graph_clone(network, NULL, &e->graph);
+    if (st == KILN_OK) st = kiln_build_profile(e->graph, cfg, &shapes);
+    if (st == KILN_OK) {
+        size_t n = (size_t)(e->graph->tensor_count + 1);
+        at_min = calloc(n, sizeof *at_min);
+        at_max = calloc(n, sizeof *at_max);
+        fixed = calloc(n, 1);
+        if (!at_min || !at_max || !fixed) st = kiln_error(KILN_ERR_OUT_OF_MEMORY, "out of memory");
+    }
+    if (st == KILN_OK) st = kiln_build_infer(e->graph, &shapes, at_min, at_max, fixed);
+    if (st == KILN_OK) st = kiln_build_check_support(e->graph);
+    int32_t folded = 0, removed = 0;
+    if (st == KILN_OK && !(cfg->flags >> KILN_BUILDER_FLAG_NO_OPTIMIZE & 1u))
+        st = kiln_pass_fold_constants(e->graph, at_max, fixed, &folded);
+    if (st == KILN_OK) st = kiln_pass_eliminate_dead_code(e->graph, &removed);
+    if (st == KILN_OK) st = kiln_build_io(e, &shapes);
+    if (st == KILN_OK) st = kiln_engine_compute_liveness(e);
+    if (st == KILN_OK) st = kiln_build_plan_memory(e, &shapes);
+    if (st == KILN_OK) {
+        e->kernel_names = calloc((size_t)(e->graph->node_count + 1), sizeof(char *));
+        if (!e->kernel_names) st = kiln_error(KILN_ERR_OUT_OF_MEMORY, "out of memory");
+        for (int32_t i = 0; st == KILN_OK && i < e->graph->node_count; i++) {
+            char name[128];
+            snprintf(name, sizeof name, "cpu.ref.%s", kiln_op_get_info(e->graph->nodes[i].op)->name);
+            if (!(e->kernel_names[i] = strdup(name))) st = kiln_error(KILN_ERR_OUT_OF_MEMORY, "oom");
+        }
+    }
+    for (int32_t t = 0; st == KILN_OK && t < e->graph->tensor_count; t++)
+        if (e->graph->tensors[t].data) e->weight_bytes += e->graph->tensors[t].nbytes;
+    free(at_min);
+    free(at_max);
+    free(fixed);
+    kiln_build_shapes_free(&shapes);
+    if (st != KILN_OK) {
+        kiln_engine_free(e);
+        return st;
+    }
+    kiln_logf(logger, KILN_SEVERITY_INFO,
+              "built a CPU engine: %d layers (%d folded into constants, %d unused removed), "
+              "arena %llu bytes (naive %llu), weights %llu bytes",
+              e->graph->node_count, folded, removed, (unsigned long long)e->planned_arena_bytes,
+              (unsigned long long)e->naive_bytes, (unsigned long long)e->weight_bytes);
+    *out = e;
+    return KILN_OK;
+}
