@@ -17,6 +17,7 @@ if [ ! -d ../shared/onnx-backend-tests ]; then
   exit 1
 fi
 
+scripts/install-deps.sh
 scripts/setup-python.sh
 export PATH="$root/.venv/bin:$PATH"
 

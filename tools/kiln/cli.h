@@ -4,5 +4,7 @@
 /* Each subcommand takes the arguments after its name and returns the exit status:
  * 0 success, 1 failure of the work itself, 2 bad usage. */
 int kiln_cli_inspect(int argc, char **argv);
+int kiln_cli_build(int argc, char **argv);
+int kiln_cli_run(int argc, char **argv);
 
 #endif

@@ -10,7 +10,9 @@ static void kiln_cli_usage(FILE *f) {
             "kiln %s — deep-learning deployment engine\n"
             "usage: kiln <command> [options]\n"
             "commands:\n"
-            "  inspect MODEL.onnx [--nodes] [--json]   describe a model\n"
+            "  build MODEL.onnx -o OUT.plan [options]  build an engine and save its plan\n"
+            "  run MODEL.plan|MODEL.onnx --input NAME=FILE ...  run it on inputs\n"
+            "  inspect MODEL.onnx|MODEL.plan [--nodes] [--json]  describe a model or plan\n"
             "  version                                 print the version\n"
             "Run 'kiln <command> --help' for a command's options.\n",
             kiln_version_string());
@@ -23,6 +25,8 @@ int main(int argc, char **argv) {
     }
     const char *cmd = argv[1];
     if (!strcmp(cmd, "inspect")) return kiln_cli_inspect(argc - 2, argv + 2);
+    if (!strcmp(cmd, "build")) return kiln_cli_build(argc - 2, argv + 2);
+    if (!strcmp(cmd, "run")) return kiln_cli_run(argc - 2, argv + 2);
     if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
         printf("kiln %s\n", kiln_version_string());
         return 0;

@@ -147,7 +147,7 @@ static void reduce_rows_f32(kiln_cpu_ctx *ctx, reduce_kind k, const float *x, fl
     for (int64_t o = 0; o < outer; o++) y[o] = reduce_row_f32(k, x + o * R, R);
 }
 
-#define COL_BLOCK 256
+#define COL_BLOCK 1024
 
 /* Columns: y[o, i] = reduce over r of x[o, r, i], a block of i at a time. */
 static void reduce_cols_block_f32(reduce_kind k, const float *x, float *y, int64_t R,
