@@ -30,6 +30,20 @@ kiln_status kiln_nn_window_init(const kiln_node *node, int32_t n, const int64_t 
 kiln_status kiln_nn_convtranspose_window(const kiln_node *node, int32_t n, const int64_t *in_dims,
                                          const int64_t *kernel, kiln_nn_window *w);
 
+/* Resize / Upsample: per-dim scale factors and output sizes from whichever of scales,
+ * sizes (with axes and keep_aspect_ratio_policy) the node's opset provides. `known` is 0
+ * when a needed input's values are not available (static inference). */
+typedef struct kiln_nn_resize_params {
+    int32_t rank;
+    int known;
+    double scale[KILN_MAX_DIMS];
+    int64_t out[KILN_MAX_DIMS];
+    double roi_start[KILN_MAX_DIMS], roi_end[KILN_MAX_DIMS]; /* tf_crop_and_resize */
+} kiln_nn_resize_params;
+
+kiln_status kiln_nn_resize_params_init(const kiln_node *node, const kiln_tview *in, int32_t n_in,
+                                       kiln_nn_resize_params *p);
+
 /* Floor division for possibly negative numerators (pads arithmetic). */
 static inline int64_t kiln_nn_floordiv(int64_t a, int64_t b) {
     int64_t q = a / b;
