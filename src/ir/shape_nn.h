@@ -44,6 +44,23 @@ typedef struct kiln_nn_resize_params {
 kiln_status kiln_nn_resize_params_init(const kiln_node *node, const kiln_tview *in, int32_t n_in,
                                        kiln_nn_resize_params *p);
 
+/* Einsum: the parsed equation. Labels a-z are 0..25, A-Z 26..51, and the dims an ellipsis
+ * stands for 52.. (right-aligned across inputs, so they broadcast like numpy). */
+enum { KILN_NN_EINSUM_MAX_INPUTS = 16, KILN_NN_EINSUM_LABELS = 52 + KILN_MAX_DIMS };
+typedef struct kiln_nn_einsum {
+    int32_t n_inputs;
+    int32_t in_rank[KILN_NN_EINSUM_MAX_INPUTS];
+    int32_t in_labels[KILN_NN_EINSUM_MAX_INPUTS][KILN_MAX_DIMS];
+    int32_t out_rank;
+    int32_t out_labels[KILN_MAX_DIMS];
+    int64_t label_dim[KILN_NN_EINSUM_LABELS]; /* 1 for unused labels, -1 unknown */
+    uint8_t used[KILN_NN_EINSUM_LABELS];
+} kiln_nn_einsum;
+
+/* Parses the node's equation against its inputs' ranks and dims (dims may be -1). */
+kiln_status kiln_nn_einsum_parse(const kiln_node *node, const kiln_tview *in, int32_t n_in,
+                                 kiln_nn_einsum *e);
+
 /* Floor division for possibly negative numerators (pads arithmetic). */
 static inline int64_t kiln_nn_floordiv(int64_t a, int64_t b) {
     int64_t q = a / b;

@@ -1,8 +1,7 @@
 /* Shape functions of the reductions: Reduce*, ArgMax, ArgMin. */
 #include "ir/shape_reduce.h"
 
-kiln_status kiln_reduce_norm_axis(const kiln_node *node, int64_t axis, int32_t rank,
-                                  int32_t *out) {
+kiln_status kiln_reduce_norm_axis(const kiln_node *node, int64_t axis, int32_t rank, int32_t *out) {
     if (axis < -(int64_t)rank || axis >= (int64_t)rank)
         return kiln_shape_error(node, "axis %lld out of range for rank %d", (long long)axis,
                                 (int)rank);
@@ -25,7 +24,8 @@ kiln_status kiln_reduce_axes_mask(const kiln_node *node, const kiln_tview *in, i
     if (reduce_axes_is_input(node)) {
         if (n_in >= 2 && kiln_tview_present(&in[1])) {
             const kiln_tview *a = &in[1];
-            if (a->rank > 1) return kiln_shape_error(node, "axes must be 1-D, got rank %d", a->rank);
+            if (a->rank > 1)
+                return kiln_shape_error(node, "axes must be 1-D, got rank %d", a->rank);
             count = kiln_tview_count(a);
             if (count > 0 && a->data == NULL) {
                 *known = 0;
@@ -93,17 +93,19 @@ static kiln_status reduce_shape(const kiln_node *node, const kiln_tview *in, int
     }
     int32_t r = 0;
     for (int32_t d = 0; d < x->rank; d++) {
-        if (!mask[d]) out[0].dims[r++] = x->dims[d];
-        else if (keepdims) out[0].dims[r++] = 1;
+        if (!mask[d])
+            out[0].dims[r++] = x->dims[d];
+        else if (keepdims)
+            out[0].dims[r++] = 1;
     }
     out[0].rank = r;
     return KILN_OK;
 }
 
-#define KILN_REDUCE_SHAPE(name)                                                                \
-    kiln_status kiln_shape_##name(const kiln_node *node, const kiln_tview *in, int32_t n_in,   \
-                                  kiln_tview *out, int32_t n_out) {                            \
-        return reduce_shape(node, in, n_in, out);                                              \
+#define KILN_REDUCE_SHAPE(name)                                                                    \
+    kiln_status kiln_shape_##name(const kiln_node *node, const kiln_tview *in, int32_t n_in,       \
+                                  kiln_tview *out, int32_t n_out) {                                \
+        return reduce_shape(node, in, n_in, out);                                                  \
     }
 KILN_REDUCE_SHAPE(ReduceSum)
 KILN_REDUCE_SHAPE(ReduceMean)
@@ -132,8 +134,10 @@ static kiln_status arg_shape(const kiln_node *node, const kiln_tview *in, kiln_t
     int keepdims = kiln_attr_int(node, "keepdims", 1) != 0;
     int32_t r = 0;
     for (int32_t d = 0; d < x->rank; d++) {
-        if (d != axis) out[0].dims[r++] = x->dims[d];
-        else if (keepdims) out[0].dims[r++] = 1;
+        if (d != axis)
+            out[0].dims[r++] = x->dims[d];
+        else if (keepdims)
+            out[0].dims[r++] = 1;
     }
     out[0].rank = r;
     return KILN_OK;

@@ -14,7 +14,6 @@ kiln_status kiln_reduce_axes_mask(const kiln_node *node, const kiln_tview *in, i
                                   uint8_t mask[KILN_MAX_DIMS], int *known);
 
 /* Normalizes axis (negative counts from the end) into [0, rank); an error when outside. */
-kiln_status kiln_reduce_norm_axis(const kiln_node *node, int64_t axis, int32_t rank,
-                                  int32_t *out);
+kiln_status kiln_reduce_norm_axis(const kiln_node *node, int64_t axis, int32_t rank, int32_t *out);
 
 #endif

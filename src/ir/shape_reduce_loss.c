@@ -33,8 +33,7 @@ static kiln_status loss_shape(const kiln_node *node, const kiln_tview *in, int32
     if (x->rank >= 0 && x->rank < 2) return kiln_shape_error(node, "input must have rank >= 2");
     if (x->rank >= 0 && t->rank >= 0) {
         if (t->rank != x->rank - 1)
-            return kiln_shape_error(node, "target must have rank %d, got %d", x->rank - 1,
-                                    t->rank);
+            return kiln_shape_error(node, "target must have rank %d, got %d", x->rank - 1, t->rank);
         for (int32_t d = 0; d < t->rank; d++) {
             int64_t xd = x->dims[d == 0 ? 0 : d + 1];
             if (xd >= 0 && t->dims[d] >= 0 && xd != t->dims[d])
@@ -62,8 +61,7 @@ kiln_status kiln_shape_SoftmaxCrossEntropyLoss(const kiln_node *node, const kiln
     if (n_out > 1 && kiln_tview_present(&out[1])) {
         out[1].dtype = in[0].dtype;
         out[1].rank = in[0].rank;
-        if (in[0].rank > 0)
-            memcpy(out[1].dims, in[0].dims, sizeof(int64_t) * (size_t)in[0].rank);
+        if (in[0].rank > 0) memcpy(out[1].dims, in[0].dims, sizeof(int64_t) * (size_t)in[0].rank);
     }
     return KILN_OK;
 }

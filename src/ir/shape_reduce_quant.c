@@ -24,8 +24,10 @@ static int quant_is_qtype(kiln_dtype t) {
     case KILN_DTYPE_FLOAT8E4M3FNUZ:
     case KILN_DTYPE_FLOAT8E5M2:
     case KILN_DTYPE_FLOAT8E5M2FNUZ:
-    case KILN_DTYPE_FLOAT4E2M1: return 1;
-    default: return 0;
+    case KILN_DTYPE_FLOAT4E2M1:
+        return 1;
+    default:
+        return 0;
     }
 }
 
@@ -42,8 +44,8 @@ static kiln_status quant_check_params(const kiln_node *node, const kiln_tview *x
     if (zp && kiln_tview_present(zp) && zp->rank >= 0 && scale->rank >= 0) {
         int64_t nz = kiln_tview_count(zp), ns = kiln_tview_count(scale);
         if (nz >= 0 && ns >= 0 && nz != ns)
-            return kiln_shape_error(node, "zero point has %lld values, scale %lld",
-                                    (long long)nz, (long long)ns);
+            return kiln_shape_error(node, "zero point has %lld values, scale %lld", (long long)nz,
+                                    (long long)ns);
     }
     if (x->rank < 0 || scale->rank < 0) return KILN_OK;
     int64_t ns = kiln_tview_count(scale);
@@ -57,8 +59,7 @@ static kiln_status quant_check_params(const kiln_node *node, const kiln_tview *x
             return kiln_shape_error(node, "per-axis scale must be 1-D, got rank %d", scale->rank);
         if (x->dims[axis] >= 0 && scale->dims[0] >= 0 && scale->dims[0] != x->dims[axis])
             return kiln_shape_error(node, "scale has %lld values for axis %d of size %lld",
-                                    (long long)scale->dims[0], (int)axis,
-                                    (long long)x->dims[axis]);
+                                    (long long)scale->dims[0], (int)axis, (long long)x->dims[axis]);
         return KILN_OK;
     }
     if (scale->rank != x->rank)
@@ -104,8 +105,8 @@ kiln_status kiln_shape_QuantizeLinear(const kiln_node *node, const kiln_tview *i
     return KILN_OK;
 }
 
-kiln_status kiln_shape_DequantizeLinear(const kiln_node *node, const kiln_tview *in,
-                                        int32_t n_in, kiln_tview *out, int32_t n_out) {
+kiln_status kiln_shape_DequantizeLinear(const kiln_node *node, const kiln_tview *in, int32_t n_in,
+                                        kiln_tview *out, int32_t n_out) {
     const kiln_tview *x = &in[0], *scale = &in[1];
     const kiln_tview *zp = n_in >= 3 && kiln_tview_present(&in[2]) ? &in[2] : NULL;
     if (!quant_is_qtype(x->dtype) && x->dtype != KILN_DTYPE_INT32)
@@ -203,8 +204,8 @@ kiln_status kiln_shape_QLinearConv(const kiln_node *node, const kiln_tview *in, 
         return KILN_OK;
     }
     if (x->rank < 3 || w->rank != x->rank)
-        return kiln_shape_error(node, "x must have rank >= 3 and w the same rank (%d, %d)",
-                                x->rank, w->rank);
+        return kiln_shape_error(node, "x must have rank >= 3 and w the same rank (%d, %d)", x->rank,
+                                w->rank);
     int32_t ns = x->rank - 2;
     int64_t group = kiln_attr_int(node, "group", 1);
     if (group < 1) return kiln_shape_error(node, "group must be >= 1");
@@ -229,6 +230,9 @@ kiln_status kiln_shape_QLinearConv(const kiln_node *node, const kiln_tview *in, 
     out[0].dims[1] = w->dims[0];
     for (int32_t i = 0; i < ns; i++) {
         int64_t in_d = x->dims[2 + i], k = ks ? ks[i] : w->dims[2 + i];
+        if (ks && w->dims[2 + i] >= 0 && ks[i] != w->dims[2 + i])
+            return kiln_shape_error(node, "kernel_shape %lld differs from w's %lld",
+                                    (long long)ks[i], (long long)w->dims[2 + i]);
         int64_t s = strides ? strides[i] : 1, d = dil ? dil[i] : 1;
         if (s < 1 || d < 1) return kiln_shape_error(node, "strides and dilations must be >= 1");
         if (in_d < 0 || k < 0) {
@@ -236,12 +240,15 @@ kiln_status kiln_shape_QLinearConv(const kiln_node *node, const kiln_tview *in, 
             continue;
         }
         int64_t ek = d * (k - 1) + 1, o;
-        if (!strcmp(ap, "SAME_UPPER") || !strcmp(ap, "SAME_LOWER")) o = (in_d + s - 1) / s;
-        else if (!strcmp(ap, "VALID")) o = in_d >= ek ? (in_d - ek) / s + 1 : 0;
+        if (!strcmp(ap, "SAME_UPPER") || !strcmp(ap, "SAME_LOWER"))
+            o = (in_d + s - 1) / s;
+        else if (!strcmp(ap, "VALID"))
+            o = in_d >= ek ? (in_d - ek) / s + 1 : 0;
         else if (!strcmp(ap, "NOTSET")) {
             int64_t p = pads ? pads[i] + pads[i + ns] : 0;
             o = in_d + p >= ek ? (in_d + p - ek) / s + 1 : 0;
-        } else return kiln_shape_error(node, "unknown auto_pad '%s'", ap);
+        } else
+            return kiln_shape_error(node, "unknown auto_pad '%s'", ap);
         out[0].dims[2 + i] = o;
     }
     return KILN_OK;

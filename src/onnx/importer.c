@@ -498,6 +498,12 @@ static kiln_status kiln_import_graph_body(kiln_importer *im, const kiln_onnx_gra
                                og->outputs[i].name);
             continue;
         }
+        /* Declared output types fill in what shape inference may not know (subgraph
+         * outputs are typed from here: If/Loop/Scan read them). */
+        kiln_ir_tensor *it = &g->tensors[t];
+        const kiln_onnx_type *type = og->outputs[i].type;
+        if (it->dtype == KILN_DTYPE_UNDEFINED && type && type->kind == KILN_ONNX_TYPE_TENSOR)
+            it->dtype = (kiln_dtype)type->elem_type;
         KILN_TRY(kiln_graph_add_output(g, t));
     }
     return KILN_OK;

@@ -130,16 +130,25 @@ static kiln_status kiln_build_infer(kiln_graph *g, const kiln_build_shapes *s, k
     return KILN_OK;
 }
 
-/* Every node the CPU backend cannot run, in one error. */
-static kiln_status kiln_build_check_support(const kiln_graph *g) {
+/* Counts the nodes (subgraphs included) the CPU backend has no kernel for. */
+static int32_t kiln_build_count_missing(const kiln_graph *g, char *first, size_t size) {
     int32_t missing = 0;
-    char first[512] = "";
     for (int32_t i = 0; i < g->node_count; i++) {
         const kiln_node *n = &g->nodes[i];
+        for (int32_t a = 0; a < n->attr_count; a++)
+            if (n->attrs[a].graph)
+                missing += kiln_build_count_missing(n->attrs[a].graph, missing ? NULL : first, size);
         if (kiln_cpu_kernel_for(n->op)) continue;
-        if (!missing++)
-            snprintf(first, sizeof first, "node '%s' (%s)", n->name, kiln_op_get_info(n->op)->name);
+        if (!missing++ && first)
+            snprintf(first, size, "node '%s' (%s)", n->name, kiln_op_get_info(n->op)->name);
     }
+    return missing;
+}
+
+/* Every node the CPU backend cannot run, in one error. */
+static kiln_status kiln_build_check_support(const kiln_graph *g) {
+    char first[512] = "";
+    int32_t missing = kiln_build_count_missing(g, first, sizeof first);
     if (!missing) return KILN_OK;
     return kiln_error(KILN_ERR_UNSUPPORTED, "the CPU backend cannot run %d node(s), first %s",
                       missing, first);

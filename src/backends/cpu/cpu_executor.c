@@ -38,6 +38,13 @@ kiln_status kiln_cpu_state_init(kiln_cpu_state *s, const kiln_graph *g, const in
 }
 
 void kiln_cpu_state_free(kiln_cpu_state *s) {
+    for (int32_t i = 0; i < s->sub_count; i++) {
+        kiln_cpu_state_free(s->subs[i].state);
+        free(s->subs[i].state);
+        free(s->subs[i].first_use);
+        free(s->subs[i].last_use);
+    }
+    free(s->subs);
     if (s->heap)
         for (int32_t i = 0; i < s->tensor_count; i++) free(s->heap[i]);
     free(s->values);
@@ -106,12 +113,92 @@ kiln_status kiln_cpu_alloc_output(kiln_cpu_ctx *ctx, int32_t index, int32_t rank
     return kiln_cpu_place(ctx->state, t, kiln_dtype_nbytes(o->dtype, count), &o->data);
 }
 
+/* Liveness of a subgraph's tensors (as kiln_engine_compute_liveness for engines). */
+static kiln_status kiln_cpu_sub_liveness(const kiln_graph *g, int32_t **first, int32_t **last) {
+    size_t n = (size_t)(g->tensor_count ? g->tensor_count : 1);
+    *first = malloc(sizeof **first * n);
+    *last = malloc(sizeof **last * n);
+    if (!*first || !*last) return kiln_error(KILN_ERR_OUT_OF_MEMORY, "out of memory");
+    for (int32_t t = 0; t < g->tensor_count; t++) (*first)[t] = (*last)[t] = -1;
+    for (int32_t step = 0; step < g->node_count; step++) {
+        const kiln_node *node = &g->nodes[step];
+        for (int32_t i = 0; i < node->input_count; i++)
+            if (node->inputs[i] >= 0) (*last)[node->inputs[i]] = step;
+        for (int32_t i = 0; i < node->output_count; i++)
+            if (node->outputs[i] >= 0) {
+                (*first)[node->outputs[i]] = step;
+                if ((*last)[node->outputs[i]] < step) (*last)[node->outputs[i]] = step;
+            }
+    }
+    for (int32_t i = 0; i < g->output_count; i++) (*last)[g->outputs[i]] = g->node_count;
+    return KILN_OK;
+}
+
+static kiln_status kiln_cpu_substate_for(kiln_cpu_state *s, const kiln_graph *graph,
+                                         kiln_cpu_state **out) {
+    for (int32_t i = 0; i < s->sub_count; i++)
+        if (s->subs[i].graph == graph) {
+            *out = s->subs[i].state;
+            return KILN_OK;
+        }
+    kiln_cpu_substate *subs = realloc(s->subs, sizeof *subs * (size_t)(s->sub_count + 1));
+    if (!subs) return kiln_error(KILN_ERR_OUT_OF_MEMORY, "out of memory");
+    s->subs = subs;
+    kiln_cpu_substate *sub = &subs[s->sub_count];
+    memset(sub, 0, sizeof *sub);
+    sub->graph = graph;
+    sub->state = calloc(1, sizeof *sub->state);
+    kiln_status st = sub->state ? kiln_cpu_sub_liveness(graph, &sub->first_use, &sub->last_use)
+                                : kiln_error(KILN_ERR_OUT_OF_MEMORY, "out of memory");
+    if (st == KILN_OK)
+        st = kiln_cpu_state_init(sub->state, graph, sub->first_use, sub->last_use, s->threads);
+    if (st != KILN_OK) {
+        free(sub->state);
+        free(sub->first_use);
+        free(sub->last_use);
+        return st;
+    }
+    sub->state->parent = s;
+    s->sub_count++;
+    *out = sub->state;
+    return KILN_OK;
+}
+
+/* A value of an enclosing graph, by name. */
+static const kiln_tview *kiln_cpu_outer_value(const kiln_cpu_state *s, const char *name) {
+    for (const kiln_cpu_state *p = s->parent; p; p = p->parent) {
+        int32_t t = kiln_graph_find_tensor(p->graph, name);
+        if (t >= 0 && (p->values[t].data || p->values[t].rank >= 0)) return &p->values[t];
+    }
+    return NULL;
+}
+
 kiln_status kiln_cpu_run_subgraph(kiln_cpu_ctx *ctx, const kiln_graph *graph,
                                   const kiln_tview *inputs, int32_t n_inputs, kiln_tview *outputs,
                                   int32_t n_outputs) {
-    (void)graph, (void)inputs, (void)n_inputs, (void)outputs, (void)n_outputs;
-    return kiln_node_error(KILN_ERR_NOT_IMPLEMENTED, ctx->node,
-                           "subgraphs (If/Loop/Scan bodies) are not implemented yet");
+    if (n_inputs != graph->input_count || n_outputs != graph->output_count)
+        return kiln_node_error(KILN_ERR_SHAPE, ctx->node,
+                               "subgraph '%s' takes %d inputs and gives %d outputs; called with "
+                               "%d and %d",
+                               graph->name, graph->input_count, graph->output_count, n_inputs,
+                               n_outputs);
+    kiln_cpu_state *sub;
+    KILN_TRY(kiln_cpu_substate_for(ctx->state, graph, &sub));
+    for (int32_t i = 0; i < n_inputs; i++) sub->values[graph->inputs[i]] = inputs[i];
+    for (int32_t t = 0; t < graph->tensor_count; t++) {
+        if (graph->tensors[t].producer != -2) continue;
+        const kiln_tview *v = kiln_cpu_outer_value(sub, graph->tensors[t].name);
+        if (!v)
+            return kiln_node_error(KILN_ERR_INTERNAL, ctx->node,
+                                   "subgraph '%s' reads '%s', which no enclosing graph holds",
+                                   graph->name, graph->tensors[t].name);
+        sub->values[t] = *v;
+    }
+    /* Input shapes may change from one call to the next (Loop-carried values). */
+    kiln_cpu_state_invalidate(sub);
+    KILN_TRY(kiln_cpu_run(sub));
+    for (int32_t i = 0; i < n_outputs; i++) outputs[i] = sub->values[graph->outputs[i]];
+    return KILN_OK;
 }
 
 /* Re-plans the arena from the sizes of the run that just finished. */

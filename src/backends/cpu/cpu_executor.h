@@ -12,7 +12,16 @@
 
 #include "backends/cpu/cpu_kernel.h"
 
-typedef struct kiln_cpu_state {
+typedef struct kiln_cpu_state kiln_cpu_state;
+
+/* A subgraph's execution state, kept between runs (Loop bodies run many times). */
+typedef struct kiln_cpu_substate {
+    const kiln_graph *graph;
+    int32_t *first_use, *last_use;
+    kiln_cpu_state *state;
+} kiln_cpu_substate;
+
+struct kiln_cpu_state {
     const kiln_graph *graph;
     const int32_t *first_use, *last_use; /* liveness by step (see kiln_engine) */
     int32_t tensor_count;
@@ -30,7 +39,12 @@ typedef struct kiln_cpu_state {
     int threads;
     /* profiling: seconds per node of the last run, when non-NULL */
     double *node_seconds;
-} kiln_cpu_state;
+    /* subgraphs: the enclosing state (outer values are looked up there by name) and the
+     * states of the subgraphs run from this one */
+    kiln_cpu_state *parent;
+    int32_t sub_count;
+    kiln_cpu_substate *subs;
+};
 
 kiln_status kiln_cpu_state_init(kiln_cpu_state *s, const kiln_graph *g, const int32_t *first_use,
                                 const int32_t *last_use, int threads);

@@ -11,6 +11,12 @@
 
 #include "backends/cpu/elementwise_common.h"
 
+/* FP exception flags and errno are not part of any kernel's result: without these GCC may not
+ * if-convert (and so vectorize) loops with float compares or selects, or inline sqrt. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("no-trapping-math", "no-math-errno")
+#endif
+
 /* ------------------------------------------------------------- loops --------------- */
 
 /* The loop `fname` over operands TA, TB into TO; EXPR sees x, y and the typedefs T (= TA)
@@ -143,6 +149,15 @@ static inline int64_t kiln_ew_spow(int64_t x, int64_t y) {
 #define KILN_EW_IPOW(x, y)                                                                    \
     (KILN_EW_SIGNED ? (T)kiln_ew_spow((int64_t)(x), (int64_t)(y))                             \
                     : (T)kiln_ew_upow((uint64_t)(x), (uint64_t)(y)))
+/* c ? a : b with both evaluated (so that float arithmetic in a branch does not keep the
+ * compiler from vectorizing under -ftrapping-math) */
+static inline float kiln_ew_self(int c, float a, float b) {
+    return c ? a : b;
+}
+static inline double kiln_ew_seld(int c, double a, double b) {
+    return c ? a : b;
+}
+#define KILN_EW_FSEL(c, a, b) _Generic((a), float: kiln_ew_self, default: kiln_ew_seld)(c, a, b)
 #define KILN_EW_BITS ((int)(sizeof(T) * 8))
 
 /* clang-format off */
@@ -156,7 +171,7 @@ KILN_EW_NUM_OP(Pow, KILN_EW_SAME, pow(x, y), KILN_EW_IPOW(x, y))
 /* NaN wins in both operand positions, as numpy's maximum / minimum */
 KILN_EW_NUM_OP(Max, KILN_EW_SAME, (x > y || x != x) ? x : y, x > y ? x : y)
 KILN_EW_NUM_OP(Min, KILN_EW_SAME, (x < y || x != x) ? x : y, x < y ? x : y)
-KILN_EW_NUM_OP(PRelu, KILN_EW_SAME, x < 0 ? x * y : x, KILN_EW_NEG(x) ? (UW)x * (UW)y : (UW)x)
+KILN_EW_NUM_OP(PRelu, KILN_EW_SAME, KILN_EW_FSEL(x < 0, x * y, x), KILN_EW_NEG(x) ? (UW)x * (UW)y : (UW)x)
 KILN_EW_NUM_OP(Equal, KILN_EW_BOOL, x == y, x == y)
 KILN_EW_NUM_OP(Less, KILN_EW_BOOL, x < y, x < y)
 KILN_EW_NUM_OP(LessOrEqual, KILN_EW_BOOL, x <= y, x <= y)

@@ -10,6 +10,12 @@
 
 #include "backends/cpu/elementwise_common.h"
 
+/* FP exception flags and errno are not part of any kernel's result: without these GCC may not
+ * if-convert (and so vectorize) loops with float compares or selects, or inline sqrt. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("no-trapping-math", "no-math-errno")
+#endif
+
 /* Attribute values of the parameterized activations. */
 typedef struct kiln_ew_act {
     float alpha, beta, gamma;
@@ -26,7 +32,9 @@ typedef struct kiln_ew_act {
         typedef TT T;                                                                       \
         const T *a = in_[0];                                                                \
         T *o = out_;                                                                        \
-        const kiln_ew_act *p = params;                                                      \
+        /* a local copy: the compiler knows stores to o cannot change it */               \
+        const kiln_ew_act pv = params ? *(const kiln_ew_act *)params : (kiln_ew_act){0};  \
+        const kiln_ew_act *p = &pv;                                                         \
         (void)p;                                                                            \
         (void)st;                                                                           \
         for (int64_t i = 0; i < n; i++) {                                                   \
@@ -39,10 +47,63 @@ typedef struct kiln_ew_act {
     KILN_EW_UNARY_LOOP(kiln_ew_f32_##Name, float, EXPR)                                       \
     KILN_EW_UNARY_LOOP(kiln_ew_f64_##Name, double, EXPR)
 
-/* Helpers written once for float and double through tgmath. */
-#define KILN_EW_SIGMOID(x) ((x) >= 0 ? 1 / (1 + exp(-(x))) : exp(x) / (1 + exp(x)))
+/*
+ * exp for float32 loops that the compiler can vectorize (libm's expf is a call per element):
+ * exp(x) = 2^n * e^r with n = round(x / ln 2) and |r| <= ln2 / 2 (Cody-Waite), e^r by
+ * Cephes' polynomial; within 2 ulp. 2^n is applied as two factors so that results in the
+ * subnormal range and overflow to infinity come out right. NaN stays NaN.
+ */
+static inline float kiln_ew_expf(float x) {
+    float xc = x > 89.0f ? 89.0f : (x < -104.0f ? -104.0f : x);
+    float t = xc * 1.44269504088896341f + 12582912.0f; /* adding 1.5 * 2^23 rounds */
+    float n = t - 12582912.0f;
+    float r = xc - n * 0.693359375f;
+    r = r - n * -2.12194440e-4f;
+    float q = 1.9875691500e-4f;
+    q = q * r + 1.3981999507e-3f;
+    q = q * r + 8.3334519073e-3f;
+    q = q * r + 4.1665795894e-2f;
+    q = q * r + 1.6666665459e-1f;
+    q = q * r + 5.0000001201e-1f;
+    q = q * r * r + r + 1.0f;
+    int32_t ni = (int32_t)(x == x ? n : 0.0f); /* no float -> int conversion of NaN */
+    int32_t n1 = ni / 2, n2 = ni - n1;
+    uint32_t b1 = (uint32_t)(n1 + 127) << 23, b2 = (uint32_t)(n2 + 127) << 23;
+    float s1, s2;
+    memcpy(&s1, &b1, 4);
+    memcpy(&s2, &b2, 4);
+    return q * s1 * s2;
+}
+
+static inline float kiln_ew_sigmoidf(float x) {
+    float e = kiln_ew_expf(-fabsf(x)); /* in (0, 1]: no overflow on either side */
+    float s = 1.0f / (1.0f + e);
+    float es = e * s; /* computed unconditionally so that the select vectorizes */
+    return x >= 0 ? s : es;
+}
+static inline double kiln_ew_sigmoid(double x) {
+    double e = exp(-fabs(x));
+    double s = 1.0 / (1.0 + e);
+    return x >= 0 ? s : e * s;
+}
+
+/* c ? a : b with both evaluated: arithmetic in a branch of ?: may trap (-ftrapping-math),
+ * which keeps the compiler from vectorizing; as function arguments it is unconditional. */
+static inline float kiln_ew_self(int c, float a, float b) {
+    return c ? a : b;
+}
+static inline double kiln_ew_seld(int c, double a, double b) {
+    return c ? a : b;
+}
+#define KILN_EW_SEL(c, a, b) _Generic((a), float: kiln_ew_self, default: kiln_ew_seld)(c, a, b)
+
+/* Written once for float and double: float loops get the vectorizable versions. */
+#define KILN_EW_EXP(x) _Generic((x), float: kiln_ew_expf, default: exp)(x)
+#define KILN_EW_SIGMOID(x) _Generic((x), float: kiln_ew_sigmoidf, default: kiln_ew_sigmoid)(x)
 /* log(1 + e^x) without overflow for large x */
 #define KILN_EW_SOFTPLUS(x) ((x) > 0 ? (x) + log1p(exp(-(x))) : log1p(exp(x)))
+/* clamp to [0, 1], NaN passing through (fmin/fmax would drop it, and do not vectorize) */
+#define KILN_EW_UNIT(v) ((v) < 0 ? 0 : ((v) > 1 ? 1 : (v)))
 
 /* clang-format off */
 KILN_EW_FLOAT_OP(Abs, fabs(x))
@@ -52,7 +113,7 @@ KILN_EW_FLOAT_OP(Ceil, ceil(x))
 KILN_EW_FLOAT_OP(Round, nearbyint(x)) /* default rounding mode: half to even */
 KILN_EW_FLOAT_OP(Sqrt, sqrt(x))
 KILN_EW_FLOAT_OP(Reciprocal, 1 / x)
-KILN_EW_FLOAT_OP(Exp, exp(x))
+KILN_EW_FLOAT_OP(Exp, KILN_EW_EXP(x))
 KILN_EW_FLOAT_OP(Log, log(x))
 KILN_EW_FLOAT_OP(Sin, sin(x))
 KILN_EW_FLOAT_OP(Cos, cos(x))
@@ -68,14 +129,13 @@ KILN_EW_FLOAT_OP(Atanh, atanh(x))
 KILN_EW_FLOAT_OP(Erf, erf(x))
 KILN_EW_FLOAT_OP(Sign, x > 0 ? 1 : (x < 0 ? -1 : x)) /* keeps 0 and NaN */
 KILN_EW_FLOAT_OP(Relu, x < 0 ? 0 : x)                /* keeps NaN */
-KILN_EW_FLOAT_OP(LeakyRelu, x < 0 ? (T)p->alpha * x : x)
-KILN_EW_FLOAT_OP(Elu, x < 0 ? (T)p->alpha * (exp(x) - 1) : x)
-KILN_EW_FLOAT_OP(Selu, x <= 0 ? (T)p->gamma * ((T)p->alpha * exp(x) - (T)p->alpha)
-                              : (T)p->gamma * x)
-KILN_EW_FLOAT_OP(Celu, fmax(x, (T)0) + fmin((T)0, (T)p->alpha * (exp(x / (T)p->alpha) - 1)))
+KILN_EW_FLOAT_OP(LeakyRelu, KILN_EW_SEL(x < 0, (T)p->alpha * x, x))
+KILN_EW_FLOAT_OP(Elu, KILN_EW_SEL(x < 0, (T)p->alpha * (KILN_EW_EXP(x) - 1), x))
+KILN_EW_FLOAT_OP(Selu, (T)p->gamma * KILN_EW_SEL(x <= 0, (T)p->alpha * KILN_EW_EXP(x) - (T)p->alpha, x))
+KILN_EW_FLOAT_OP(Celu, KILN_EW_SEL(x > 0, x, (T)p->alpha * (KILN_EW_EXP(x / (T)p->alpha) - 1)))
 KILN_EW_FLOAT_OP(Sigmoid, KILN_EW_SIGMOID(x))
-KILN_EW_FLOAT_OP(HardSigmoid, fmax((T)0, fmin((T)1, (T)p->alpha * x + (T)p->beta)))
-KILN_EW_FLOAT_OP(HardSwish, x * fmax((T)0, fmin((T)1, x / 6 + (T)0.5)))
+KILN_EW_FLOAT_OP(HardSigmoid, KILN_EW_UNIT((T)p->alpha * x + (T)p->beta))
+KILN_EW_FLOAT_OP(HardSwish, x * KILN_EW_UNIT(x / 6 + (T)0.5))
 KILN_EW_FLOAT_OP(Tanh, tanh(x))
 KILN_EW_FLOAT_OP(Softplus, KILN_EW_SOFTPLUS(x))
 KILN_EW_FLOAT_OP(Softsign, x / (1 + fabs(x)))
@@ -85,7 +145,7 @@ KILN_EW_FLOAT_OP(GeluTanh, (T)0.5 * x *
                                (1 + tanh((T)0.79788456080286535588 * (x + (T)0.044715 * x * x * x))))
 KILN_EW_FLOAT_OP(Mish, x * tanh(KILN_EW_SOFTPLUS(x)))
 KILN_EW_FLOAT_OP(Swish, x * KILN_EW_SIGMOID((T)p->alpha * x))
-KILN_EW_FLOAT_OP(Shrink, x < -(T)p->alpha ? x + (T)p->beta : (x > (T)p->alpha ? x - (T)p->beta : 0))
+KILN_EW_FLOAT_OP(Shrink, KILN_EW_SEL(x < -(T)p->alpha, x + (T)p->beta, KILN_EW_SEL(x > (T)p->alpha, x - (T)p->beta, (T)0)))
 /* clang-format on */
 
 /* float -> bool predicates */

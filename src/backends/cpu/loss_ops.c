@@ -27,9 +27,8 @@ static kiln_status nll_core(const kiln_node *node, const kiln_tview *x, const do
             double l = 0, wt = 0;
             if (!(has_ii && t == ii)) {
                 if (t < 0 || t >= C)
-                    return kiln_node_error(KILN_ERR_SHAPE, node,
-                                           "target %lld outside [0, %lld)", (long long)t,
-                                           (long long)C);
+                    return kiln_node_error(KILN_ERR_SHAPE, node, "target %lld outside [0, %lld)",
+                                           (long long)t, (long long)C);
                 int64_t idx = (n * C + t) * D + d;
                 double v = lp ? lp[idx] : kiln_tview_get_double(x, idx);
                 wt = weight ? kiln_tview_get_double(weight, t) : 1.0;
@@ -48,14 +47,14 @@ static const kiln_tview *loss_weight(const kiln_tview *in, int32_t n_in) {
 }
 
 kiln_status kiln_cpu_NegativeLogLikelihoodLoss(kiln_cpu_ctx *ctx, const kiln_node *node,
-                                               const kiln_tview *in, int32_t n_in,
-                                               kiln_tview *out, int32_t n_out) {
+                                               const kiln_tview *in, int32_t n_in, kiln_tview *out,
+                                               int32_t n_out) {
     return nll_core(node, &in[0], NULL, &in[1], loss_weight(in, n_in), &out[0]);
 }
 
 kiln_status kiln_cpu_SoftmaxCrossEntropyLoss(kiln_cpu_ctx *ctx, const kiln_node *node,
-                                             const kiln_tview *in, int32_t n_in,
-                                             kiln_tview *out, int32_t n_out) {
+                                             const kiln_tview *in, int32_t n_in, kiln_tview *out,
+                                             int32_t n_out) {
     const kiln_tview *x = &in[0];
     int64_t N = x->dims[0], C = x->dims[1], D = 1;
     for (int32_t d = 2; d < x->rank; d++) D *= x->dims[d];

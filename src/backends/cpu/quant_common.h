@@ -21,15 +21,33 @@ static inline int quant_is_minifloat(kiln_dtype t) {
 /* The saturation range of an integer quantized type. */
 static inline void quant_range(kiln_dtype t, int32_t *lo, int32_t *hi) {
     switch (t) {
-    case KILN_DTYPE_INT8: *lo = -128, *hi = 127; return;
-    case KILN_DTYPE_UINT16: *lo = 0, *hi = 65535; return;
-    case KILN_DTYPE_INT16: *lo = -32768, *hi = 32767; return;
-    case KILN_DTYPE_UINT4: *lo = 0, *hi = 15; return;
-    case KILN_DTYPE_INT4: *lo = -8, *hi = 7; return;
-    case KILN_DTYPE_UINT2: *lo = 0, *hi = 3; return;
-    case KILN_DTYPE_INT2: *lo = -2, *hi = 1; return;
-    case KILN_DTYPE_INT32: *lo = INT32_MIN, *hi = INT32_MAX; return;
-    default: *lo = 0, *hi = 255; return;
+    case KILN_DTYPE_INT8:
+        *lo = -128, *hi = 127;
+        return;
+    case KILN_DTYPE_UINT16:
+        *lo = 0, *hi = 65535;
+        return;
+    case KILN_DTYPE_INT16:
+        *lo = -32768, *hi = 32767;
+        return;
+    case KILN_DTYPE_UINT4:
+        *lo = 0, *hi = 15;
+        return;
+    case KILN_DTYPE_INT4:
+        *lo = -8, *hi = 7;
+        return;
+    case KILN_DTYPE_UINT2:
+        *lo = 0, *hi = 3;
+        return;
+    case KILN_DTYPE_INT2:
+        *lo = -2, *hi = 1;
+        return;
+    case KILN_DTYPE_INT32:
+        *lo = INT32_MIN, *hi = INT32_MAX;
+        return;
+    default:
+        *lo = 0, *hi = 255;
+        return;
     }
 }
 
@@ -50,37 +68,60 @@ static inline void quant_set_bits(void *data, int bits, int64_t i, uint32_t v) {
 /* Element i of an integer quantized type (int2..int32, packed or not). */
 static inline int32_t quant_get_int(const void *data, kiln_dtype t, int64_t i) {
     switch (t) {
-    case KILN_DTYPE_INT8: return ((const int8_t *)data)[i];
-    case KILN_DTYPE_UINT8: return ((const uint8_t *)data)[i];
-    case KILN_DTYPE_INT16: return ((const int16_t *)data)[i];
-    case KILN_DTYPE_UINT16: return ((const uint16_t *)data)[i];
-    case KILN_DTYPE_INT32: return ((const int32_t *)data)[i];
-    case KILN_DTYPE_UINT4: return (int32_t)quant_get_bits(data, 4, i);
+    case KILN_DTYPE_INT8:
+        return ((const int8_t *)data)[i];
+    case KILN_DTYPE_UINT8:
+        return ((const uint8_t *)data)[i];
+    case KILN_DTYPE_INT16:
+        return ((const int16_t *)data)[i];
+    case KILN_DTYPE_UINT16:
+        return ((const uint16_t *)data)[i];
+    case KILN_DTYPE_INT32:
+        return ((const int32_t *)data)[i];
+    case KILN_DTYPE_UINT4:
+        return (int32_t)quant_get_bits(data, 4, i);
     case KILN_DTYPE_INT4: {
         int32_t v = (int32_t)quant_get_bits(data, 4, i);
         return v >= 8 ? v - 16 : v;
     }
-    case KILN_DTYPE_UINT2: return (int32_t)quant_get_bits(data, 2, i);
+    case KILN_DTYPE_UINT2:
+        return (int32_t)quant_get_bits(data, 2, i);
     case KILN_DTYPE_INT2: {
         int32_t v = (int32_t)quant_get_bits(data, 2, i);
         return v >= 2 ? v - 4 : v;
     }
-    default: return 0;
+    default:
+        return 0;
     }
 }
 
 static inline void quant_set_int(void *data, kiln_dtype t, int64_t i, int32_t v) {
     switch (t) {
-    case KILN_DTYPE_INT8: ((int8_t *)data)[i] = (int8_t)v; return;
-    case KILN_DTYPE_UINT8: ((uint8_t *)data)[i] = (uint8_t)v; return;
-    case KILN_DTYPE_INT16: ((int16_t *)data)[i] = (int16_t)v; return;
-    case KILN_DTYPE_UINT16: ((uint16_t *)data)[i] = (uint16_t)v; return;
-    case KILN_DTYPE_INT32: ((int32_t *)data)[i] = v; return;
+    case KILN_DTYPE_INT8:
+        ((int8_t *)data)[i] = (int8_t)v;
+        return;
+    case KILN_DTYPE_UINT8:
+        ((uint8_t *)data)[i] = (uint8_t)v;
+        return;
+    case KILN_DTYPE_INT16:
+        ((int16_t *)data)[i] = (int16_t)v;
+        return;
+    case KILN_DTYPE_UINT16:
+        ((uint16_t *)data)[i] = (uint16_t)v;
+        return;
+    case KILN_DTYPE_INT32:
+        ((int32_t *)data)[i] = v;
+        return;
     case KILN_DTYPE_UINT4:
-    case KILN_DTYPE_INT4: quant_set_bits(data, 4, i, (uint32_t)v & 0xf); return;
+    case KILN_DTYPE_INT4:
+        quant_set_bits(data, 4, i, (uint32_t)v & 0xf);
+        return;
     case KILN_DTYPE_UINT2:
-    case KILN_DTYPE_INT2: quant_set_bits(data, 2, i, (uint32_t)v & 0x3); return;
-    default: return;
+    case KILN_DTYPE_INT2:
+        quant_set_bits(data, 2, i, (uint32_t)v & 0x3);
+        return;
+    default:
+        return;
     }
 }
 
@@ -88,11 +129,11 @@ static inline void quant_set_int(void *data, kiln_dtype t, int64_t i, int32_t v)
 
 typedef struct quant_mf_format {
     int ebits, mbits, bias;
-    int ieee;       /* all-ones exponent: infinity (mantissa 0) or NaN (e5m2) */
-    int fn;         /* no infinity; all-ones exponent and mantissa is NaN (e4m3fn) */
-    int uz;         /* no infinity, no negative zero; 0x80 is NaN (the fnuz types) */
-    uint32_t max;   /* magnitude bits of the largest finite value */
-    uint32_t nan;   /* the NaN pattern produced */
+    int ieee;     /* all-ones exponent: infinity (mantissa 0) or NaN (e5m2) */
+    int fn;       /* no infinity; all-ones exponent and mantissa is NaN (e4m3fn) */
+    int uz;       /* no infinity, no negative zero; 0x80 is NaN (the fnuz types) */
+    uint32_t max; /* magnitude bits of the largest finite value */
+    uint32_t nan; /* the NaN pattern produced */
 } quant_mf_format;
 
 static inline const quant_mf_format *quant_mf(kiln_dtype t) {
@@ -102,11 +143,16 @@ static inline const quant_mf_format *quant_mf(kiln_dtype t) {
     static const quant_mf_format e5m2fnuz = {5, 2, 16, 0, 0, 1, 0x7f, 0x80};
     static const quant_mf_format e2m1 = {2, 1, 1, 0, 0, 0, 0x7, 0x7};
     switch (t) {
-    case KILN_DTYPE_FLOAT8E4M3FN: return &e4m3fn;
-    case KILN_DTYPE_FLOAT8E4M3FNUZ: return &e4m3fnuz;
-    case KILN_DTYPE_FLOAT8E5M2: return &e5m2;
-    case KILN_DTYPE_FLOAT8E5M2FNUZ: return &e5m2fnuz;
-    default: return &e2m1;
+    case KILN_DTYPE_FLOAT8E4M3FN:
+        return &e4m3fn;
+    case KILN_DTYPE_FLOAT8E4M3FNUZ:
+        return &e4m3fnuz;
+    case KILN_DTYPE_FLOAT8E5M2:
+        return &e5m2;
+    case KILN_DTYPE_FLOAT8E5M2FNUZ:
+        return &e5m2fnuz;
+    default:
+        return &e2m1;
     }
 }
 
@@ -130,10 +176,14 @@ static inline uint32_t quant_mf_encode(const quant_mf_format *f, float x, int sa
     if (isnan(x)) return f->nan;
     float a = fabsf(x);
     uint32_t over;
-    if (f->ebits == 2) over = f->max; /* float4 has neither infinity nor NaN: always saturates */
-    else if (saturate) over = f->max;
-    else if (f->ieee) over = ((1u << f->ebits) - 1) << f->mbits;
-    else over = f->uz ? 0x80 : f->nan;
+    if (f->ebits == 2)
+        over = f->max; /* float4 has neither infinity nor NaN: always saturates */
+    else if (saturate)
+        over = f->max;
+    else if (f->ieee)
+        over = ((1u << f->ebits) - 1) << f->mbits;
+    else
+        over = f->uz ? 0x80 : f->nan;
     uint32_t code;
     if (isinf(a)) {
         code = over;

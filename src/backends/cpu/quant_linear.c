@@ -40,8 +40,7 @@ static kiln_status quant_layout_make(const kiln_node *node, const kiln_tview *x,
     return KILN_OK;
 }
 
-static inline int64_t quant_param_index(const quant_layout *q, int64_t o, int64_t a,
-                                        int64_t i) {
+static inline int64_t quant_param_index(const quant_layout *q, int64_t o, int64_t a, int64_t i) {
     if (q->per_tensor) return 0;
     if (q->block == 0) return a;
     int64_t nb = (q->A + q->block - 1) / q->block;
@@ -51,10 +50,14 @@ static inline int64_t quant_param_index(const quant_layout *q, int64_t o, int64_
 /* v rounded to the precision of dtype t (what numpy's arithmetic in t would give). */
 static inline double quant_round_to(kiln_dtype t, double v) {
     switch (t) {
-    case KILN_DTYPE_FLOAT32: return (float)v;
-    case KILN_DTYPE_FLOAT16: return kiln_half_to_float(kiln_float_to_half((float)v));
-    case KILN_DTYPE_BFLOAT16: return kiln_bf16_to_float(kiln_float_to_bf16((float)v));
-    default: return v;
+    case KILN_DTYPE_FLOAT32:
+        return (float)v;
+    case KILN_DTYPE_FLOAT16:
+        return kiln_half_to_float(kiln_float_to_half((float)v));
+    case KILN_DTYPE_BFLOAT16:
+        return kiln_bf16_to_float(kiln_float_to_bf16((float)v));
+    default:
+        return v;
     }
 }
 
@@ -65,22 +68,23 @@ static inline int32_t quant_saturate(double v, int32_t lo, int32_t hi) {
 }
 
 /* float32 per-tensor to int8/uint8: the common case, a tight loop. */
-static void quantize_f32_8bit(kiln_cpu_ctx *ctx, const float *x, int64_t n, float scale,
-                              int32_t zp, int32_t lo, int32_t hi, kiln_dtype t, void *y) {
+static void quantize_f32_8bit(kiln_cpu_ctx *ctx, const float *x, int64_t n, float scale, int32_t zp,
+                              int32_t lo, int32_t hi, kiln_dtype t, void *y) {
 #ifdef KILN_HAVE_OPENMP
 #pragma omp parallel for num_threads(kiln_cpu_threads(ctx)) if (n > 65536)
 #endif
     for (int64_t i = 0; i < n; i++) {
         float q = nearbyintf(x[i] / scale) + (float)zp;
         int32_t v = q >= (float)lo ? (q <= (float)hi ? (int32_t)q : hi) : lo;
-        if (t == KILN_DTYPE_INT8) ((int8_t *)y)[i] = (int8_t)v;
-        else ((uint8_t *)y)[i] = (uint8_t)v;
+        if (t == KILN_DTYPE_INT8)
+            ((int8_t *)y)[i] = (int8_t)v;
+        else
+            ((uint8_t *)y)[i] = (uint8_t)v;
     }
 }
 
-kiln_status kiln_cpu_QuantizeLinear(kiln_cpu_ctx *ctx, const kiln_node *node,
-                                    const kiln_tview *in, int32_t n_in, kiln_tview *out,
-                                    int32_t n_out) {
+kiln_status kiln_cpu_QuantizeLinear(kiln_cpu_ctx *ctx, const kiln_node *node, const kiln_tview *in,
+                                    int32_t n_in, kiln_tview *out, int32_t n_out) {
     const kiln_tview *x = &in[0], *scale = &in[1];
     const kiln_tview *zp = n_in >= 3 && kiln_tview_present(&in[2]) ? &in[2] : NULL;
     kiln_tview *y = &out[0];
@@ -121,12 +125,11 @@ kiln_status kiln_cpu_QuantizeLinear(kiln_cpu_ctx *ctx, const kiln_node *node,
                 double v = quant_round_to(prec, kiln_tview_get_double(x, idx) / s);
                 if (mf) {
                     if (t == KILN_DTYPE_FLOAT4E2M1) {
-                        if (zp)
-                            v += quant_mf_decode(fmt, quant_get_bits(zp->data, 4, pi));
+                        if (zp) v += quant_mf_decode(fmt, quant_get_bits(zp->data, 4, pi));
                         quant_set_bits(y->data, 4, idx, quant_mf_encode(fmt, (float)v, 1));
                     } else {
-                        ((uint8_t *)y->data)[idx] = (uint8_t)quant_mf_encode(fmt, (float)v,
-                                                                              saturate);
+                        ((uint8_t *)y->data)[idx] =
+                            (uint8_t)quant_mf_encode(fmt, (float)v, saturate);
                     }
                     continue;
                 }

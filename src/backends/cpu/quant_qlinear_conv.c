@@ -38,8 +38,8 @@ static void qconv_geom_make(const kiln_node *node, const kiln_tview *x, const ki
         g->dil[i] = dil ? dil[i] : 1;
         g->pad[i] = pads && !strcmp(ap, "NOTSET") ? pads[i] : 0;
         if (same_upper || same_lower) {
-            int64_t total = (g->out[i] - 1) * g->stride[i] + g->dil[i] * (g->k[i] - 1) + 1 -
-                            g->in[i];
+            int64_t total =
+                (g->out[i] - 1) * g->stride[i] + g->dil[i] * (g->k[i] - 1) + 1 - g->in[i];
             if (total < 0) total = 0;
             g->pad[i] = same_upper ? total / 2 : total - total / 2;
         }
@@ -49,37 +49,37 @@ static void qconv_geom_make(const kiln_node *node, const kiln_tview *x, const ki
     }
 }
 
-/* One output channel of one image: out[p] = sum over channels c and kernel taps. */
-static void qconv_channel(const qconv_geom *g, const int32_t *xz, const int32_t *wz,
-                          int64_t cg, int32_t bias, int32_t *acc) {
-    int64_t o[QC_MAX_SPATIAL], kk[QC_MAX_SPATIAL];
-    for (int32_t i = 0; i < g->ns; i++) o[i] = 0;
-    for (int64_t p = 0; p < g->out_count; p++) {
-        int32_t s = bias;
-        for (int32_t i = 0; i < g->ns; i++) kk[i] = 0;
+/* im2col of one image's group: col[(c * k_count + t) * out_count + p] = x[c, in_pos(p, t)] -
+ * x_zp, 0 where the tap falls in the padding. */
+static void qconv_im2col(const qconv_geom *g, const kiln_tview *x, int64_t x_off, int32_t xzp,
+                         int64_t cg, int32_t *col) {
+    for (int64_t c = 0; c < cg; c++) {
+        int64_t cbase = x_off + c * g->in_count;
+        int64_t kk[QC_MAX_SPATIAL] = {0};
         for (int64_t t = 0; t < g->k_count; t++) {
-            int64_t off = 0;
-            int inside = 1;
-            for (int32_t i = 0; i < g->ns; i++) {
-                int64_t pos = o[i] * g->stride[i] - g->pad[i] + kk[i] * g->dil[i];
-                if (pos < 0 || pos >= g->in[i]) {
-                    inside = 0;
-                    break;
+            int32_t *dst = col + (c * g->k_count + t) * g->out_count;
+            int64_t o[QC_MAX_SPATIAL] = {0};
+            for (int64_t p = 0; p < g->out_count; p++) {
+                int64_t off = 0;
+                int inside = 1;
+                for (int32_t i = 0; i < g->ns; i++) {
+                    int64_t pos = o[i] * g->stride[i] - g->pad[i] + kk[i] * g->dil[i];
+                    if (pos < 0 || pos >= g->in[i]) {
+                        inside = 0;
+                        break;
+                    }
+                    off = off * g->in[i] + pos;
                 }
-                off = off * g->in[i] + pos;
+                dst[p] = inside ? quant_get_int(x->data, x->dtype, cbase + off) - xzp : 0;
+                for (int32_t i = g->ns - 1; i >= 0; i--) {
+                    if (++o[i] < g->out[i]) break;
+                    o[i] = 0;
+                }
             }
-            if (inside)
-                for (int64_t c = 0; c < cg; c++)
-                    s += xz[c * g->in_count + off] * wz[c * g->k_count + t];
             for (int32_t i = g->ns - 1; i >= 0; i--) {
                 if (++kk[i] < g->k[i]) break;
                 kk[i] = 0;
             }
-        }
-        acc[p] = s;
-        for (int32_t i = g->ns - 1; i >= 0; i--) {
-            if (++o[i] < g->out[i]) break;
-            o[i] = 0;
         }
     }
 }
@@ -105,39 +105,57 @@ kiln_status kiln_cpu_QLinearConv(kiln_cpu_ctx *ctx, const kiln_node *node, const
         return kiln_node_error(KILN_ERR_SHAPE, node, "w_zero_point must be scalar or per channel");
     if (bias && kiln_tview_count(bias) != M)
         return kiln_node_error(KILN_ERR_SHAPE, node, "bias must have %lld values", (long long)M);
-    int64_t n_y = kiln_tview_count(y);
-    if (n_y <= 0) return KILN_OK;
-    size_t nx = (size_t)(N * C * g.in_count), nw = (size_t)(M * cg * g.k_count);
-    int32_t *xz = kiln_cpu_scratch(ctx, (nx + nw + (size_t)g.out_count) * sizeof(int32_t) + 4);
-    if (!xz) return kiln_node_error(KILN_ERR_OUT_OF_MEMORY, node, "out of scratch memory");
-    int32_t *wz = xz + nx, *acc = wz + nw;
-    int32_t xz0 = kiln_tview_present(xzp) ? quant_get_int(xzp->data, xzp->dtype, 0) : 0;
-    for (size_t i = 0; i < nx; i++) xz[i] = quant_get_int(x->data, x->dtype, (int64_t)i) - xz0;
+    if (kiln_tview_count(y) <= 0) return KILN_OK;
+    int64_t kdim = cg * g.k_count;
+    size_t nw = (size_t)(M * kdim), ncol = (size_t)(kdim * g.out_count);
+    size_t nacc = (size_t)(mg * g.out_count);
+    int32_t *wz = kiln_cpu_scratch(ctx, (nw + ncol + nacc) * sizeof(int32_t) + 4);
+    if (!wz) return kiln_node_error(KILN_ERR_OUT_OF_MEMORY, node, "out of scratch memory");
+    int32_t *col = wz + nw, *acc = col + ncol;
     for (size_t i = 0; i < nw; i++) {
-        int64_t m = (int64_t)i / (cg * g.k_count);
+        int64_t m = (int64_t)i / kdim;
         int32_t z = 0;
         if (kiln_tview_present(wzp))
             z = quant_get_int(wzp->data, wzp->dtype, kiln_tview_count(wzp) == 1 ? 0 : m);
         wz[i] = quant_get_int(w->data, w->dtype, (int64_t)i) - z;
     }
+    int32_t xz0 = kiln_tview_present(xzp) ? quant_get_int(xzp->data, xzp->dtype, 0) : 0;
     int32_t yz = kiln_tview_present(yzp) ? quant_get_int(yzp->data, yzp->dtype, 0) : 0;
     int32_t lo, hi;
     quant_range(y->dtype, &lo, &hi);
     double xsv = kiln_tview_get_double(xs, 0), ysv = kiln_tview_get_double(ys, 0);
+    int64_t oc = g.out_count;
     for (int64_t n = 0; n < N; n++)
-        for (int64_t m = 0; m < M; m++) {
-            int64_t grp = m / mg;
-            const int32_t *xb = xz + (n * C + grp * cg) * g.in_count;
-            const int32_t *wb = wz + m * cg * g.k_count;
-            int32_t b = bias ? (int32_t)kiln_tview_get_int(bias, m) : 0;
-            qconv_channel(&g, xb, wb, cg, b, acc);
-            /* the multiplier in float32, as numpy forms it from float32 scales */
-            float mul = (float)((float)(xsv * kiln_tview_get_double(ws, nws == 1 ? 0 : m)) / ysv);
-            int64_t base = (n * M + m) * g.out_count;
-            for (int64_t p = 0; p < g.out_count; p++) {
-                double r = (double)acc[p] * (double)mul + (double)yz;
-                r = r < lo ? lo : r > hi ? hi : r;
-                quant_set_int(y->data, y->dtype, base + p, (int32_t)nearbyint(r));
+        for (int64_t gi = 0; gi < group; gi++) {
+            qconv_im2col(&g, x, (n * C + gi * cg) * g.in_count, xz0, cg, col);
+#ifdef KILN_HAVE_OPENMP
+#pragma omp parallel for num_threads(kiln_cpu_threads(ctx)) if (mg * kdim * oc > 65536 && mg > 1)
+#endif
+            for (int64_t j = 0; j < mg; j++) {
+                int64_t m = gi * mg + j;
+                int32_t *a = acc + j * oc;
+                int32_t b = bias ? (int32_t)kiln_tview_get_int(bias, m) : 0;
+                for (int64_t p = 0; p < oc; p++) a[p] = b;
+                const int32_t *wr = wz + m * kdim;
+                for (int64_t kk = 0; kk < kdim; kk++) {
+                    int32_t wv = wr[kk];
+                    if (wv == 0) continue;
+                    const int32_t *cr = col + kk * oc;
+                    for (int64_t p = 0; p < oc; p++) a[p] += wv * cr[p];
+                }
+                /* the multiplier in float32, as numpy forms it from float32 scales */
+                float mul =
+                    (float)((float)(xsv * kiln_tview_get_double(ws, nws == 1 ? 0 : m)) / ysv);
+                int64_t base = (n * M + m) * oc;
+                for (int64_t p = 0; p < oc; p++) {
+                    double r = (double)a[p] * (double)mul + (double)yz;
+                    r = r < lo ? lo : r > hi ? hi : r;
+                    int32_t v = (int32_t)nearbyint(r);
+                    if (y->dtype == KILN_DTYPE_INT8)
+                        ((int8_t *)y->data)[base + p] = (int8_t)v;
+                    else
+                        ((uint8_t *)y->data)[base + p] = (uint8_t)v;
+                }
             }
         }
     return KILN_OK;

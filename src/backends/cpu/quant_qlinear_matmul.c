@@ -37,9 +37,8 @@ static double qmm_mul_in(kiln_dtype t, double v) {
     return v;
 }
 
-kiln_status kiln_cpu_QLinearMatMul(kiln_cpu_ctx *ctx, const kiln_node *node,
-                                   const kiln_tview *in, int32_t n_in, kiln_tview *out,
-                                   int32_t n_out) {
+kiln_status kiln_cpu_QLinearMatMul(kiln_cpu_ctx *ctx, const kiln_node *node, const kiln_tview *in,
+                                   int32_t n_in, kiln_tview *out, int32_t n_out) {
     const kiln_tview *a = &in[0], *as = &in[1], *azp = &in[2];
     const kiln_tview *b = &in[3], *bs = &in[4], *bzp = &in[5];
     const kiln_tview *ys = &in[6], *yzp = &in[7];
@@ -86,11 +85,10 @@ kiln_status kiln_cpu_QLinearMatMul(kiln_cpu_ctx *ctx, const kiln_node *node,
             for (int64_t n = 0; n < N; n++) {
                 int32_t acc = 0;
                 for (int64_t k = 0; k < K; k++)
-                    acc += (quant_get_int(a->data, a->dtype, aoff + m * K + k) - za) *
-                           brow[k * N + n];
-                double mul = qmm_mul_in(st, qmm_mul_in(st, asv * kiln_tview_get_double(
-                                                                     bs, qmm_pick(bs, n))) /
-                                                ysv);
+                    acc +=
+                        (quant_get_int(a->data, a->dtype, aoff + m * K + k) - za) * brow[k * N + n];
+                double mul = qmm_mul_in(
+                    st, qmm_mul_in(st, asv * kiln_tview_get_double(bs, qmm_pick(bs, n))) / ysv);
                 double r = nearbyint((double)acc * mul + (double)yz);
                 int32_t v = r < lo ? lo : r > hi ? hi : (int32_t)r;
                 quant_set_int(y->data, y->dtype, (bi * M + m) * N + n, v);

@@ -6,31 +6,31 @@
 #include "backends/cpu/cpu_kernel.h"
 #include "ir/shape_reduce.h"
 
-#define ARG_FN(NAME, T, VT, LOAD)                                                              \
-    static void NAME(const void *xv, int64_t outer, int64_t R, int64_t inner, int is_max,      \
-                     int last, int64_t *y, void *scratch) {                                    \
-        const T *x = xv;                                                                       \
-        VT *best = scratch;                                                                    \
-        for (int64_t o = 0; o < outer; o++) {                                                  \
-            const T *base = x + o * R * inner;                                                 \
-            int64_t *yo = y + o * inner;                                                       \
-            for (int64_t i = 0; i < inner; i++) {                                              \
-                best[i] = LOAD(base[i]);                                                       \
-                yo[i] = 0;                                                                     \
-            }                                                                                  \
-            for (int64_t r = 1; r < R; r++) {                                                  \
-                const T *p = base + r * inner;                                                 \
-                for (int64_t i = 0; i < inner; i++) {                                          \
-                    VT v = LOAD(p[i]);                                                         \
-                    int better = is_max ? (last ? v >= best[i] : v > best[i])                  \
-                                        : (last ? v <= best[i] : v < best[i]);                 \
-                    if (better) {                                                              \
-                        best[i] = v;                                                           \
-                        yo[i] = r;                                                             \
-                    }                                                                          \
-                }                                                                              \
-            }                                                                                  \
-        }                                                                                      \
+#define ARG_FN(NAME, T, VT, LOAD)                                                                  \
+    static void NAME(const void *xv, int64_t outer, int64_t R, int64_t inner, int is_max,          \
+                     int last, int64_t *y, void *scratch) {                                        \
+        const T *x = xv;                                                                           \
+        VT *best = scratch;                                                                        \
+        for (int64_t o = 0; o < outer; o++) {                                                      \
+            const T *base = x + o * R * inner;                                                     \
+            int64_t *yo = y + o * inner;                                                           \
+            for (int64_t i = 0; i < inner; i++) {                                                  \
+                best[i] = LOAD(base[i]);                                                           \
+                yo[i] = 0;                                                                         \
+            }                                                                                      \
+            for (int64_t r = 1; r < R; r++) {                                                      \
+                const T *p = base + r * inner;                                                     \
+                for (int64_t i = 0; i < inner; i++) {                                              \
+                    VT v = LOAD(p[i]);                                                             \
+                    int better = is_max ? (last ? v >= best[i] : v > best[i])                      \
+                                        : (last ? v <= best[i] : v < best[i]);                     \
+                    if (better) {                                                                  \
+                        best[i] = v;                                                               \
+                        yo[i] = r;                                                                 \
+                    }                                                                              \
+                }                                                                                  \
+            }                                                                                      \
+        }                                                                                          \
     }
 
 #define LOAD_SAME(v) (v)
@@ -56,19 +56,43 @@ static kiln_status arg_run(kiln_cpu_ctx *ctx, const kiln_node *node, const kiln_
     const kiln_tview *x = &in[0];
     arg_fn fn;
     switch (x->dtype) {
-    case KILN_DTYPE_FLOAT32: fn = arg_f32; break;
-    case KILN_DTYPE_FLOAT64: fn = arg_f64; break;
-    case KILN_DTYPE_FLOAT16: fn = arg_f16; break;
-    case KILN_DTYPE_BFLOAT16: fn = arg_bf16; break;
-    case KILN_DTYPE_INT8: fn = arg_i8; break;
+    case KILN_DTYPE_FLOAT32:
+        fn = arg_f32;
+        break;
+    case KILN_DTYPE_FLOAT64:
+        fn = arg_f64;
+        break;
+    case KILN_DTYPE_FLOAT16:
+        fn = arg_f16;
+        break;
+    case KILN_DTYPE_BFLOAT16:
+        fn = arg_bf16;
+        break;
+    case KILN_DTYPE_INT8:
+        fn = arg_i8;
+        break;
     case KILN_DTYPE_UINT8:
-    case KILN_DTYPE_BOOL: fn = arg_u8; break;
-    case KILN_DTYPE_INT16: fn = arg_i16; break;
-    case KILN_DTYPE_UINT16: fn = arg_u16; break;
-    case KILN_DTYPE_INT32: fn = arg_i32; break;
-    case KILN_DTYPE_UINT32: fn = arg_u32; break;
-    case KILN_DTYPE_INT64: fn = arg_i64; break;
-    case KILN_DTYPE_UINT64: fn = arg_u64; break;
+    case KILN_DTYPE_BOOL:
+        fn = arg_u8;
+        break;
+    case KILN_DTYPE_INT16:
+        fn = arg_i16;
+        break;
+    case KILN_DTYPE_UINT16:
+        fn = arg_u16;
+        break;
+    case KILN_DTYPE_INT32:
+        fn = arg_i32;
+        break;
+    case KILN_DTYPE_UINT32:
+        fn = arg_u32;
+        break;
+    case KILN_DTYPE_INT64:
+        fn = arg_i64;
+        break;
+    case KILN_DTYPE_UINT64:
+        fn = arg_u64;
+        break;
     default:
         return kiln_node_error(KILN_ERR_UNSUPPORTED, node, "dtype %s not supported",
                                kiln_dtype_name(x->dtype));

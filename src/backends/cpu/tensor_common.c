@@ -2,6 +2,9 @@
 #include "backends/cpu/tensor_common.h"
 
 #include <math.h>
+#ifdef __SSE2__
+#include <xmmintrin.h>
+#endif
 #include <stdint.h>
 #include <string.h>
 
@@ -31,9 +34,9 @@ int kiln_tensor_threads(const kiln_cpu_ctx *ctx, int64_t bytes) {
 /* ------------------------------------------------------------ strided copy --------- */
 
 typedef struct kiln_copy_plan {
-    int32_t rank;
-    int64_t dims[KILN_TENSOR_COPY_MAX_DIMS];
-    int64_t ds[KILN_TENSOR_COPY_MAX_DIMS], ss[KILN_TENSOR_COPY_MAX_DIMS];
+    int32_t rank; /* one more than the copy's rank in TILE mode: the block dim */
+    int64_t dims[KILN_TENSOR_COPY_MAX_DIMS + 1];
+    int64_t ds[KILN_TENSOR_COPY_MAX_DIMS + 1], ss[KILN_TENSOR_COPY_MAX_DIMS + 1];
 } kiln_copy_plan;
 
 /* Drops size-1 dims and merges neighbours that address memory contiguously on both sides,
@@ -86,27 +89,47 @@ static void kiln_copy_row(char *d, int64_t ds, const char *s, int64_t ss, int64_
 enum { KILN_COPY_MEMCPY, KILN_COPY_ROW, KILN_COPY_TILE };
 #define KILN_COPY_TILE_SIZE 32
 
-/* The 2-D transposed block: dims a (src contiguous) x b (dst contiguous), in tiles so both
- * sides stay in cache. */
-static void kiln_copy_tile(char *d, const char *s, const kiln_copy_plan *p, size_t es) {
-    int32_t ia = p->rank - 2, ib = p->rank - 1;
-    int64_t na = p->dims[ia], nb = p->dims[ib];
-    int64_t dsa = p->ds[ia], ssb = p->ss[ib], ssa = p->ss[ia], dsb = p->ds[ib];
-    for (int64_t a0 = 0; a0 < na; a0 += KILN_COPY_TILE_SIZE) {
-        int64_t a1 = a0 + KILN_COPY_TILE_SIZE < na ? a0 + KILN_COPY_TILE_SIZE : na;
-        for (int64_t b0 = 0; b0 < nb; b0 += KILN_COPY_TILE_SIZE) {
-            int64_t b1 = b0 + KILN_COPY_TILE_SIZE < nb ? b0 + KILN_COPY_TILE_SIZE : nb;
-            for (int64_t a = a0; a < a1; a++)
-                kiln_copy_row(d + a * dsa + b0 * dsb, dsb, s + a * ssa + b0 * ssb, ssb, b1 - b0,
-                              es);
+/* A transposed 2-D block of na x nb elements: `a` is contiguous in src (stride es), `b` in
+ * dst; tiles of KILN_COPY_TILE_SIZE keep both sides in cache. */
+static void kiln_copy_tile(char *d, int64_t dsa, const char *s, int64_t ssb, int64_t na,
+                           int64_t nb, size_t es) {
+    const int64_t e = (int64_t)es;
+    for (int64_t b0 = 0; b0 < nb; b0 += KILN_COPY_TILE_SIZE) {
+        int64_t b1 = b0 + KILN_COPY_TILE_SIZE < nb ? b0 + KILN_COPY_TILE_SIZE : nb;
+        int64_t a = 0;
+#ifdef __SSE2__
+        if (es == 4) { /* 4x4 register transposes */
+            for (; a + 4 <= na; a += 4) {
+                int64_t b = b0;
+                for (; b + 4 <= b1; b += 4) {
+                    const char *sp = s + a * 4 + b * ssb;
+                    __m128 r0 = _mm_loadu_ps((const float *)sp);
+                    __m128 r1 = _mm_loadu_ps((const float *)(sp + ssb));
+                    __m128 r2 = _mm_loadu_ps((const float *)(sp + 2 * ssb));
+                    __m128 r3 = _mm_loadu_ps((const float *)(sp + 3 * ssb));
+                    _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
+                    char *dp = d + a * dsa + b * 4;
+                    _mm_storeu_ps((float *)dp, r0);
+                    _mm_storeu_ps((float *)(dp + dsa), r1);
+                    _mm_storeu_ps((float *)(dp + 2 * dsa), r2);
+                    _mm_storeu_ps((float *)(dp + 3 * dsa), r3);
+                }
+                for (int64_t k = 0; k < 4 && b < b1; k++)
+                    kiln_copy_row(d + (a + k) * dsa + b * 4, 4, s + (a + k) * 4 + b * ssb, ssb,
+                                  b1 - b, 4);
+            }
         }
+#endif
+        for (; a < na; a++)
+            kiln_copy_row(d + a * dsa + b0 * e, e, s + a * e + b0 * ssb, ssb, b1 - b0, es);
     }
 }
 
-/* Copies outer indices [begin, end) of the plan's outer dims. */
+/* Copies outer indices [begin, end) of the plan's outer dims (in TILE mode the last outer
+ * dim counts blocks of KILN_COPY_TILE_SIZE along the tile's `a` dim). */
 static void kiln_copy_range(char *dst, const char *src, const kiln_copy_plan *p, int32_t outer,
                             int mode, size_t es, int64_t begin, int64_t end) {
-    int64_t idx[KILN_TENSOR_COPY_MAX_DIMS];
+    int64_t idx[KILN_TENSOR_COPY_MAX_DIMS + 1];
     int64_t rem = begin, doff = 0, soff = 0;
     for (int32_t i = outer - 1; i >= 0; i--) {
         idx[i] = rem % p->dims[i];
@@ -119,7 +142,12 @@ static void kiln_copy_range(char *dst, const char *src, const kiln_copy_plan *p,
         if (mode == KILN_COPY_MEMCPY) memcpy(dst + doff, src + soff, (size_t)p->dims[in] * es);
         else if (mode == KILN_COPY_ROW)
             kiln_copy_row(dst + doff, p->ds[in], src + soff, p->ss[in], p->dims[in], es);
-        else kiln_copy_tile(dst + doff, src + soff, p, es);
+        else {
+            int64_t left = p->dims[in - 1] - idx[outer - 1] * KILN_COPY_TILE_SIZE;
+            kiln_copy_tile(dst + doff, p->ds[in - 1], src + soff, p->ss[in],
+                           left < KILN_COPY_TILE_SIZE ? left : KILN_COPY_TILE_SIZE, p->dims[in],
+                           es);
+        }
         for (int32_t i = outer - 1; i >= 0; i--) { /* odometer increment */
             doff += p->ds[i];
             soff += p->ss[i];
@@ -148,7 +176,8 @@ void kiln_tensor_copy_strided(kiln_cpu_ctx *ctx, void *dst, const int64_t *dst_s
     if (p.ds[in] == (int64_t)es && p.ss[in] == (int64_t)es) {
         mode = KILN_COPY_MEMCPY;
     } else if (p.ds[in] == (int64_t)es && p.rank >= 2 && p.dims[in] >= 8) {
-        /* A transpose: move the src-contiguous dim next to the innermost and tile the pair. */
+        /* A transpose: move the src-contiguous dim `a` next to the innermost, and put a
+         * block dim over `a` before it so tiles are units of (threaded) outer work. */
         for (int32_t j = in - 1; j >= 0; j--) {
             if (p.ss[j] != (int64_t)es || p.dims[j] < 8) continue;
             int64_t d = p.dims[j], a = p.ds[j], b = p.ss[j];
@@ -157,7 +186,12 @@ void kiln_tensor_copy_strided(kiln_cpu_ctx *ctx, void *dst, const int64_t *dst_s
                 p.ds[k] = p.ds[k + 1];
                 p.ss[k] = p.ss[k + 1];
             }
-            p.dims[in - 1] = d, p.ds[in - 1] = a, p.ss[in - 1] = b;
+            p.dims[in + 1] = p.dims[in], p.ds[in + 1] = p.ds[in], p.ss[in + 1] = p.ss[in];
+            p.dims[in] = d, p.ds[in] = a, p.ss[in] = b;
+            p.dims[in - 1] = (d + KILN_COPY_TILE_SIZE - 1) / KILN_COPY_TILE_SIZE;
+            p.ds[in - 1] = a * KILN_COPY_TILE_SIZE;
+            p.ss[in - 1] = b * KILN_COPY_TILE_SIZE;
+            p.rank++;
             mode = KILN_COPY_TILE;
             outer = p.rank - 2;
             break;
