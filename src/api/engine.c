@@ -56,8 +56,12 @@ kiln_status kiln_runtime_deserialize_engine(kiln_runtime *runtime, const void *p
     KILN_CHECK_ARG(runtime && out, "kiln_runtime_deserialize_engine");
     KILN_CHECK_ARG(plan != NULL || size == 0, "kiln_runtime_deserialize_engine");
     /* The caller may free its buffer on return: keep one aligned copy and borrow from it,
-     * so weights are copied once, not once per tensor. */
-    void *copy = malloc(size ? size : 1);
+     * so weights are copied once, not once per tensor. Aligned like a mapped file, so the
+     * WEIGHTS section (256-byte aligned in the plan) is aligned in memory too; C11 wants
+     * the size a multiple of the alignment. */
+    size_t align = KILN_PLAN_WEIGHT_ALIGN;
+    void *copy = size <= SIZE_MAX - align ? aligned_alloc(align, (size + align) / align * align)
+                                          : NULL;
     if (!copy) return kiln_error(KILN_ERR_OUT_OF_MEMORY, "out of memory loading a plan");
     if (size) memcpy(copy, plan, size);
     kiln_engine *e;

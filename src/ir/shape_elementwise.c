@@ -31,17 +31,22 @@ static int kiln_ewc_class(kiln_dtype dt) {
     case KILN_DTYPE_FLOAT16:
     case KILN_DTYPE_BFLOAT16:
     case KILN_DTYPE_FLOAT32:
-    case KILN_DTYPE_FLOAT64: return KILN_EWC_FLOAT;
+    case KILN_DTYPE_FLOAT64:
+        return KILN_EWC_FLOAT;
     case KILN_DTYPE_INT8:
     case KILN_DTYPE_INT16:
     case KILN_DTYPE_INT32:
-    case KILN_DTYPE_INT64: return KILN_EWC_SINT;
+    case KILN_DTYPE_INT64:
+        return KILN_EWC_SINT;
     case KILN_DTYPE_UINT8:
     case KILN_DTYPE_UINT16:
     case KILN_DTYPE_UINT32:
-    case KILN_DTYPE_UINT64: return KILN_EWC_UINT;
-    case KILN_DTYPE_BOOL: return KILN_EWC_BOOL;
-    default: return KILN_EWC_OTHER;
+    case KILN_DTYPE_UINT64:
+        return KILN_EWC_UINT;
+    case KILN_DTYPE_BOOL:
+        return KILN_EWC_BOOL;
+    default:
+        return KILN_EWC_OTHER;
     }
 }
 
@@ -62,8 +67,8 @@ static kiln_status kiln_ewc_input(const kiln_node *node, const kiln_tview *in, i
 static kiln_status kiln_ewc_same_dtype(const kiln_node *node, const kiln_tview *in, int32_t a,
                                        int32_t b) {
     if (in[a].dtype == in[b].dtype) return KILN_OK;
-    return kiln_shape_error(node, "inputs %d and %d have different dtypes (%s, %s)", (int)a,
-                            (int)b, kiln_dtype_name(in[a].dtype), kiln_dtype_name(in[b].dtype));
+    return kiln_shape_error(node, "inputs %d and %d have different dtypes (%s, %s)", (int)a, (int)b,
+                            kiln_dtype_name(in[a].dtype), kiln_dtype_name(in[b].dtype));
 }
 
 /* out[0] = in's shape with dtype dt */
@@ -116,10 +121,10 @@ static kiln_status kiln_ewc_binary(const kiln_node *node, const kiln_tview *in, 
 
 /* ------------------------------------------------------------- unary --------------- */
 
-#define KILN_EWC_UNARY(Name, ALLOWED, OUT_DT)                                                 \
-    kiln_status kiln_shape_##Name(const kiln_node *node, const kiln_tview *in, int32_t n_in,  \
-                                  kiln_tview *out, int32_t n_out) {                           \
-        return kiln_ewc_unary(node, in, n_in, out, ALLOWED, OUT_DT);                          \
+#define KILN_EWC_UNARY(Name, ALLOWED, OUT_DT)                                                      \
+    kiln_status kiln_shape_##Name(const kiln_node *node, const kiln_tview *in, int32_t n_in,       \
+                                  kiln_tview *out, int32_t n_out) {                                \
+        return kiln_ewc_unary(node, in, n_in, out, ALLOWED, OUT_DT);                               \
     }
 
 #define KILN_EWC_SAME KILN_DTYPE_UNDEFINED
@@ -176,10 +181,10 @@ kiln_status kiln_shape_Gelu(const kiln_node *node, const kiln_tview *in, int32_t
 
 /* ------------------------------------------------------------- binary -------------- */
 
-#define KILN_EWC_BINARY(Name, ALLOWED, OUT_DT)                                                \
-    kiln_status kiln_shape_##Name(const kiln_node *node, const kiln_tview *in, int32_t n_in,  \
-                                  kiln_tview *out, int32_t n_out) {                           \
-        return kiln_ewc_binary(node, in, n_in, out, ALLOWED, ALLOWED, false, OUT_DT);         \
+#define KILN_EWC_BINARY(Name, ALLOWED, OUT_DT)                                                     \
+    kiln_status kiln_shape_##Name(const kiln_node *node, const kiln_tview *in, int32_t n_in,       \
+                                  kiln_tview *out, int32_t n_out) {                                \
+        return kiln_ewc_binary(node, in, n_in, out, ALLOWED, ALLOWED, false, OUT_DT);              \
     }
 
 KILN_EWC_BINARY(Add, KILN_EWC_NUM, KILN_EWC_SAME)
@@ -285,14 +290,22 @@ static kiln_dtype kiln_ewc_dtype_from_name(const char *s) {
     static const struct {
         const char *name;
         kiln_dtype dt;
-    } names[] = {{"FLOAT", KILN_DTYPE_FLOAT32},     {"UINT8", KILN_DTYPE_UINT8},
-                 {"INT8", KILN_DTYPE_INT8},         {"UINT16", KILN_DTYPE_UINT16},
-                 {"INT16", KILN_DTYPE_INT16},       {"INT32", KILN_DTYPE_INT32},
-                 {"INT64", KILN_DTYPE_INT64},       {"STRING", KILN_DTYPE_STRING},
-                 {"BOOL", KILN_DTYPE_BOOL},         {"FLOAT16", KILN_DTYPE_FLOAT16},
-                 {"DOUBLE", KILN_DTYPE_FLOAT64},    {"UINT32", KILN_DTYPE_UINT32},
-                 {"UINT64", KILN_DTYPE_UINT64},     {"COMPLEX64", KILN_DTYPE_COMPLEX64},
-                 {"COMPLEX128", KILN_DTYPE_COMPLEX128}, {"BFLOAT16", KILN_DTYPE_BFLOAT16}};
+    } names[] = {{"FLOAT", KILN_DTYPE_FLOAT32},
+                 {"UINT8", KILN_DTYPE_UINT8},
+                 {"INT8", KILN_DTYPE_INT8},
+                 {"UINT16", KILN_DTYPE_UINT16},
+                 {"INT16", KILN_DTYPE_INT16},
+                 {"INT32", KILN_DTYPE_INT32},
+                 {"INT64", KILN_DTYPE_INT64},
+                 {"STRING", KILN_DTYPE_STRING},
+                 {"BOOL", KILN_DTYPE_BOOL},
+                 {"FLOAT16", KILN_DTYPE_FLOAT16},
+                 {"DOUBLE", KILN_DTYPE_FLOAT64},
+                 {"UINT32", KILN_DTYPE_UINT32},
+                 {"UINT64", KILN_DTYPE_UINT64},
+                 {"COMPLEX64", KILN_DTYPE_COMPLEX64},
+                 {"COMPLEX128", KILN_DTYPE_COMPLEX128},
+                 {"BFLOAT16", KILN_DTYPE_BFLOAT16}};
     char upper[16];
     size_t len = strlen(s);
     if (len >= sizeof upper) return KILN_DTYPE_UNDEFINED;
@@ -327,8 +340,10 @@ kiln_status kiln_shape_Cast(const kiln_node *node, const kiln_tview *in, int32_t
     const kiln_attr *a = kiln_node_attr(node, "to");
     if (!a) return kiln_shape_error(node, "attribute 'to' is required");
     kiln_dtype to = KILN_DTYPE_UNDEFINED;
-    if (a->type == KILN_ATTR_STRING) to = kiln_ewc_dtype_from_name(a->s ? a->s : "");
-    else if (a->type == KILN_ATTR_INT && a->i > 0 && a->i <= KILN_DTYPE_INT2) to = (kiln_dtype)a->i;
+    if (a->type == KILN_ATTR_STRING)
+        to = kiln_ewc_dtype_from_name(a->s ? a->s : "");
+    else if (a->type == KILN_ATTR_INT && a->i > 0 && a->i <= KILN_DTYPE_INT2)
+        to = (kiln_dtype)a->i;
     if (to == KILN_DTYPE_UNDEFINED) return kiln_shape_error(node, "attribute 'to' is not a dtype");
     return kiln_ewc_cast(node, in, n_in, out, to);
 }

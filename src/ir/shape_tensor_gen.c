@@ -88,8 +88,8 @@ kiln_status kiln_shape_ConstantOfShape(const kiln_node *node, const kiln_tview *
         }
         return KILN_OK;
     }
-    KILN_TRY(kiln_tensor_read_ints(node, "shape", &in[0], out[0].dims, KILN_MAX_DIMS,
-                                   &out[0].rank));
+    KILN_TRY(
+        kiln_tensor_read_ints(node, "shape", &in[0], out[0].dims, KILN_MAX_DIMS, &out[0].rank));
     for (int32_t i = 0; i < out[0].rank; i++)
         if (out[0].dims[i] < 0)
             return kiln_shape_error(node, "shape[%d] = %lld is negative", (int)i,
@@ -120,8 +120,10 @@ kiln_status kiln_shape_Range(const kiln_node *node, const kiln_tview *in, int32_
         int64_t start = kiln_tview_get_int(&in[0], 0), limit = kiln_tview_get_int(&in[1], 0),
                 delta = kiln_tview_get_int(&in[2], 0);
         if (delta == 0) return kiln_shape_error(node, "delta must not be 0");
-        if (delta > 0) n = limit > start ? (limit - start - 1) / delta + 1 : 0;
-        else n = start > limit ? (start - limit - 1) / -delta + 1 : 0;
+        if (delta > 0)
+            n = limit > start ? (limit - start - 1) / delta + 1 : 0;
+        else
+            n = start > limit ? (start - limit - 1) / -delta + 1 : 0;
     } else {
         double start = kiln_tview_get_double(&in[0], 0), limit = kiln_tview_get_double(&in[1], 0),
                delta = kiln_tview_get_double(&in[2], 0);

@@ -46,7 +46,8 @@ kiln_status kiln_shape_GatherElements(const kiln_node *node, const kiln_tview *i
     KILN_TRY(kiln_index_dtype(node, &in[1], "indices"));
     if (in[0].rank < 0 || in[1].rank < 0) return KILN_OK;
     if (in[0].rank != in[1].rank || in[0].rank == 0)
-        return kiln_shape_error(node, "data (rank %d) and indices (rank %d) must have the same rank >= 1",
+        return kiln_shape_error(node,
+                                "data (rank %d) and indices (rank %d) must have the same rank >= 1",
                                 (int)in[0].rank, (int)in[1].rank);
     KILN_TRY(kiln_tensor_axis(node, "axis", kiln_attr_int(node, "axis", 0), in[0].rank, &axis));
     return KILN_OK;
@@ -91,8 +92,8 @@ static kiln_status kiln_scatter_elements_shape(const kiln_node *node, const kiln
     memcpy(out[0].dims, in[0].dims, sizeof out[0].dims);
     KILN_TRY(kiln_index_dtype(node, &in[1], "indices"));
     if (in[2].dtype != in[0].dtype)
-        return kiln_shape_error(node, "updates are %s but data is %s",
-                                kiln_dtype_name(in[2].dtype), kiln_dtype_name(in[0].dtype));
+        return kiln_shape_error(node, "updates are %s but data is %s", kiln_dtype_name(in[2].dtype),
+                                kiln_dtype_name(in[0].dtype));
     if (in[0].rank < 0 || in[1].rank < 0 || in[2].rank < 0) return KILN_OK;
     if (in[1].rank != in[0].rank || in[2].rank != in[0].rank || in[0].rank == 0)
         return kiln_shape_error(node, "data, indices and updates must have the same rank >= 1");
@@ -127,13 +128,15 @@ kiln_status kiln_shape_ScatterND(const kiln_node *node, const kiln_tview *in, in
     if (in[1].dtype != KILN_DTYPE_INT64 && in[1].dtype != KILN_DTYPE_INT32)
         return kiln_shape_error(node, "indices must be int64");
     if (in[2].dtype != in[0].dtype)
-        return kiln_shape_error(node, "updates are %s but data is %s",
-                                kiln_dtype_name(in[2].dtype), kiln_dtype_name(in[0].dtype));
+        return kiln_shape_error(node, "updates are %s but data is %s", kiln_dtype_name(in[2].dtype),
+                                kiln_dtype_name(in[0].dtype));
     if (r < 0 || q < 0 || in[2].rank < 0) return KILN_OK;
     if (r < 1 || q < 1) return kiln_shape_error(node, "data and indices must have rank >= 1");
     int64_t k = in[1].dims[q - 1];
     if (k < 0) return KILN_OK;
-    if (k > r) return kiln_shape_error(node, "indices' last dim %lld exceeds data rank %d", (long long)k, (int)r);
+    if (k > r)
+        return kiln_shape_error(node, "indices' last dim %lld exceeds data rank %d", (long long)k,
+                                (int)r);
     if (in[2].rank != q - 1 + r - k)
         return kiln_shape_error(node, "updates have rank %d, expected %lld", (int)in[2].rank,
                                 (long long)(q - 1 + r - k));
@@ -185,7 +188,7 @@ kiln_status kiln_shape_NonZero(const kiln_node *node, const kiln_tview *in, int3
         return KILN_OK;
     }
     out[0].rank = 2;
-    out[0].dims[0] = in[0].rank;
+    out[0].dims[0] = in[0].rank > 0 ? in[0].rank : 1; /* a scalar reads as 1-D */
     out[0].dims[1] = -1;
     return KILN_OK;
 }
@@ -210,7 +213,8 @@ kiln_status kiln_shape_OneHot(const kiln_node *node, const kiln_tview *in, int32
     int64_t depth = -1;
     if (in[1].data) {
         depth = (int64_t)kiln_tview_get_double(&in[1], 0);
-        if (depth < 1) return kiln_shape_error(node, "depth %lld must be positive", (long long)depth);
+        if (depth < 1)
+            return kiln_shape_error(node, "depth %lld must be positive", (long long)depth);
     }
     for (int32_t i = 0, j = 0; i <= r; i++) out[0].dims[i] = i == axis ? depth : in[0].dims[j++];
     out[0].rank = r + 1;
@@ -275,7 +279,8 @@ kiln_status kiln_shape_Unique(const kiln_node *node, const kiln_tview *in, int32
             out[o].dims[0] = n;
             continue;
         }
-        if (runtime || r < 0) out[o].rank = -1; /* data-dependent: the kernel sizes it */
+        if (runtime || r < 0)
+            out[o].rank = -1; /* data-dependent: the kernel sizes it */
         else if (o == 0 && axis_attr) {
             out[o].rank = r;
             memcpy(out[o].dims, in[0].dims, sizeof out[o].dims);
@@ -297,8 +302,10 @@ kiln_status kiln_shape_ReverseSequence(const kiln_node *node, const kiln_tview *
         return kiln_shape_error(node, "time_axis and batch_axis must be 0 and 1 in some order");
     if (in[1].dtype != KILN_DTYPE_INT64 && in[1].dtype != KILN_DTYPE_INT32)
         return kiln_shape_error(node, "sequence_lens must be int64");
-    if (in[0].rank >= 0 && in[0].rank < 2) return kiln_shape_error(node, "input must have rank >= 2");
-    if (in[1].rank >= 0 && in[1].rank != 1) return kiln_shape_error(node, "sequence_lens must be 1-D");
+    if (in[0].rank >= 0 && in[0].rank < 2)
+        return kiln_shape_error(node, "input must have rank >= 2");
+    if (in[1].rank >= 0 && in[1].rank != 1)
+        return kiln_shape_error(node, "sequence_lens must be 1-D");
     if (in[0].rank >= 2 && in[1].rank == 1 && in[0].dims[ba] >= 0 && in[1].dims[0] >= 0 &&
         in[0].dims[ba] != in[1].dims[0])
         return kiln_shape_error(node, "sequence_lens has %lld values for batch size %lld",
@@ -312,7 +319,8 @@ kiln_status kiln_shape_Trilu(const kiln_node *node, const kiln_tview *in, int32_
     out[0].dtype = in[0].dtype;
     out[0].rank = in[0].rank;
     memcpy(out[0].dims, in[0].dims, sizeof out[0].dims);
-    if (in[0].rank >= 0 && in[0].rank < 2) return kiln_shape_error(node, "input must have rank >= 2");
+    if (in[0].rank >= 0 && in[0].rank < 2)
+        return kiln_shape_error(node, "input must have rank >= 2");
     if (kiln_tensor_has_input(in, n_in, 1) &&
         (!kiln_tensor_is_int(in[1].dtype) || kiln_tview_count(&in[1]) > 1))
         return kiln_shape_error(node, "k must be a single integer");

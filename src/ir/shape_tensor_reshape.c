@@ -48,7 +48,8 @@ kiln_status kiln_shape_Reshape(const kiln_node *node, const kiln_tview *in, int3
             infer = i;
             continue;
         }
-        if (v < -1) return kiln_shape_error(node, "shape[%d] = %lld is invalid", (int)i, (long long)v);
+        if (v < -1)
+            return kiln_shape_error(node, "shape[%d] = %lld is invalid", (int)i, (long long)v);
         if (v == 0 && !allowzero) {
             if (in[0].rank >= 0 && i >= in[0].rank)
                 return kiln_shape_error(node, "shape[%d] is 0 (copy) but the input has rank %d",
@@ -59,14 +60,17 @@ kiln_status kiln_shape_Reshape(const kiln_node *node, const kiln_tview *in, int3
             if (v == 0) has_zero = 1;
         }
         out[0].dims[i] = d;
-        if (d < 0) unknown = 1;
-        else product *= d;
+        if (d < 0)
+            unknown = 1;
+        else
+            product *= d;
     }
     out[0].rank = n;
     if (allowzero && has_zero && infer >= 0)
         return kiln_shape_error(node, "shape has both 0 and -1 with allowzero set");
     if (infer >= 0) {
-        if (in_count < 0 || unknown) out[0].dims[infer] = -1;
+        if (in_count < 0 || unknown)
+            out[0].dims[infer] = -1;
         else if (product == 0) {
             if (in_count != 0)
                 return kiln_shape_error(node, "cannot infer the -1 dim: other dims multiply to 0");
@@ -74,7 +78,8 @@ kiln_status kiln_shape_Reshape(const kiln_node *node, const kiln_tview *in, int3
         } else if (in_count % product)
             return kiln_shape_error(node, "cannot reshape %lld elements: not divisible by %lld",
                                     (long long)in_count, (long long)product);
-        else out[0].dims[infer] = in_count / product;
+        else
+            out[0].dims[infer] = in_count / product;
     } else if (in_count >= 0 && !unknown && product != in_count) {
         char buf[128];
         return kiln_shape_error(node, "cannot reshape %lld elements into %s", (long long)in_count,
@@ -122,8 +127,8 @@ kiln_status kiln_shape_Squeeze(const kiln_node *node, const kiln_tview *in, int3
     int present = 0, known = 1;
     int32_t rank = in[0].rank;
     out[0].dtype = in[0].dtype;
-    KILN_TRY(kiln_tensor_axes_arg(node, in, n_in, 1, "axes", 13, axes, KILN_MAX_DIMS, &na,
-                                  &present, &known));
+    KILN_TRY(kiln_tensor_axes_arg(node, in, n_in, 1, "axes", 13, axes, KILN_MAX_DIMS, &na, &present,
+                                  &known));
     if (!known || rank < 0) {
         out[0].rank = -1;
         return KILN_OK;
@@ -134,8 +139,8 @@ kiln_status kiln_shape_Squeeze(const kiln_node *node, const kiln_tview *in, int3
         for (int32_t i = 0; i < na; i++) {
             int64_t d = in[0].dims[axes[i]];
             if (d >= 0 && d != 1)
-                return kiln_shape_error(node, "cannot squeeze axis %d of size %lld",
-                                        (int)axes[i], (long long)d);
+                return kiln_shape_error(node, "cannot squeeze axis %d of size %lld", (int)axes[i],
+                                        (long long)d);
             drop[axes[i]] = 1;
         }
     } else {
@@ -162,8 +167,8 @@ kiln_status kiln_shape_Unsqueeze(const kiln_node *node, const kiln_tview *in, in
     int present = 0, known = 1;
     int32_t rank = in[0].rank;
     out[0].dtype = in[0].dtype;
-    KILN_TRY(kiln_tensor_axes_arg(node, in, n_in, 1, "axes", 13, axes, KILN_MAX_DIMS, &na,
-                                  &present, &known));
+    KILN_TRY(kiln_tensor_axes_arg(node, in, n_in, 1, "axes", 13, axes, KILN_MAX_DIMS, &na, &present,
+                                  &known));
     if (!present) return kiln_shape_error(node, "axes are required");
     if (rank < 0) {
         out[0].rank = -1;
@@ -180,7 +185,8 @@ kiln_status kiln_shape_Unsqueeze(const kiln_node *node, const kiln_tview *in, in
     KILN_TRY(kiln_tensor_norm_axes(node, "axes", axes, na, out_rank));
     int inserted[KILN_MAX_DIMS] = {0};
     for (int32_t i = 0; i < na; i++) inserted[axes[i]] = 1;
-    for (int32_t i = 0, j = 0; i < out_rank; i++) out[0].dims[i] = inserted[i] ? 1 : in[0].dims[j++];
+    for (int32_t i = 0, j = 0; i < out_rank; i++)
+        out[0].dims[i] = inserted[i] ? 1 : in[0].dims[j++];
     out[0].rank = out_rank;
     return KILN_OK;
 }

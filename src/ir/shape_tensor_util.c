@@ -14,8 +14,8 @@ kiln_status kiln_tensor_require(const kiln_node *node, const kiln_tview *in, int
 kiln_status kiln_tensor_axis(const kiln_node *node, const char *what, int64_t axis, int32_t rank,
                              int32_t *out) {
     if (axis < -(int64_t)rank || axis >= rank)
-        return kiln_shape_error(node, "%s %lld is out of range for rank %d", what,
-                                (long long)axis, (int)rank);
+        return kiln_shape_error(node, "%s %lld is out of range for rank %d", what, (long long)axis,
+                                (int)rank);
     *out = (int32_t)(axis < 0 ? axis + rank : axis);
     return KILN_OK;
 }
@@ -29,8 +29,10 @@ int kiln_tensor_is_int(kiln_dtype dtype) {
     case KILN_DTYPE_UINT8:
     case KILN_DTYPE_UINT16:
     case KILN_DTYPE_UINT32:
-    case KILN_DTYPE_UINT64: return 1;
-    default: return 0;
+    case KILN_DTYPE_UINT64:
+        return 1;
+    default:
+        return 0;
     }
 }
 
@@ -50,8 +52,8 @@ kiln_status kiln_tensor_read_ints(const kiln_node *node, const char *what, const
     int64_t n = kiln_tview_count(t);
     if (n < 0) return kiln_shape_error(node, "%s has an unknown size", what);
     if (n > max)
-        return kiln_shape_error(node, "%s has %lld values, at most %d allowed", what,
-                                (long long)n, (int)max);
+        return kiln_shape_error(node, "%s has %lld values, at most %d allowed", what, (long long)n,
+                                (int)max);
     for (int64_t i = 0; i < n; i++) vals[i] = kiln_tview_get_int(t, i);
     *count = (int32_t)n;
     return KILN_OK;
@@ -121,8 +123,7 @@ static void kiln_slice_dim(int64_t dim, int64_t start, int64_t end, int64_t step
 
 kiln_status kiln_tensor_slice_params(const kiln_node *node, const kiln_tview *in, int32_t n_in,
                                      kiln_slice_params *p, int *known) {
-    int64_t starts[KILN_MAX_DIMS], ends[KILN_MAX_DIMS], axes[KILN_MAX_DIMS],
-        steps[KILN_MAX_DIMS];
+    int64_t starts[KILN_MAX_DIMS], ends[KILN_MAX_DIMS], axes[KILN_MAX_DIMS], steps[KILN_MAX_DIMS];
     int32_t ns = 0, ne = 0, na = -1, nst = -1;
     int32_t rank = in[0].rank;
     *known = 1;
@@ -135,9 +136,12 @@ kiln_status kiln_tensor_slice_params(const kiln_node *node, const kiln_tview *in
         memcpy(starts, a, (size_t)ns * sizeof *a);
         memcpy(ends, b, (size_t)ne * sizeof *b);
         const int64_t *c = kiln_attr_ints(node, "axes", &na);
-        if (!c) na = -1;
-        else if (na > KILN_MAX_DIMS) return kiln_shape_error(node, "too many axes");
-        else memcpy(axes, c, (size_t)na * sizeof *c);
+        if (!c)
+            na = -1;
+        else if (na > KILN_MAX_DIMS)
+            return kiln_shape_error(node, "too many axes");
+        else
+            memcpy(axes, c, (size_t)na * sizeof *c);
     } else {
         KILN_TRY(kiln_tensor_require(node, in, n_in, 1, "starts"));
         KILN_TRY(kiln_tensor_require(node, in, n_in, 2, "ends"));
@@ -187,11 +191,16 @@ kiln_status kiln_tensor_slice_params(const kiln_node *node, const kiln_tview *in
 
 static kiln_status kiln_pad_mode_parse(const kiln_node *node, kiln_pad_mode *mode) {
     const char *m = kiln_attr_string(node, "mode", "constant");
-    if (!strcmp(m, "constant")) *mode = KILN_PAD_CONSTANT;
-    else if (!strcmp(m, "reflect")) *mode = KILN_PAD_REFLECT;
-    else if (!strcmp(m, "edge")) *mode = KILN_PAD_EDGE;
-    else if (!strcmp(m, "wrap")) *mode = KILN_PAD_WRAP;
-    else return kiln_node_error(KILN_ERR_UNSUPPORTED, node, "pad mode '%s' not supported", m);
+    if (!strcmp(m, "constant"))
+        *mode = KILN_PAD_CONSTANT;
+    else if (!strcmp(m, "reflect"))
+        *mode = KILN_PAD_REFLECT;
+    else if (!strcmp(m, "edge"))
+        *mode = KILN_PAD_EDGE;
+    else if (!strcmp(m, "wrap"))
+        *mode = KILN_PAD_WRAP;
+    else
+        return kiln_node_error(KILN_ERR_UNSUPPORTED, node, "pad mode '%s' not supported", m);
     return KILN_OK;
 }
 
@@ -285,7 +294,8 @@ kiln_status kiln_tensor_split_sizes(const kiln_node *node, const kiln_tview *in,
         /* Equal parts; when uneven (opset 18) all but the last are ceil(dim / parts). */
         int64_t chunk = (dim + parts - 1) / parts;
         if (node->opset < 18 && dim % parts)
-            return kiln_shape_error(node, "dim %lld of axis %d cannot be split into %lld equal parts",
+            return kiln_shape_error(node,
+                                    "dim %lld of axis %d cannot be split into %lld equal parts",
                                     (long long)dim, (int)*axis, (long long)parts);
         int64_t left = dim;
         for (int32_t i = 0; i < n_out; i++) {

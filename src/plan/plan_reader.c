@@ -413,10 +413,20 @@ kiln_status kiln_plan_deserialize(const uint8_t *data, size_t size, int borrow, 
         uint32_t id = kiln_read_u32(&t);
         kiln_read_u32(&t);
         uint64_t off = kiln_read_u64(&t), len = kiln_read_u64(&t), sum = kiln_read_u64(&t);
-        if (id != i || off < prev_end || off > size || len > size - off)
+        /* WEIGHTS must start 256-byte aligned: engines loaded from a file use them in place. */
+        if (id != i || off < prev_end || off > size || len > size - off ||
+            (i == KILN_PLAN_WEIGHTS && off % KILN_PLAN_WEIGHT_ALIGN != 0))
             return kiln_error(KILN_ERR_PLAN, "corrupted plan: section %u (%s) at %llu, %llu bytes",
                               i, kiln_plan_section_names[i], (unsigned long long)off,
                               (unsigned long long)len);
+        /* No checksum covers the padding before a section: it must be the writer's zeros, or
+         * a damaged byte there would go unnoticed. */
+        for (uint64_t b = prev_end; b < off; b++)
+            if (data[b] != 0)
+                return kiln_error(KILN_ERR_PLAN,
+                                  "corrupted plan: padding byte %llu before the %s section is not "
+                                  "zero",
+                                  (unsigned long long)b, kiln_plan_section_names[i]);
         if (kiln_checksum64(data + off, (size_t)len) != sum)
             return kiln_error(KILN_ERR_PLAN,
                               "corrupted plan: the checksum of the %s section (bytes %llu..%llu) "
@@ -428,6 +438,9 @@ kiln_status kiln_plan_deserialize(const uint8_t *data, size_t size, int borrow, 
         sec_off[i] = off;
         prev_end = off + len;
     }
+    if (prev_end != size)
+        return kiln_error(KILN_ERR_PLAN, "corrupted plan: %llu bytes after the last section",
+                          (unsigned long long)(size - prev_end));
     kiln_engine *e = calloc(1, sizeof *e);
     if (!e) return kiln_error(KILN_ERR_OUT_OF_MEMORY, "out of memory loading the plan");
     e->device = (kiln_device_type)device;

@@ -25,6 +25,7 @@
 #include "kiln/kiln.h"
 #include "plan/byte_io.h"
 #include "plan/plan_format.h"
+#include "runtime/engine.h"
 #include "test_util.h"
 
 /* ---- paths ------------------------------------------------------------------------------ */
@@ -433,6 +434,15 @@ static void test_round_trip(const char *onnx_path, const npy *images, const npy 
         EXPECT_EQ_INT(kiln_engine_get_profile_shape(from_file, "image", 0, KILN_PROFILE_MAX, &hi),
                       KILN_OK);
         EXPECT(lo.nb_dims == 4 && lo.d[0] == 1 && hi.nb_dims == 4 && hi.d[0] == 64);
+        /* Loaded engines use the weights in place, where the plan put them: 256-aligned. */
+        for (int k = 0; k < 2; k++) {
+            const kiln_graph *g = (k ? from_file : from_mem)->graph;
+            for (int32_t t = 0; t < g->tensor_count; t++)
+                if (g->tensors[t].data) {
+                    EXPECT(g->tensors[t].borrowed);
+                    EXPECT_EQ_INT((uintptr_t)g->tensors[t].data % KILN_PLAN_WEIGHT_ALIGN, 0);
+                }
+        }
         EXPECT(run_digits(from_mem, images->data, batch, out_mem));
         EXPECT(run_digits(from_file, images->data, batch, out_file));
         EXPECT(close_to(out_mem, expected->data, (int64_t)out_count, 1e-5f, "from memory"));

@@ -6,5 +6,6 @@
 int kiln_cli_inspect(int argc, char **argv);
 int kiln_cli_build(int argc, char **argv);
 int kiln_cli_run(int argc, char **argv);
+int kiln_cli_bench(int argc, char **argv);
 
 #endif

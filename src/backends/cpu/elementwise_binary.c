@@ -22,51 +22,51 @@
 /* The loop `fname` over operands TA, TB into TO; EXPR sees x, y and the typedefs T (= TA)
  * and UW (a wide unsigned type for wrapping integer arithmetic). Each stride case gets its
  * own loop so the compiler vectorizes it. */
-#define KILN_EW_BIN_LOOP(fname, TA, TB, TO, UWT, EXPR)                                        \
-    static void fname(void *out_, const void *const *in_, const int64_t *st, int64_t n,     \
-                      const void *params) {                                                 \
-        typedef TA T;                                                                       \
-        typedef UWT UW;                                                                     \
-        const TA *a = in_[0];                                                               \
-        const TB *b = in_[1];                                                               \
-        TO *o = out_;                                                                       \
-        (void)params;                                                                       \
-        (void)sizeof(UW); /* not every EXPR uses it */                                     \
-        if (st[0] && st[1]) {                                                               \
-            for (int64_t i = 0; i < n; i++) {                                               \
-                T x = a[i];                                                                 \
-                TB y = b[i];                                                                \
-                o[i] = (TO)(EXPR);                                                          \
-            }                                                                               \
-        } else if (st[0]) {                                                                 \
-            const TB y = b[0];                                                              \
-            for (int64_t i = 0; i < n; i++) {                                               \
-                T x = a[i];                                                                 \
-                o[i] = (TO)(EXPR);                                                          \
-            }                                                                               \
-        } else if (st[1]) {                                                                 \
-            const T x = a[0];                                                               \
-            for (int64_t i = 0; i < n; i++) {                                               \
-                TB y = b[i];                                                                \
-                o[i] = (TO)(EXPR);                                                          \
-            }                                                                               \
-        } else {                                                                            \
-            const T x = a[0];                                                               \
-            const TB y = b[0];                                                              \
-            const TO v = (TO)(EXPR);                                                        \
-            for (int64_t i = 0; i < n; i++) o[i] = v;                                       \
-        }                                                                                   \
+#define KILN_EW_BIN_LOOP(fname, TA, TB, TO, UWT, EXPR)                                             \
+    static void fname(void *out_, const void *const *in_, const int64_t *st, int64_t n,            \
+                      const void *params) {                                                        \
+        typedef TA T;                                                                              \
+        typedef UWT UW;                                                                            \
+        const TA *a = in_[0];                                                                      \
+        const TB *b = in_[1];                                                                      \
+        TO *o = out_;                                                                              \
+        (void)params;                                                                              \
+        (void)sizeof(UW); /* not every EXPR uses it */                                             \
+        if (st[0] && st[1]) {                                                                      \
+            for (int64_t i = 0; i < n; i++) {                                                      \
+                T x = a[i];                                                                        \
+                TB y = b[i];                                                                       \
+                o[i] = (TO)(EXPR);                                                                 \
+            }                                                                                      \
+        } else if (st[0]) {                                                                        \
+            const TB y = b[0];                                                                     \
+            for (int64_t i = 0; i < n; i++) {                                                      \
+                T x = a[i];                                                                        \
+                o[i] = (TO)(EXPR);                                                                 \
+            }                                                                                      \
+        } else if (st[1]) {                                                                        \
+            const T x = a[0];                                                                      \
+            for (int64_t i = 0; i < n; i++) {                                                      \
+                TB y = b[i];                                                                       \
+                o[i] = (TO)(EXPR);                                                                 \
+            }                                                                                      \
+        } else {                                                                                   \
+            const T x = a[0];                                                                      \
+            const TB y = b[0];                                                                     \
+            const TO v = (TO)(EXPR);                                                               \
+            for (int64_t i = 0; i < n; i++) o[i] = v;                                              \
+        }                                                                                          \
     }
 
 /* Integer loops of one op, for the 8 integer types, into TO (T: same type as inputs). */
-#define KILN_EW_INT_LOOPS(Name, SAME, EXPR)                                                   \
-    KILN_EW_BIN_LOOP(kiln_ew_i8_##Name, int8_t, int8_t, SAME(int8_t), uint32_t, EXPR)         \
-    KILN_EW_BIN_LOOP(kiln_ew_u8_##Name, uint8_t, uint8_t, SAME(uint8_t), uint32_t, EXPR)      \
-    KILN_EW_BIN_LOOP(kiln_ew_i16_##Name, int16_t, int16_t, SAME(int16_t), uint32_t, EXPR)     \
-    KILN_EW_BIN_LOOP(kiln_ew_u16_##Name, uint16_t, uint16_t, SAME(uint16_t), uint32_t, EXPR)  \
-    KILN_EW_BIN_LOOP(kiln_ew_i32_##Name, int32_t, int32_t, SAME(int32_t), uint32_t, EXPR)     \
-    KILN_EW_BIN_LOOP(kiln_ew_u32_##Name, uint32_t, uint32_t, SAME(uint32_t), uint32_t, EXPR)  \
-    KILN_EW_BIN_LOOP(kiln_ew_i64_##Name, int64_t, int64_t, SAME(int64_t), uint64_t, EXPR)     \
+#define KILN_EW_INT_LOOPS(Name, SAME, EXPR)                                                        \
+    KILN_EW_BIN_LOOP(kiln_ew_i8_##Name, int8_t, int8_t, SAME(int8_t), uint32_t, EXPR)              \
+    KILN_EW_BIN_LOOP(kiln_ew_u8_##Name, uint8_t, uint8_t, SAME(uint8_t), uint32_t, EXPR)           \
+    KILN_EW_BIN_LOOP(kiln_ew_i16_##Name, int16_t, int16_t, SAME(int16_t), uint32_t, EXPR)          \
+    KILN_EW_BIN_LOOP(kiln_ew_u16_##Name, uint16_t, uint16_t, SAME(uint16_t), uint32_t, EXPR)       \
+    KILN_EW_BIN_LOOP(kiln_ew_i32_##Name, int32_t, int32_t, SAME(int32_t), uint32_t, EXPR)          \
+    KILN_EW_BIN_LOOP(kiln_ew_u32_##Name, uint32_t, uint32_t, SAME(uint32_t), uint32_t, EXPR)       \
+    KILN_EW_BIN_LOOP(kiln_ew_i64_##Name, int64_t, int64_t, SAME(int64_t), uint64_t, EXPR)          \
     KILN_EW_BIN_LOOP(kiln_ew_u64_##Name, uint64_t, uint64_t, SAME(uint64_t), uint64_t, EXPR)
 
 #define KILN_EW_SAME(T) T
@@ -74,20 +74,20 @@
 
 /* A numeric op: float loops with FEXPR, integer loops with IEXPR, and the table of 10
  * loops in kiln_ew_num_index order. */
-#define KILN_EW_NUM_OP(Name, SAME, FEXPR, IEXPR)                                              \
-    KILN_EW_BIN_LOOP(kiln_ew_f32_##Name, float, float, SAME(float), uint32_t, FEXPR)          \
-    KILN_EW_BIN_LOOP(kiln_ew_f64_##Name, double, double, SAME(double), uint64_t, FEXPR)       \
-    KILN_EW_INT_LOOPS(Name, SAME, IEXPR)                                                      \
-    static const kiln_ew_loop_fn kiln_ew_num_##Name[10] = {                                   \
-        kiln_ew_f32_##Name, kiln_ew_f64_##Name, kiln_ew_i8_##Name,  kiln_ew_u8_##Name,        \
-        kiln_ew_i16_##Name, kiln_ew_u16_##Name, kiln_ew_i32_##Name, kiln_ew_u32_##Name,       \
+#define KILN_EW_NUM_OP(Name, SAME, FEXPR, IEXPR)                                                   \
+    KILN_EW_BIN_LOOP(kiln_ew_f32_##Name, float, float, SAME(float), uint32_t, FEXPR)               \
+    KILN_EW_BIN_LOOP(kiln_ew_f64_##Name, double, double, SAME(double), uint64_t, FEXPR)            \
+    KILN_EW_INT_LOOPS(Name, SAME, IEXPR)                                                           \
+    static const kiln_ew_loop_fn kiln_ew_num_##Name[10] = {                                        \
+        kiln_ew_f32_##Name, kiln_ew_f64_##Name, kiln_ew_i8_##Name,  kiln_ew_u8_##Name,             \
+        kiln_ew_i16_##Name, kiln_ew_u16_##Name, kiln_ew_i32_##Name, kiln_ew_u32_##Name,            \
         kiln_ew_i64_##Name, kiln_ew_u64_##Name};
 
 /* An integer-only op: table in kiln_ew_int_index order. */
-#define KILN_EW_INT_OP(Name, EXPR)                                                            \
-    KILN_EW_INT_LOOPS(Name, KILN_EW_SAME, EXPR)                                               \
-    static const kiln_ew_loop_fn kiln_ew_int_##Name[8] = {                                    \
-        kiln_ew_i8_##Name,  kiln_ew_u8_##Name,  kiln_ew_i16_##Name, kiln_ew_u16_##Name,       \
+#define KILN_EW_INT_OP(Name, EXPR)                                                                 \
+    KILN_EW_INT_LOOPS(Name, KILN_EW_SAME, EXPR)                                                    \
+    static const kiln_ew_loop_fn kiln_ew_int_##Name[8] = {                                         \
+        kiln_ew_i8_##Name,  kiln_ew_u8_##Name,  kiln_ew_i16_##Name, kiln_ew_u16_##Name,            \
         kiln_ew_i32_##Name, kiln_ew_u32_##Name, kiln_ew_i64_##Name, kiln_ew_u64_##Name};
 
 /* Compile-time: T is a signed type (no always-false `< 0` on unsigned types). */
@@ -123,7 +123,7 @@ static inline float kiln_ew_pymodf(float x, float y) {
     if (r != 0 && ((r < 0) != (y < 0))) r += y;
     return r;
 }
-#define KILN_EW_PYMOD(x, y) _Generic((x), float: kiln_ew_pymodf, default: kiln_ew_pymod)(x, y)
+#define KILN_EW_PYMOD(x, y) _Generic((x), float : kiln_ew_pymodf, default : kiln_ew_pymod)(x, y)
 
 /* Integer power by squaring, wrapping; negative exponents give 0 unless |x| == 1. */
 static inline uint64_t kiln_ew_upow(uint64_t x, uint64_t y) {
@@ -140,14 +140,14 @@ static inline int64_t kiln_ew_spow(int64_t x, int64_t y) {
     return (int64_t)kiln_ew_upow((uint64_t)x, (uint64_t)y);
 }
 
-#define KILN_EW_IDIV(x, y)                                                                    \
-    (KILN_EW_SIGNED ? (T)kiln_ew_sdiv((int64_t)(x), (int64_t)(y))                             \
+#define KILN_EW_IDIV(x, y)                                                                         \
+    (KILN_EW_SIGNED ? (T)kiln_ew_sdiv((int64_t)(x), (int64_t)(y))                                  \
                     : (T)kiln_ew_udiv((uint64_t)(x), (uint64_t)(y)))
-#define KILN_EW_IMOD(x, y, f)                                                                 \
-    (KILN_EW_SIGNED ? (T)kiln_ew_smod((int64_t)(x), (int64_t)(y), f)                          \
+#define KILN_EW_IMOD(x, y, f)                                                                      \
+    (KILN_EW_SIGNED ? (T)kiln_ew_smod((int64_t)(x), (int64_t)(y), f)                               \
                     : (T)kiln_ew_umod((uint64_t)(x), (uint64_t)(y)))
-#define KILN_EW_IPOW(x, y)                                                                    \
-    (KILN_EW_SIGNED ? (T)kiln_ew_spow((int64_t)(x), (int64_t)(y))                             \
+#define KILN_EW_IPOW(x, y)                                                                         \
+    (KILN_EW_SIGNED ? (T)kiln_ew_spow((int64_t)(x), (int64_t)(y))                                  \
                     : (T)kiln_ew_upow((uint64_t)(x), (uint64_t)(y)))
 /* c ? a : b with both evaluated (so that float arithmetic in a branch does not keep the
  * compiler from vectorizing under -ftrapping-math) */
@@ -157,8 +157,8 @@ static inline float kiln_ew_self(int c, float a, float b) {
 static inline double kiln_ew_seld(int c, double a, double b) {
     return c ? a : b;
 }
-#define KILN_EW_FSEL(c, a, b) _Generic((a), float: kiln_ew_self, default: kiln_ew_seld)(c, a, b)
-#define KILN_EW_BITS ((int)(sizeof(T) * 8))
+#define KILN_EW_FSEL(c, a, b) _Generic((a), float : kiln_ew_self, default : kiln_ew_seld)(c, a, b)
+#define KILN_EW_BITS          ((int)(sizeof(T) * 8))
 
 /* clang-format off */
 KILN_EW_NUM_OP(Add, KILN_EW_SAME, x + y, (UW)x + (UW)y)
@@ -224,30 +224,46 @@ static const kiln_ew_loop_fn *kiln_ew_num_table(const kiln_node *node, kiln_op o
     switch (op) {
     case KILN_OP_Add:
     case KILN_OP_Sum:
-    case KILN_OP_Mean: return kiln_ew_num_Add;
-    case KILN_OP_Sub: return kiln_ew_num_Sub;
-    case KILN_OP_Mul: return kiln_ew_num_Mul;
-    case KILN_OP_Div: return kiln_ew_num_Div;
-    case KILN_OP_Mod: return kiln_attr_int(node, "fmod", 0) ? kiln_ew_num_FMod : kiln_ew_num_Mod;
-    case KILN_OP_Pow: return kiln_ew_num_Pow;
-    case KILN_OP_Max: return kiln_ew_num_Max;
-    case KILN_OP_Min: return kiln_ew_num_Min;
-    case KILN_OP_PRelu: return kiln_ew_num_PRelu;
-    default: break;
+    case KILN_OP_Mean:
+        return kiln_ew_num_Add;
+    case KILN_OP_Sub:
+        return kiln_ew_num_Sub;
+    case KILN_OP_Mul:
+        return kiln_ew_num_Mul;
+    case KILN_OP_Div:
+        return kiln_ew_num_Div;
+    case KILN_OP_Mod:
+        return kiln_attr_int(node, "fmod", 0) ? kiln_ew_num_FMod : kiln_ew_num_Mod;
+    case KILN_OP_Pow:
+        return kiln_ew_num_Pow;
+    case KILN_OP_Max:
+        return kiln_ew_num_Max;
+    case KILN_OP_Min:
+        return kiln_ew_num_Min;
+    case KILN_OP_PRelu:
+        return kiln_ew_num_PRelu;
+    default:
+        break;
     }
     *cmp = true;
     switch (op) {
-    case KILN_OP_Equal: return kiln_ew_num_Equal;
-    case KILN_OP_Less: return kiln_ew_num_Less;
-    case KILN_OP_LessOrEqual: return kiln_ew_num_LessOrEqual;
-    case KILN_OP_Greater: return kiln_ew_num_Greater;
-    case KILN_OP_GreaterOrEqual: return kiln_ew_num_GreaterOrEqual;
-    default: return NULL;
+    case KILN_OP_Equal:
+        return kiln_ew_num_Equal;
+    case KILN_OP_Less:
+        return kiln_ew_num_Less;
+    case KILN_OP_LessOrEqual:
+        return kiln_ew_num_LessOrEqual;
+    case KILN_OP_Greater:
+        return kiln_ew_num_Greater;
+    case KILN_OP_GreaterOrEqual:
+        return kiln_ew_num_GreaterOrEqual;
+    default:
+        return NULL;
     }
 }
 
-kiln_status kiln_ew_binary_resolve(const kiln_node *node, kiln_op op, kiln_dtype a,
-                                   kiln_dtype b, kiln_ew_binop *r) {
+kiln_status kiln_ew_binary_resolve(const kiln_node *node, kiln_op op, kiln_dtype a, kiln_dtype b,
+                                   kiln_ew_binop *r) {
     memset(r, 0, sizeof *r);
     r->out_dtype = a;
     r->mixed[0] = a;
@@ -267,8 +283,10 @@ kiln_status kiln_ew_binary_resolve(const kiln_node *node, kiln_op op, kiln_dtype
         if (a != b || idx < 0) return kiln_ew_bad_dtype(node, a, b);
         if (op == KILN_OP_BitShift) {
             const char *dir = kiln_attr_string(node, "direction", "");
-            if (!strcmp(dir, "LEFT")) r->fn = kiln_ew_int_ShiftLeft[idx];
-            else if (!strcmp(dir, "RIGHT")) r->fn = kiln_ew_int_ShiftRight[idx];
+            if (!strcmp(dir, "LEFT"))
+                r->fn = kiln_ew_int_ShiftLeft[idx];
+            else if (!strcmp(dir, "RIGHT"))
+                r->fn = kiln_ew_int_ShiftRight[idx];
             else
                 return kiln_node_error(KILN_ERR_INVALID_ARGUMENT, node,
                                        "direction '%s' is neither LEFT nor RIGHT", dir);
@@ -279,12 +297,12 @@ kiln_status kiln_ew_binary_resolve(const kiln_node *node, kiln_op op, kiln_dtype
         }
         return KILN_OK;
     }
-    default: break;
+    default:
+        break;
     }
     bool cmp;
     const kiln_ew_loop_fn *table = kiln_ew_num_table(node, op, &cmp);
-    if (!table)
-        return kiln_node_error(KILN_ERR_UNSUPPORTED, node, "not a binary elementwise op");
+    if (!table) return kiln_node_error(KILN_ERR_UNSUPPORTED, node, "not a binary elementwise op");
     if (cmp) r->out_dtype = KILN_DTYPE_BOOL;
     if (a != b) {
         bool numeric = (kiln_ew_is_float(a) || kiln_ew_is_int(a)) &&

@@ -26,39 +26,39 @@ static inline uint64_t kiln_ew_f2u64(double v) {
 }
 
 #define KILN_EW_IS_FLOAT_T(T) ((T)0.5 != (T)0)
-#define KILN_EW_IS_U64_T(T) (sizeof(T) == 8 && (T)-1 > (T)0)
-#define KILN_EW_CONVERT(D, S, v)                                                              \
-    ((KILN_EW_IS_FLOAT_T(D) || !KILN_EW_IS_FLOAT_T(S)) ? (D)(v)                                \
-     : KILN_EW_IS_U64_T(D)                             ? (D)kiln_ew_f2u64((double)(v))         \
+#define KILN_EW_IS_U64_T(T)   (sizeof(T) == 8 && (T)-1 > (T)0)
+#define KILN_EW_CONVERT(D, S, v)                                                                   \
+    ((KILN_EW_IS_FLOAT_T(D) || !KILN_EW_IS_FLOAT_T(S)) ? (D)(v)                                    \
+     : KILN_EW_IS_U64_T(D)                             ? (D)kiln_ew_f2u64((double)(v))             \
                                                        : (D)kiln_ew_f2i64((double)(v)))
 
-#define KILN_EW_CAST_LOOP(fname, S, D)                                                        \
-    static void fname(void *out_, const void *const *in_, const int64_t *st, int64_t n,     \
-                      const void *params) {                                                 \
-        const S *a = in_[0];                                                                \
-        D *o = out_;                                                                        \
-        (void)st;                                                                           \
-        (void)params;                                                                       \
-        for (int64_t i = 0; i < n; i++) o[i] = KILN_EW_CONVERT(D, S, a[i]);                 \
+#define KILN_EW_CAST_LOOP(fname, S, D)                                                             \
+    static void fname(void *out_, const void *const *in_, const int64_t *st, int64_t n,            \
+                      const void *params) {                                                        \
+        const S *a = in_[0];                                                                       \
+        D *o = out_;                                                                               \
+        (void)st;                                                                                  \
+        (void)params;                                                                              \
+        for (int64_t i = 0; i < n; i++) o[i] = KILN_EW_CONVERT(D, S, a[i]);                        \
     }
 
 /* One source type into the 10 typed destinations (kiln_ew_num_index order) and bool. */
-#define KILN_EW_CAST_ROW(s, S)                                                                \
-    KILN_EW_CAST_LOOP(kiln_ew_cast_##s##_f32, S, float)                                       \
-    KILN_EW_CAST_LOOP(kiln_ew_cast_##s##_f64, S, double)                                      \
-    KILN_EW_CAST_LOOP(kiln_ew_cast_##s##_i8, S, int8_t)                                       \
-    KILN_EW_CAST_LOOP(kiln_ew_cast_##s##_u8, S, uint8_t)                                      \
-    KILN_EW_CAST_LOOP(kiln_ew_cast_##s##_i16, S, int16_t)                                     \
-    KILN_EW_CAST_LOOP(kiln_ew_cast_##s##_u16, S, uint16_t)                                    \
-    KILN_EW_CAST_LOOP(kiln_ew_cast_##s##_i32, S, int32_t)                                     \
-    KILN_EW_CAST_LOOP(kiln_ew_cast_##s##_u32, S, uint32_t)                                    \
-    KILN_EW_CAST_LOOP(kiln_ew_cast_##s##_i64, S, int64_t)                                     \
-    KILN_EW_CAST_LOOP(kiln_ew_cast_##s##_u64, S, uint64_t)                                    \
-    static void kiln_ew_cast_##s##_bool(void *out_, const void *const *in_, const int64_t *st, \
-                                        int64_t n, const void *params) {                      \
-        const S *a = in_[0];                                                                  \
-        uint8_t *o = out_;                                                                    \
-        for (int64_t i = 0; i < n; i++) o[i] = a[i] != 0;                                     \
+#define KILN_EW_CAST_ROW(s, S)                                                                     \
+    KILN_EW_CAST_LOOP(kiln_ew_cast_##s##_f32, S, float)                                            \
+    KILN_EW_CAST_LOOP(kiln_ew_cast_##s##_f64, S, double)                                           \
+    KILN_EW_CAST_LOOP(kiln_ew_cast_##s##_i8, S, int8_t)                                            \
+    KILN_EW_CAST_LOOP(kiln_ew_cast_##s##_u8, S, uint8_t)                                           \
+    KILN_EW_CAST_LOOP(kiln_ew_cast_##s##_i16, S, int16_t)                                          \
+    KILN_EW_CAST_LOOP(kiln_ew_cast_##s##_u16, S, uint16_t)                                         \
+    KILN_EW_CAST_LOOP(kiln_ew_cast_##s##_i32, S, int32_t)                                          \
+    KILN_EW_CAST_LOOP(kiln_ew_cast_##s##_u32, S, uint32_t)                                         \
+    KILN_EW_CAST_LOOP(kiln_ew_cast_##s##_i64, S, int64_t)                                          \
+    KILN_EW_CAST_LOOP(kiln_ew_cast_##s##_u64, S, uint64_t)                                         \
+    static void kiln_ew_cast_##s##_bool(void *out_, const void *const *in_, const int64_t *st,     \
+                                        int64_t n, const void *params) {                           \
+        const S *a = in_[0];                                                                       \
+        uint8_t *o = out_;                                                                         \
+        for (int64_t i = 0; i < n; i++) o[i] = a[i] != 0;                                          \
     }
 
 KILN_EW_CAST_ROW(f32, float)
@@ -72,11 +72,13 @@ KILN_EW_CAST_ROW(u32, uint32_t)
 KILN_EW_CAST_ROW(i64, int64_t)
 KILN_EW_CAST_ROW(u64, uint64_t)
 
-#define KILN_EW_CAST_TABLE_ROW(s)                                                             \
-    {kiln_ew_cast_##s##_f32, kiln_ew_cast_##s##_f64, kiln_ew_cast_##s##_i8,                  \
-     kiln_ew_cast_##s##_u8,  kiln_ew_cast_##s##_i16, kiln_ew_cast_##s##_u16,                 \
-     kiln_ew_cast_##s##_i32, kiln_ew_cast_##s##_u32, kiln_ew_cast_##s##_i64,                 \
-     kiln_ew_cast_##s##_u64, kiln_ew_cast_##s##_bool}
+#define KILN_EW_CAST_TABLE_ROW(s)                                                                  \
+    {                                                                                              \
+        kiln_ew_cast_##s##_f32, kiln_ew_cast_##s##_f64, kiln_ew_cast_##s##_i8,                     \
+            kiln_ew_cast_##s##_u8, kiln_ew_cast_##s##_i16, kiln_ew_cast_##s##_u16,                 \
+            kiln_ew_cast_##s##_i32, kiln_ew_cast_##s##_u32, kiln_ew_cast_##s##_i64,                \
+            kiln_ew_cast_##s##_u64, kiln_ew_cast_##s##_bool                                        \
+    }
 
 /* [source][destination]: kiln_ew_num_index order, destination 10 is bool */
 static const kiln_ew_loop_fn kiln_ew_cast_table[10][11] = {
@@ -118,12 +120,18 @@ static const kiln_ew_mf kiln_ew_e2m1 = {2, 1, 1, KILN_EW_MF_E2M1, 6.0, 0x7};
 
 static const kiln_ew_mf *kiln_ew_mf_format(kiln_dtype dt) {
     switch (dt) {
-    case KILN_DTYPE_FLOAT8E4M3FN: return &kiln_ew_e4m3fn;
-    case KILN_DTYPE_FLOAT8E4M3FNUZ: return &kiln_ew_e4m3fnuz;
-    case KILN_DTYPE_FLOAT8E5M2: return &kiln_ew_e5m2;
-    case KILN_DTYPE_FLOAT8E5M2FNUZ: return &kiln_ew_e5m2fnuz;
-    case KILN_DTYPE_FLOAT4E2M1: return &kiln_ew_e2m1;
-    default: return NULL;
+    case KILN_DTYPE_FLOAT8E4M3FN:
+        return &kiln_ew_e4m3fn;
+    case KILN_DTYPE_FLOAT8E4M3FNUZ:
+        return &kiln_ew_e4m3fnuz;
+    case KILN_DTYPE_FLOAT8E5M2:
+        return &kiln_ew_e5m2;
+    case KILN_DTYPE_FLOAT8E5M2FNUZ:
+        return &kiln_ew_e5m2fnuz;
+    case KILN_DTYPE_FLOAT4E2M1:
+        return &kiln_ew_e2m1;
+    default:
+        return NULL;
     }
 }
 
@@ -132,9 +140,12 @@ static const kiln_ew_mf *kiln_ew_mf_format(kiln_dtype dt) {
 static uint8_t kiln_ew_mf_overflow(const kiln_ew_mf *f, uint8_t sbit, bool saturate) {
     if (saturate || f->kind == KILN_EW_MF_E2M1) return sbit | f->max_code;
     switch (f->kind) {
-    case KILN_EW_MF_IEEE: return (uint8_t)(sbit | (((1u << f->ebits) - 1) << f->mbits));
-    case KILN_EW_MF_FN: return sbit | 0x7f;
-    default: return 0x80;
+    case KILN_EW_MF_IEEE:
+        return (uint8_t)(sbit | (((1u << f->ebits) - 1) << f->mbits));
+    case KILN_EW_MF_FN:
+        return sbit | 0x7f;
+    default:
+        return 0x80;
     }
 }
 
@@ -144,11 +155,14 @@ static uint8_t kiln_ew_mf_encode(float x, const kiln_ew_mf *f, bool saturate) {
     uint8_t sbit = (uint8_t)(neg ? 1u << (f->ebits + f->mbits) : 0);
     if (isnan(x)) {
         switch (f->kind) {
-        case KILN_EW_MF_IEEE: return (uint8_t)(sbit | (((1u << f->ebits) - 1) << f->mbits) |
-                                               (1u << (f->mbits - 1)));
-        case KILN_EW_MF_FN: return sbit | 0x7f;
-        case KILN_EW_MF_FNUZ: return 0x80;
-        default: return neg ? 0 : 0x8; /* ml_dtypes' E2M1 NaN: zero of the other sign */
+        case KILN_EW_MF_IEEE:
+            return (uint8_t)(sbit | (((1u << f->ebits) - 1) << f->mbits) | (1u << (f->mbits - 1)));
+        case KILN_EW_MF_FN:
+            return sbit | 0x7f;
+        case KILN_EW_MF_FNUZ:
+            return 0x80;
+        default:
+            return neg ? 0 : 0x8; /* ml_dtypes' E2M1 NaN: zero of the other sign */
         }
     }
     if (isinf(x)) return kiln_ew_mf_overflow(f, sbit, saturate);
@@ -185,14 +199,19 @@ static double kiln_ew_mf_decode(uint8_t c, const kiln_ew_mf *f) {
     case KILN_EW_MF_IEEE:
         if (e == emax) return m ? (neg ? -NAN : NAN) : (neg ? -INFINITY : INFINITY);
         break;
-    default: break;
+    default:
+        break;
     }
     double v = e == 0 ? ldexp((double)m, 1 - f->bias - f->mbits)
                       : ldexp((double)((1u << f->mbits) + m), (int)e - f->bias - f->mbits);
     return neg ? -v : v;
 }
 
-typedef enum kiln_ew_round { KILN_EW_ROUND_UP, KILN_EW_ROUND_DOWN, KILN_EW_ROUND_NEAREST } kiln_ew_round;
+typedef enum kiln_ew_round {
+    KILN_EW_ROUND_UP,
+    KILN_EW_ROUND_DOWN,
+    KILN_EW_ROUND_NEAREST
+} kiln_ew_round;
 
 /* float -> E8M0 (a biased power of two), as onnx.numpy_helper.to_float8e8m0 */
 static uint8_t kiln_ew_e8m0_encode(float x, bool saturate, kiln_ew_round mode) {
@@ -251,11 +270,15 @@ static kiln_ew_value kiln_ew_read(const kiln_tview *t, int64_t i) {
         return v;
     }
     switch (t->dtype) {
-    case KILN_DTYPE_FLOAT8E8M0: v.d = kiln_ew_e8m0_decode(((const uint8_t *)t->data)[i]); return v;
+    case KILN_DTYPE_FLOAT8E8M0:
+        v.d = kiln_ew_e8m0_decode(((const uint8_t *)t->data)[i]);
+        return v;
     case KILN_DTYPE_FLOAT32:
     case KILN_DTYPE_FLOAT64:
     case KILN_DTYPE_FLOAT16:
-    case KILN_DTYPE_BFLOAT16: v.d = kiln_tview_get_double(t, i); return v;
+    case KILN_DTYPE_BFLOAT16:
+        v.d = kiln_tview_get_double(t, i);
+        return v;
     case KILN_DTYPE_UINT64:
         v.kind = KILN_EW_V_UINT;
         v.u = ((const uint64_t *)t->data)[i];
@@ -309,31 +332,45 @@ static void kiln_ew_write(kiln_tview *t, int64_t i, const kiln_ew_value *v,
     const kiln_ew_mf *mf = kiln_ew_mf_format(t->dtype);
     if (mf) {
         uint8_t code = kiln_ew_mf_encode(kiln_ew_value_float(v), mf, o->saturate);
-        if (t->dtype == KILN_DTYPE_FLOAT4E2M1) kiln_ew_packed_set(t->data, i, 4, code);
-        else ((uint8_t *)t->data)[i] = code;
+        if (t->dtype == KILN_DTYPE_FLOAT4E2M1)
+            kiln_ew_packed_set(t->data, i, 4, code);
+        else
+            ((uint8_t *)t->data)[i] = code;
         return;
     }
     switch (t->dtype) {
     case KILN_DTYPE_FLOAT8E8M0:
-        ((uint8_t *)t->data)[i] = kiln_ew_e8m0_encode(kiln_ew_value_float(v), o->saturate, o->round);
+        ((uint8_t *)t->data)[i] =
+            kiln_ew_e8m0_encode(kiln_ew_value_float(v), o->saturate, o->round);
         return;
-    case KILN_DTYPE_FLOAT32: ((float *)t->data)[i] = kiln_ew_value_float(v); return;
+    case KILN_DTYPE_FLOAT32:
+        ((float *)t->data)[i] = kiln_ew_value_float(v);
+        return;
     case KILN_DTYPE_FLOAT16:
         ((uint16_t *)t->data)[i] = kiln_float_to_half(kiln_ew_value_float(v));
         return;
     case KILN_DTYPE_BFLOAT16:
         ((uint16_t *)t->data)[i] = kiln_float_to_bf16(kiln_ew_value_float(v));
         return;
-    case KILN_DTYPE_FLOAT64: ((double *)t->data)[i] = kiln_ew_value_double(v); return;
+    case KILN_DTYPE_FLOAT64:
+        ((double *)t->data)[i] = kiln_ew_value_double(v);
+        return;
     case KILN_DTYPE_BOOL:
-        ((uint8_t *)t->data)[i] =
-            v->kind == KILN_EW_V_FLOAT ? v->d != 0 : (v->kind == KILN_EW_V_INT ? v->i != 0 : v->u != 0);
+        ((uint8_t *)t->data)[i] = v->kind == KILN_EW_V_FLOAT
+                                      ? v->d != 0
+                                      : (v->kind == KILN_EW_V_INT ? v->i != 0 : v->u != 0);
         return;
     case KILN_DTYPE_INT4:
-    case KILN_DTYPE_UINT4: kiln_ew_packed_set(t->data, i, 4, (unsigned)kiln_ew_value_bits(v, true)); return;
+    case KILN_DTYPE_UINT4:
+        kiln_ew_packed_set(t->data, i, 4, (unsigned)kiln_ew_value_bits(v, true));
+        return;
     case KILN_DTYPE_INT2:
-    case KILN_DTYPE_UINT2: kiln_ew_packed_set(t->data, i, 2, (unsigned)kiln_ew_value_bits(v, true)); return;
-    default: kiln_tview_set_int(t, i, (int64_t)kiln_ew_value_bits(v, false)); return;
+    case KILN_DTYPE_UINT2:
+        kiln_ew_packed_set(t->data, i, 2, (unsigned)kiln_ew_value_bits(v, true));
+        return;
+    default:
+        kiln_tview_set_int(t, i, (int64_t)kiln_ew_value_bits(v, false));
+        return;
     }
 }
 
@@ -357,7 +394,8 @@ static kiln_status kiln_ew_cast(kiln_cpu_ctx *ctx, const kiln_node *node, const 
     }
     const kiln_tview *ins[1] = {in};
     int si = kiln_ew_cast_src(src), di = kiln_ew_cast_dst(dst);
-    if (si >= 0 && di >= 0) return kiln_ew_apply(ctx, node, ins, 1, out, kiln_ew_cast_table[si][di], NULL);
+    if (si >= 0 && di >= 0)
+        return kiln_ew_apply(ctx, node, ins, 1, out, kiln_ew_cast_table[si][di], NULL);
     bool src_half = kiln_ew_is_half(src), dst_half = kiln_ew_is_half(dst);
     if ((src_half || si >= 0) && (dst_half || di >= 0)) {
         /* through float: float16/bfloat16 operands convert in the adapter */
@@ -368,9 +406,12 @@ static kiln_status kiln_ew_cast(kiln_cpu_ctx *ctx, const kiln_node *node, const 
     kiln_ew_cast_opts o;
     o.saturate = kiln_attr_int(node, "saturate", 1) != 0;
     const char *mode = kiln_attr_string(node, "round_mode", "up");
-    if (!strcmp(mode, "up")) o.round = KILN_EW_ROUND_UP;
-    else if (!strcmp(mode, "down")) o.round = KILN_EW_ROUND_DOWN;
-    else if (!strcmp(mode, "nearest")) o.round = KILN_EW_ROUND_NEAREST;
+    if (!strcmp(mode, "up"))
+        o.round = KILN_EW_ROUND_UP;
+    else if (!strcmp(mode, "down"))
+        o.round = KILN_EW_ROUND_DOWN;
+    else if (!strcmp(mode, "nearest"))
+        o.round = KILN_EW_ROUND_NEAREST;
     else
         return kiln_node_error(KILN_ERR_INVALID_ARGUMENT, node, "unknown round_mode '%s'", mode);
     int64_t n = kiln_tview_count(in);

@@ -8,25 +8,30 @@
 
 #include "backends/cpu/elementwise_common.h"
 
+/* see elementwise_unary.c: lets GCC vectorize the float compares */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("no-trapping-math")
+#endif
+
 /* The bounds as raw values of the tensor's dtype (float for float16/bfloat16). */
 typedef struct kiln_ew_clip {
     unsigned char lo[8], hi[8];
 } kiln_ew_clip;
 
-#define KILN_EW_CLIP_LOOP(fname, T)                                                           \
-    static void fname(void *out_, const void *const *in_, const int64_t *st, int64_t n,     \
-                      const void *params) {                                                 \
-        const kiln_ew_clip *p = params;                                                     \
-        const T *a = in_[0];                                                                \
-        T *o = out_;                                                                        \
-        T lo, hi;                                                                           \
-        memcpy(&lo, p->lo, sizeof lo);                                                      \
-        memcpy(&hi, p->hi, sizeof hi);                                                      \
-        (void)st;                                                                           \
-        for (int64_t i = 0; i < n; i++) {                                                   \
-            T v = a[i] < lo ? lo : a[i];                                                    \
-            o[i] = v > hi ? hi : v;                                                         \
-        }                                                                                   \
+#define KILN_EW_CLIP_LOOP(fname, T)                                                                \
+    static void fname(void *out_, const void *const *in_, const int64_t *st, int64_t n,            \
+                      const void *params) {                                                        \
+        const kiln_ew_clip *p = params;                                                            \
+        const T *a = in_[0];                                                                       \
+        T *o = out_;                                                                               \
+        T lo, hi;                                                                                  \
+        memcpy(&lo, p->lo, sizeof lo);                                                             \
+        memcpy(&hi, p->hi, sizeof hi);                                                             \
+        (void)st;                                                                                  \
+        for (int64_t i = 0; i < n; i++) {                                                          \
+            T v = a[i] < lo ? lo : a[i];                                                           \
+            o[i] = v > hi ? hi : v;                                                                \
+        }                                                                                          \
     }
 
 KILN_EW_CLIP_LOOP(kiln_ew_clip_f32, float)
@@ -60,16 +65,36 @@ static void kiln_ew_clip_limit(kiln_dtype dt, bool high, unsigned char *dst) {
     } v;
     memset(&v, 0, sizeof v);
     switch (dt) {
-    case KILN_DTYPE_FLOAT64: v.d = high ? INFINITY : -INFINITY; break;
-    case KILN_DTYPE_INT8: v.i8 = high ? INT8_MAX : INT8_MIN; break;
-    case KILN_DTYPE_UINT8: v.u8 = high ? UINT8_MAX : 0; break;
-    case KILN_DTYPE_INT16: v.i16 = high ? INT16_MAX : INT16_MIN; break;
-    case KILN_DTYPE_UINT16: v.u16 = high ? UINT16_MAX : 0; break;
-    case KILN_DTYPE_INT32: v.i32 = high ? INT32_MAX : INT32_MIN; break;
-    case KILN_DTYPE_UINT32: v.u32 = high ? UINT32_MAX : 0; break;
-    case KILN_DTYPE_INT64: v.i64 = high ? INT64_MAX : INT64_MIN; break;
-    case KILN_DTYPE_UINT64: v.u64 = high ? UINT64_MAX : 0; break;
-    default: v.f = high ? INFINITY : -INFINITY; break;
+    case KILN_DTYPE_FLOAT64:
+        v.d = high ? INFINITY : -INFINITY;
+        break;
+    case KILN_DTYPE_INT8:
+        v.i8 = high ? INT8_MAX : INT8_MIN;
+        break;
+    case KILN_DTYPE_UINT8:
+        v.u8 = high ? UINT8_MAX : 0;
+        break;
+    case KILN_DTYPE_INT16:
+        v.i16 = high ? INT16_MAX : INT16_MIN;
+        break;
+    case KILN_DTYPE_UINT16:
+        v.u16 = high ? UINT16_MAX : 0;
+        break;
+    case KILN_DTYPE_INT32:
+        v.i32 = high ? INT32_MAX : INT32_MIN;
+        break;
+    case KILN_DTYPE_UINT32:
+        v.u32 = high ? UINT32_MAX : 0;
+        break;
+    case KILN_DTYPE_INT64:
+        v.i64 = high ? INT64_MAX : INT64_MIN;
+        break;
+    case KILN_DTYPE_UINT64:
+        v.u64 = high ? UINT64_MAX : 0;
+        break;
+    default:
+        v.f = high ? INFINITY : -INFINITY;
+        break;
     }
     memcpy(dst, &v, 8);
 }
@@ -97,7 +122,8 @@ kiln_status kiln_cpu_ew_Clip(kiln_cpu_ctx *ctx, const kiln_node *node, const kil
     kiln_ew_clip_limit(dt, true, p.hi);
     if (node->opset < 11) {
         /* attributes, float only; defaults are the float range */
-        float lo = kiln_attr_float(node, "min", -FLT_MAX), hi = kiln_attr_float(node, "max", FLT_MAX);
+        float lo = kiln_attr_float(node, "min", -FLT_MAX),
+              hi = kiln_attr_float(node, "max", FLT_MAX);
         if (dt == KILN_DTYPE_FLOAT64) {
             double dlo = lo, dhi = hi;
             memcpy(p.lo, &dlo, 8);
@@ -107,8 +133,7 @@ kiln_status kiln_cpu_ew_Clip(kiln_cpu_ctx *ctx, const kiln_node *node, const kil
             memcpy(p.hi, &hi, 4);
         } else {
             return kiln_node_error(KILN_ERR_UNSUPPORTED, node,
-                                   "dtype %s not supported before opset 11",
-                                   kiln_dtype_name(dt));
+                                   "dtype %s not supported before opset 11", kiln_dtype_name(dt));
         }
     } else {
         for (int32_t k = 1; k < 3 && k < n_in; k++) {

@@ -21,8 +21,8 @@ kiln_status kiln_ew_iter_init(kiln_ew_iter *it, const kiln_node *node, const kil
     for (int32_t k = 0; k < n_in; k++) {
         const kiln_tview *t = in[k];
         if (t->rank > rank)
-            return kiln_shape_error(node, "input %d has rank %d above the output's %d", k,
-                                    t->rank, rank);
+            return kiln_shape_error(node, "input %d has rank %d above the output's %d", k, t->rank,
+                                    rank);
         int64_t stride = 1;
         for (int32_t d = rank - 1; d >= 0; d--) {
             int32_t td = d - (rank - t->rank);

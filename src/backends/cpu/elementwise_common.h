@@ -26,7 +26,7 @@ typedef struct kiln_ew_iter {
     int32_t rank; /* >= 1 */
     int64_t dims[KILN_MAX_DIMS];
     int64_t strides[KILN_EW_MAX_IN][KILN_MAX_DIMS]; /* in elements; 0 on broadcast dims */
-    int64_t count;                                   /* output elements */
+    int64_t count;                                  /* output elements */
 } kiln_ew_iter;
 
 /* Sets up iteration of `out` (dense) over inputs that each broadcast to its shape (numpy
@@ -36,8 +36,7 @@ kiln_status kiln_ew_iter_init(kiln_ew_iter *it, const kiln_node *node, const kil
 
 /* Runs fn over the whole output, threaded for large outputs. Element sizes in bytes. */
 void kiln_ew_run(kiln_cpu_ctx *ctx, const kiln_ew_iter *it, kiln_ew_loop_fn fn, void *out,
-                 size_t out_size, const void *const *in, const size_t *in_size,
-                 const void *params);
+                 size_t out_size, const void *const *in, const size_t *in_size, const void *params);
 
 /* Convenience: broadcast `n_in` inputs into out[0] with fn. Element sizes from dtypes. */
 kiln_status kiln_ew_apply(kiln_cpu_ctx *ctx, const kiln_node *node, const kiln_tview *const *in,
@@ -91,15 +90,24 @@ static inline bool kiln_ew_is_int(kiln_dtype dt) {
  * uint64 (the order of the typed loop tables), or -1. */
 static inline int kiln_ew_int_index(kiln_dtype dt) {
     switch (dt) {
-    case KILN_DTYPE_INT8: return 0;
-    case KILN_DTYPE_UINT8: return 1;
-    case KILN_DTYPE_INT16: return 2;
-    case KILN_DTYPE_UINT16: return 3;
-    case KILN_DTYPE_INT32: return 4;
-    case KILN_DTYPE_UINT32: return 5;
-    case KILN_DTYPE_INT64: return 6;
-    case KILN_DTYPE_UINT64: return 7;
-    default: return -1;
+    case KILN_DTYPE_INT8:
+        return 0;
+    case KILN_DTYPE_UINT8:
+        return 1;
+    case KILN_DTYPE_INT16:
+        return 2;
+    case KILN_DTYPE_UINT16:
+        return 3;
+    case KILN_DTYPE_INT32:
+        return 4;
+    case KILN_DTYPE_UINT32:
+        return 5;
+    case KILN_DTYPE_INT64:
+        return 6;
+    case KILN_DTYPE_UINT64:
+        return 7;
+    default:
+        return -1;
     }
 }
 
@@ -125,8 +133,8 @@ typedef struct kiln_ew_binop {
     kiln_dtype out_dtype;
 } kiln_ew_binop;
 
-kiln_status kiln_ew_binary_resolve(const kiln_node *node, kiln_op op, kiln_dtype a,
-                                   kiln_dtype b, kiln_ew_binop *r);
+kiln_status kiln_ew_binary_resolve(const kiln_node *node, kiln_op op, kiln_dtype a, kiln_dtype b,
+                                   kiln_ew_binop *r);
 
 /* Copies in to out (same dtype and element count) unless they share memory. */
 void kiln_ew_copy(kiln_cpu_ctx *ctx, const kiln_tview *in, kiln_tview *out);

@@ -26,25 +26,25 @@ typedef struct kiln_ew_act {
 
 /* A float loop for type T computing y from x (params p). tgmath picks the float or double
  * version of every math call from the argument type. */
-#define KILN_EW_UNARY_LOOP(fname, TT, EXPR)                                                    \
-    static void fname(void *out_, const void *const *in_, const int64_t *st, int64_t n,     \
-                      const void *params) {                                                 \
-        typedef TT T;                                                                       \
-        const T *a = in_[0];                                                                \
-        T *o = out_;                                                                        \
-        /* a local copy: the compiler knows stores to o cannot change it */               \
-        const kiln_ew_act pv = params ? *(const kiln_ew_act *)params : (kiln_ew_act){0};  \
-        const kiln_ew_act *p = &pv;                                                         \
-        (void)p;                                                                            \
-        (void)st;                                                                           \
-        for (int64_t i = 0; i < n; i++) {                                                   \
-            T x = a[i];                                                                     \
-            o[i] = (T)(EXPR);                                                               \
-        }                                                                                   \
+#define KILN_EW_UNARY_LOOP(fname, TT, EXPR)                                                        \
+    static void fname(void *out_, const void *const *in_, const int64_t *st, int64_t n,            \
+                      const void *params) {                                                        \
+        typedef TT T;                                                                              \
+        const T *a = in_[0];                                                                       \
+        T *o = out_;                                                                               \
+        /* a local copy: the compiler knows stores to o cannot change it */                        \
+        const kiln_ew_act pv = params ? *(const kiln_ew_act *)params : (kiln_ew_act){0};           \
+        const kiln_ew_act *p = &pv;                                                                \
+        (void)p;                                                                                   \
+        (void)st;                                                                                  \
+        for (int64_t i = 0; i < n; i++) {                                                          \
+            T x = a[i];                                                                            \
+            o[i] = (T)(EXPR);                                                                      \
+        }                                                                                          \
     }
 
-#define KILN_EW_FLOAT_OP(Name, EXPR)                                                          \
-    KILN_EW_UNARY_LOOP(kiln_ew_f32_##Name, float, EXPR)                                       \
+#define KILN_EW_FLOAT_OP(Name, EXPR)                                                               \
+    KILN_EW_UNARY_LOOP(kiln_ew_f32_##Name, float, EXPR)                                            \
     KILN_EW_UNARY_LOOP(kiln_ew_f64_##Name, double, EXPR)
 
 /*
@@ -95,11 +95,11 @@ static inline float kiln_ew_self(int c, float a, float b) {
 static inline double kiln_ew_seld(int c, double a, double b) {
     return c ? a : b;
 }
-#define KILN_EW_SEL(c, a, b) _Generic((a), float: kiln_ew_self, default: kiln_ew_seld)(c, a, b)
+#define KILN_EW_SEL(c, a, b) _Generic((a), float : kiln_ew_self, default : kiln_ew_seld)(c, a, b)
 
 /* Written once for float and double: float loops get the vectorizable versions. */
-#define KILN_EW_EXP(x) _Generic((x), float: kiln_ew_expf, default: exp)(x)
-#define KILN_EW_SIGMOID(x) _Generic((x), float: kiln_ew_sigmoidf, default: kiln_ew_sigmoid)(x)
+#define KILN_EW_EXP(x)     _Generic((x), float : kiln_ew_expf, default : exp)(x)
+#define KILN_EW_SIGMOID(x) _Generic((x), float : kiln_ew_sigmoidf, default : kiln_ew_sigmoid)(x)
 /* log(1 + e^x) without overflow for large x */
 #define KILN_EW_SOFTPLUS(x) ((x) > 0 ? (x) + log1p(exp(-(x))) : log1p(exp(x)))
 /* clamp to [0, 1], NaN passing through (fmin/fmax would drop it, and do not vectorize) */
@@ -149,22 +149,22 @@ KILN_EW_FLOAT_OP(Shrink, KILN_EW_SEL(x < -(T)p->alpha, x + (T)p->beta, KILN_EW_S
 /* clang-format on */
 
 /* float -> bool predicates */
-#define KILN_EW_PRED_LOOP(fname, TT, EXPR)                                                     \
-    static void fname(void *out_, const void *const *in_, const int64_t *st, int64_t n,     \
-                      const void *params) {                                                 \
-        typedef TT T;                                                                       \
-        const T *a = in_[0];                                                                \
-        uint8_t *o = out_;                                                                  \
-        const kiln_ew_act *p = params;                                                      \
-        (void)p;                                                                            \
-        (void)st;                                                                           \
-        for (int64_t i = 0; i < n; i++) {                                                   \
-            T x = a[i];                                                                     \
-            o[i] = (uint8_t)(EXPR);                                                         \
-        }                                                                                   \
+#define KILN_EW_PRED_LOOP(fname, TT, EXPR)                                                         \
+    static void fname(void *out_, const void *const *in_, const int64_t *st, int64_t n,            \
+                      const void *params) {                                                        \
+        typedef TT T;                                                                              \
+        const T *a = in_[0];                                                                       \
+        uint8_t *o = out_;                                                                         \
+        const kiln_ew_act *p = params;                                                             \
+        (void)p;                                                                                   \
+        (void)st;                                                                                  \
+        for (int64_t i = 0; i < n; i++) {                                                          \
+            T x = a[i];                                                                            \
+            o[i] = (uint8_t)(EXPR);                                                                \
+        }                                                                                          \
     }
-#define KILN_EW_PRED_OP(Name, EXPR)                                                           \
-    KILN_EW_PRED_LOOP(kiln_ew_f32_##Name, float, EXPR)                                        \
+#define KILN_EW_PRED_OP(Name, EXPR)                                                                \
+    KILN_EW_PRED_LOOP(kiln_ew_f32_##Name, float, EXPR)                                             \
     KILN_EW_PRED_LOOP(kiln_ew_f64_##Name, double, EXPR)
 
 KILN_EW_PRED_OP(IsNaN, isnan(x))
@@ -174,33 +174,33 @@ KILN_EW_PRED_OP(IsInf, isinf(x) && ((x > 0 && p->flag0) || (x < 0 && p->flag1)))
 
 /* Integer loops for the 8 integer types; U is the unsigned type of the same width, so that
  * negation wraps instead of overflowing. */
-#define KILN_EW_INT_LOOP(fname, TT, UT, EXPR)                                                   \
-    static void fname(void *out_, const void *const *in_, const int64_t *st, int64_t n,     \
-                      const void *params) {                                                 \
-        typedef TT T;                                                                       \
-        typedef UT U;                                                                       \
-        (void)sizeof(U);                                                                    \
-        const T *a = in_[0];                                                                \
-        T *o = out_;                                                                        \
-        (void)st;                                                                           \
-        (void)params;                                                                       \
-        for (int64_t i = 0; i < n; i++) {                                                   \
-            T x = a[i];                                                                     \
-            o[i] = (T)(EXPR);                                                               \
-        }                                                                                   \
+#define KILN_EW_INT_LOOP(fname, TT, UT, EXPR)                                                      \
+    static void fname(void *out_, const void *const *in_, const int64_t *st, int64_t n,            \
+                      const void *params) {                                                        \
+        typedef TT T;                                                                              \
+        typedef UT U;                                                                              \
+        (void)sizeof(U);                                                                           \
+        const T *a = in_[0];                                                                       \
+        T *o = out_;                                                                               \
+        (void)st;                                                                                  \
+        (void)params;                                                                              \
+        for (int64_t i = 0; i < n; i++) {                                                          \
+            T x = a[i];                                                                            \
+            o[i] = (T)(EXPR);                                                                      \
+        }                                                                                          \
     }
 
-#define KILN_EW_INT_OP(Name, EXPR)                                                            \
-    KILN_EW_INT_LOOP(kiln_ew_i8_##Name, int8_t, uint8_t, EXPR)                                \
-    KILN_EW_INT_LOOP(kiln_ew_u8_##Name, uint8_t, uint8_t, EXPR)                               \
-    KILN_EW_INT_LOOP(kiln_ew_i16_##Name, int16_t, uint16_t, EXPR)                             \
-    KILN_EW_INT_LOOP(kiln_ew_u16_##Name, uint16_t, uint16_t, EXPR)                            \
-    KILN_EW_INT_LOOP(kiln_ew_i32_##Name, int32_t, uint32_t, EXPR)                             \
-    KILN_EW_INT_LOOP(kiln_ew_u32_##Name, uint32_t, uint32_t, EXPR)                            \
-    KILN_EW_INT_LOOP(kiln_ew_i64_##Name, int64_t, uint64_t, EXPR)                             \
-    KILN_EW_INT_LOOP(kiln_ew_u64_##Name, uint64_t, uint64_t, EXPR)                            \
-    static const kiln_ew_loop_fn kiln_ew_int_##Name[8] = {                                    \
-        kiln_ew_i8_##Name,  kiln_ew_u8_##Name,  kiln_ew_i16_##Name, kiln_ew_u16_##Name,       \
+#define KILN_EW_INT_OP(Name, EXPR)                                                                 \
+    KILN_EW_INT_LOOP(kiln_ew_i8_##Name, int8_t, uint8_t, EXPR)                                     \
+    KILN_EW_INT_LOOP(kiln_ew_u8_##Name, uint8_t, uint8_t, EXPR)                                    \
+    KILN_EW_INT_LOOP(kiln_ew_i16_##Name, int16_t, uint16_t, EXPR)                                  \
+    KILN_EW_INT_LOOP(kiln_ew_u16_##Name, uint16_t, uint16_t, EXPR)                                 \
+    KILN_EW_INT_LOOP(kiln_ew_i32_##Name, int32_t, uint32_t, EXPR)                                  \
+    KILN_EW_INT_LOOP(kiln_ew_u32_##Name, uint32_t, uint32_t, EXPR)                                 \
+    KILN_EW_INT_LOOP(kiln_ew_i64_##Name, int64_t, uint64_t, EXPR)                                  \
+    KILN_EW_INT_LOOP(kiln_ew_u64_##Name, uint64_t, uint64_t, EXPR)                                 \
+    static const kiln_ew_loop_fn kiln_ew_int_##Name[8] = {                                         \
+        kiln_ew_i8_##Name,  kiln_ew_u8_##Name,  kiln_ew_i16_##Name, kiln_ew_u16_##Name,            \
         kiln_ew_i32_##Name, kiln_ew_u32_##Name, kiln_ew_i64_##Name, kiln_ew_u64_##Name};
 
 #define KILN_EW_NEG(x) ((U)0 - (U)(x))
@@ -252,11 +252,15 @@ static void kiln_ew_act_params(const kiln_node *node, kiln_ew_act *p) {
     p->alpha = p->beta = p->gamma = 0;
     p->flag0 = p->flag1 = 1;
     switch (node->op) {
-    case KILN_OP_LeakyRelu: p->alpha = kiln_attr_float(node, "alpha", 0.01f); break;
+    case KILN_OP_LeakyRelu:
+        p->alpha = kiln_attr_float(node, "alpha", 0.01f);
+        break;
     case KILN_OP_Elu:
     case KILN_OP_Celu:
     case KILN_OP_ThresholdedRelu:
-    case KILN_OP_Swish: p->alpha = kiln_attr_float(node, "alpha", 1.0f); break;
+    case KILN_OP_Swish:
+        p->alpha = kiln_attr_float(node, "alpha", 1.0f);
+        break;
     case KILN_OP_Selu:
         p->alpha = kiln_attr_float(node, "alpha", 1.67326319217681884765625f);
         p->gamma = kiln_attr_float(node, "gamma", 1.05070102214813232421875f);
@@ -273,31 +277,31 @@ static void kiln_ew_act_params(const kiln_node *node, kiln_ew_act *p) {
         p->flag0 = kiln_attr_int(node, "detect_positive", 1);
         p->flag1 = kiln_attr_int(node, "detect_negative", 1);
         break;
-    default: break;
+    default:
+        break;
     }
 }
 
-#define KILN_EW_KERNEL_SIG(Name)                                                              \
-    kiln_status kiln_cpu_ew_##Name(kiln_cpu_ctx *ctx, const kiln_node *node,                  \
-                                   const kiln_tview *in, int32_t n_in, kiln_tview *out,       \
-                                   int32_t n_out)
+#define KILN_EW_KERNEL_SIG(Name)                                                                   \
+    kiln_status kiln_cpu_ew_##Name(kiln_cpu_ctx *ctx, const kiln_node *node, const kiln_tview *in, \
+                                   int32_t n_in, kiln_tview *out, int32_t n_out)
 
 /* Kernel of an op on floats only. */
-#define KILN_EW_FLOAT_KERNEL(Name)                                                            \
-    KILN_EW_KERNEL_SIG(Name) {                                                                \
-        kiln_ew_act p;                                                                        \
-        kiln_ew_act_params(node, &p);                                                         \
-        return kiln_ew_unary(ctx, node, in, out, kiln_ew_f32_##Name, kiln_ew_f64_##Name, NULL, \
-                             &p);                                                             \
+#define KILN_EW_FLOAT_KERNEL(Name)                                                                 \
+    KILN_EW_KERNEL_SIG(Name) {                                                                     \
+        kiln_ew_act p;                                                                             \
+        kiln_ew_act_params(node, &p);                                                              \
+        return kiln_ew_unary(ctx, node, in, out, kiln_ew_f32_##Name, kiln_ew_f64_##Name, NULL,     \
+                             &p);                                                                  \
     }
 
 /* Kernel of an op on floats and integers. */
-#define KILN_EW_NUMERIC_KERNEL(Name)                                                          \
-    KILN_EW_KERNEL_SIG(Name) {                                                                \
-        kiln_ew_act p;                                                                        \
-        kiln_ew_act_params(node, &p);                                                         \
-        return kiln_ew_unary(ctx, node, in, out, kiln_ew_f32_##Name, kiln_ew_f64_##Name,      \
-                             kiln_ew_int_##Name, &p);                                         \
+#define KILN_EW_NUMERIC_KERNEL(Name)                                                               \
+    KILN_EW_KERNEL_SIG(Name) {                                                                     \
+        kiln_ew_act p;                                                                             \
+        kiln_ew_act_params(node, &p);                                                              \
+        return kiln_ew_unary(ctx, node, in, out, kiln_ew_f32_##Name, kiln_ew_f64_##Name,           \
+                             kiln_ew_int_##Name, &p);                                              \
     }
 
 KILN_EW_NUMERIC_KERNEL(Abs)
@@ -345,8 +349,8 @@ KILN_EW_KERNEL_SIG(Gelu) {
     kiln_ew_act_params(node, &p);
     const char *approx = kiln_attr_string(node, "approximate", "none");
     if (!strcmp(approx, "tanh"))
-        return kiln_ew_unary(ctx, node, in, out, kiln_ew_f32_GeluTanh, kiln_ew_f64_GeluTanh,
-                             NULL, &p);
+        return kiln_ew_unary(ctx, node, in, out, kiln_ew_f32_GeluTanh, kiln_ew_f64_GeluTanh, NULL,
+                             &p);
     if (strcmp(approx, "none"))
         return kiln_node_error(KILN_ERR_UNSUPPORTED, node, "approximate '%s' not supported",
                                approx);

@@ -51,9 +51,8 @@ kiln_status kiln_cpu_ew_variadic(kiln_cpu_ctx *ctx, const kiln_node *node, const
     for (int32_t k = 0; k < n_in; k++) {
         if (!kiln_tview_present(&in[k])) continue;
         if (in[k].dtype != out[0].dtype)
-            return kiln_node_error(KILN_ERR_INVALID_ARGUMENT, node,
-                                   "input %d has dtype %s, not %s", k,
-                                   kiln_dtype_name(in[k].dtype), kiln_dtype_name(out[0].dtype));
+            return kiln_node_error(KILN_ERR_INVALID_ARGUMENT, node, "input %d has dtype %s, not %s",
+                                   k, kiln_dtype_name(in[k].dtype), kiln_dtype_name(out[0].dtype));
         if (first < 0) first = k;
         count++;
     }

@@ -1,22 +1,21 @@
 /* Where(condition, X, Y): three-way broadcast select, by element size (any dtype). */
 #include "backends/cpu/elementwise_common.h"
 
-#define KILN_EW_WHERE_LOOP(fname, T)                                                          \
-    static void fname(void *out_, const void *const *in_, const int64_t *st, int64_t n,     \
-                      const void *params) {                                                 \
-        const uint8_t *c = in_[0];                                                          \
-        const T *x = in_[1], *y = in_[2];                                                   \
-        T *o = out_;                                                                        \
-        (void)params;                                                                       \
-        if (st[0] && st[1] && st[2]) {                                                      \
-            for (int64_t i = 0; i < n; i++) o[i] = c[i] ? x[i] : y[i];                      \
-        } else if (st[0] && !st[1] && !st[2]) {                                             \
-            const T xv = x[0], yv = y[0];                                                   \
-            for (int64_t i = 0; i < n; i++) o[i] = c[i] ? xv : yv;                          \
-        } else {                                                                            \
-            for (int64_t i = 0; i < n; i++)                                                 \
-                o[i] = c[i * st[0]] ? x[i * st[1]] : y[i * st[2]];                          \
-        }                                                                                   \
+#define KILN_EW_WHERE_LOOP(fname, T)                                                               \
+    static void fname(void *out_, const void *const *in_, const int64_t *st, int64_t n,            \
+                      const void *params) {                                                        \
+        const uint8_t *c = in_[0];                                                                 \
+        const T *x = in_[1], *y = in_[2];                                                          \
+        T *o = out_;                                                                               \
+        (void)params;                                                                              \
+        if (st[0] && st[1] && st[2]) {                                                             \
+            for (int64_t i = 0; i < n; i++) o[i] = c[i] ? x[i] : y[i];                             \
+        } else if (st[0] && !st[1] && !st[2]) {                                                    \
+            const T xv = x[0], yv = y[0];                                                          \
+            for (int64_t i = 0; i < n; i++) o[i] = c[i] ? xv : yv;                                 \
+        } else {                                                                                   \
+            for (int64_t i = 0; i < n; i++) o[i] = c[i * st[0]] ? x[i * st[1]] : y[i * st[2]];     \
+        }                                                                                          \
     }
 
 KILN_EW_WHERE_LOOP(kiln_ew_where8, uint8_t)
@@ -34,10 +33,18 @@ kiln_status kiln_cpu_ew_Where(kiln_cpu_ctx *ctx, const kiln_node *node, const ki
         return kiln_node_error(KILN_ERR_INVALID_ARGUMENT, node, "X and Y dtypes differ");
     kiln_ew_loop_fn fn;
     switch (kiln_ew_size(in[1].dtype)) {
-    case 1: fn = kiln_ew_where8; break;
-    case 2: fn = kiln_ew_where16; break;
-    case 4: fn = kiln_ew_where32; break;
-    case 8: fn = kiln_ew_where64; break;
+    case 1:
+        fn = kiln_ew_where8;
+        break;
+    case 2:
+        fn = kiln_ew_where16;
+        break;
+    case 4:
+        fn = kiln_ew_where32;
+        break;
+    case 8:
+        fn = kiln_ew_where64;
+        break;
     default:
         return kiln_node_error(KILN_ERR_UNSUPPORTED, node, "dtype %s not supported",
                                kiln_dtype_name(in[1].dtype));

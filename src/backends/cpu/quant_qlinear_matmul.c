@@ -63,13 +63,13 @@ kiln_status kiln_cpu_QLinearMatMul(kiln_cpu_ctx *ctx, const kiln_node *node, con
     int32_t yz = kiln_tview_present(yzp) ? quant_get_int(yzp->data, yzp->dtype, 0) : 0;
     int32_t lo, hi;
     quant_range(y->dtype, &lo, &hi);
-    int32_t *brow = kiln_cpu_scratch(ctx, (size_t)(K * N) * sizeof(int32_t));
-    if (!brow && K * N > 0)
-        return kiln_node_error(KILN_ERR_OUT_OF_MEMORY, node, "out of scratch memory");
+    /* scratch: b - b_zp [K, N], then one int32 accumulator row [N] per row of a */
+    int32_t *brow = kiln_cpu_scratch(ctx, (size_t)(K * N + M * N + 1) * sizeof(int32_t));
+    if (!brow) return kiln_node_error(KILN_ERR_OUT_OF_MEMORY, node, "out of scratch memory");
+    int32_t *accs = brow + K * N;
     for (int64_t bi = 0; bi < batches; bi++) {
         int64_t aoff = qmm_batch_offset(a, a->rank >= 2 ? 2 : 1, y, brank, bi) * M * K;
         int64_t boff = qmm_batch_offset(b, b->rank >= 2 ? 2 : 1, y, brank, bi) * K * N;
-        /* b - b_zp, once per batch, as int32. */
         for (int64_t k = 0; k < K; k++)
             for (int64_t n = 0; n < N; n++) {
                 int32_t z = kiln_tview_present(bzp)
@@ -77,19 +77,25 @@ kiln_status kiln_cpu_QLinearMatMul(kiln_cpu_ctx *ctx, const kiln_node *node, con
                                 : 0;
                 brow[k * N + n] = quant_get_int(b->data, b->dtype, boff + k * N + n) - z;
             }
+#ifdef KILN_HAVE_OPENMP
+#pragma omp parallel for num_threads(kiln_cpu_threads(ctx)) if (M * N * K > 65536 && M > 1)
+#endif
         for (int64_t m = 0; m < M; m++) {
             int32_t za = kiln_tview_present(azp)
                              ? quant_get_int(azp->data, azp->dtype, qmm_pick(azp, m))
                              : 0;
             double asv = kiln_tview_get_double(as, qmm_pick(as, m));
+            int32_t *acc = accs + m * N;
+            for (int64_t n = 0; n < N; n++) acc[n] = 0;
+            for (int64_t k = 0; k < K; k++) {
+                int32_t av = quant_get_int(a->data, a->dtype, aoff + m * K + k) - za;
+                const int32_t *br = brow + k * N;
+                for (int64_t n = 0; n < N; n++) acc[n] += av * br[n];
+            }
             for (int64_t n = 0; n < N; n++) {
-                int32_t acc = 0;
-                for (int64_t k = 0; k < K; k++)
-                    acc +=
-                        (quant_get_int(a->data, a->dtype, aoff + m * K + k) - za) * brow[k * N + n];
                 double mul = qmm_mul_in(
                     st, qmm_mul_in(st, asv * kiln_tview_get_double(bs, qmm_pick(bs, n))) / ysv);
-                double r = nearbyint((double)acc * mul + (double)yz);
+                double r = nearbyint((double)acc[n] * mul + (double)yz);
                 int32_t v = r < lo ? lo : r > hi ? hi : (int32_t)r;
                 quant_set_int(y->data, y->dtype, (bi * M + m) * N + n, v);
             }

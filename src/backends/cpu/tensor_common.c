@@ -91,8 +91,8 @@ enum { KILN_COPY_MEMCPY, KILN_COPY_ROW, KILN_COPY_TILE };
 
 /* A transposed 2-D block of na x nb elements: `a` is contiguous in src (stride es), `b` in
  * dst; tiles of KILN_COPY_TILE_SIZE keep both sides in cache. */
-static void kiln_copy_tile(char *d, int64_t dsa, const char *s, int64_t ssb, int64_t na,
-                           int64_t nb, size_t es) {
+static void kiln_copy_tile(char *d, int64_t dsa, const char *s, int64_t ssb, int64_t na, int64_t nb,
+                           size_t es) {
     const int64_t e = (int64_t)es;
     for (int64_t b0 = 0; b0 < nb; b0 += KILN_COPY_TILE_SIZE) {
         int64_t b1 = b0 + KILN_COPY_TILE_SIZE < nb ? b0 + KILN_COPY_TILE_SIZE : nb;
@@ -139,7 +139,8 @@ static void kiln_copy_range(char *dst, const char *src, const kiln_copy_plan *p,
     }
     int32_t in = p->rank - 1;
     for (int64_t o = begin; o < end; o++) {
-        if (mode == KILN_COPY_MEMCPY) memcpy(dst + doff, src + soff, (size_t)p->dims[in] * es);
+        if (mode == KILN_COPY_MEMCPY)
+            memcpy(dst + doff, src + soff, (size_t)p->dims[in] * es);
         else if (mode == KILN_COPY_ROW)
             kiln_copy_row(dst + doff, p->ds[in], src + soff, p->ss[in], p->dims[in], es);
         else {
@@ -241,9 +242,9 @@ void kiln_tensor_fill(void *dst, int64_t n, const void *value, size_t es) {
 /* Per-dim mapping of a padded output coordinate onto the (cropped) source: -1 for a
  * constant-filled position. */
 typedef struct kiln_pad_dim {
-    int64_t lo;  /* first source index kept (cropping at the start) */
-    int64_t m;   /* source elements kept */
-    int64_t pb;  /* positive begin pad */
+    int64_t lo; /* first source index kept (cropping at the start) */
+    int64_t m;  /* source elements kept */
+    int64_t pb; /* positive begin pad */
 } kiln_pad_dim;
 
 static int64_t kiln_pad_map(const kiln_pad_dim *d, int64_t o, kiln_pad_mode mode) {
@@ -251,17 +252,23 @@ static int64_t kiln_pad_map(const kiln_pad_dim *d, int64_t o, kiln_pad_mode mode
     if (c >= 0 && c < d->m) return d->lo + c;
     if (d->m <= 0) return -1;
     switch (mode) {
-    case KILN_PAD_EDGE: c = c < 0 ? 0 : d->m - 1; break;
-    case KILN_PAD_WRAP: c = ((c % d->m) + d->m) % d->m; break;
+    case KILN_PAD_EDGE:
+        c = c < 0 ? 0 : d->m - 1;
+        break;
+    case KILN_PAD_WRAP:
+        c = ((c % d->m) + d->m) % d->m;
+        break;
     case KILN_PAD_REFLECT:
-        if (d->m == 1) c = 0;
+        if (d->m == 1)
+            c = 0;
         else {
             int64_t period = 2 * (d->m - 1);
             c = ((c % period) + period) % period;
             if (c >= d->m) c = period - c;
         }
         break;
-    default: return -1;
+    default:
+        return -1;
     }
     return d->lo + c;
 }
@@ -278,14 +285,19 @@ static void kiln_pad_row(char *o, const char *s, const kiln_pad_dim *d, int64_t 
     if (b < a) b = a;
     for (int64_t i = 0; i < a; i++) {
         int64_t c = kiln_pad_map(d, i, mode);
-        if (c < 0) kiln_tensor_copy_elem(o + i * (int64_t)es, value, es);
-        else kiln_tensor_copy_elem(o + i * (int64_t)es, s + c * (int64_t)es, es);
+        if (c < 0)
+            kiln_tensor_copy_elem(o + i * (int64_t)es, value, es);
+        else
+            kiln_tensor_copy_elem(o + i * (int64_t)es, s + c * (int64_t)es, es);
     }
-    if (b > a) memcpy(o + a * (int64_t)es, s + (d->lo + a - d->pb) * (int64_t)es, (size_t)(b - a) * es);
+    if (b > a)
+        memcpy(o + a * (int64_t)es, s + (d->lo + a - d->pb) * (int64_t)es, (size_t)(b - a) * es);
     for (int64_t i = b; i < n; i++) {
         int64_t c = kiln_pad_map(d, i, mode);
-        if (c < 0) kiln_tensor_copy_elem(o + i * (int64_t)es, value, es);
-        else kiln_tensor_copy_elem(o + i * (int64_t)es, s + c * (int64_t)es, es);
+        if (c < 0)
+            kiln_tensor_copy_elem(o + i * (int64_t)es, value, es);
+        else
+            kiln_tensor_copy_elem(o + i * (int64_t)es, s + c * (int64_t)es, es);
     }
 }
 
@@ -372,20 +384,64 @@ uint64_t kiln_tensor_order_key(kiln_dtype dtype, const void *p) {
     const uint64_t sign = (uint64_t)1 << 63;
     double d;
     switch (dtype) {
-    case KILN_DTYPE_INT8: return (uint64_t)(int64_t) * (const int8_t *)p ^ sign;
-    case KILN_DTYPE_INT16: { int16_t v; memcpy(&v, p, 2); return (uint64_t)(int64_t)v ^ sign; }
-    case KILN_DTYPE_INT32: { int32_t v; memcpy(&v, p, 4); return (uint64_t)(int64_t)v ^ sign; }
-    case KILN_DTYPE_INT64: { int64_t v; memcpy(&v, p, 8); return (uint64_t)v ^ sign; }
+    case KILN_DTYPE_INT8:
+        return (uint64_t)(int64_t) * (const int8_t *)p ^ sign;
+    case KILN_DTYPE_INT16: {
+        int16_t v;
+        memcpy(&v, p, 2);
+        return (uint64_t)(int64_t)v ^ sign;
+    }
+    case KILN_DTYPE_INT32: {
+        int32_t v;
+        memcpy(&v, p, 4);
+        return (uint64_t)(int64_t)v ^ sign;
+    }
+    case KILN_DTYPE_INT64: {
+        int64_t v;
+        memcpy(&v, p, 8);
+        return (uint64_t)v ^ sign;
+    }
     case KILN_DTYPE_UINT8:
-    case KILN_DTYPE_BOOL: return *(const uint8_t *)p;
-    case KILN_DTYPE_UINT16: { uint16_t v; memcpy(&v, p, 2); return v; }
-    case KILN_DTYPE_UINT32: { uint32_t v; memcpy(&v, p, 4); return v; }
-    case KILN_DTYPE_UINT64: { uint64_t v; memcpy(&v, p, 8); return v; }
-    case KILN_DTYPE_FLOAT32: { float v; memcpy(&v, p, 4); d = v; break; }
-    case KILN_DTYPE_FLOAT64: memcpy(&d, p, 8); break;
-    case KILN_DTYPE_FLOAT16: { uint16_t v; memcpy(&v, p, 2); d = kiln_half_to_float(v); break; }
-    case KILN_DTYPE_BFLOAT16: { uint16_t v; memcpy(&v, p, 2); d = kiln_bf16_to_float(v); break; }
-    default: return 0;
+    case KILN_DTYPE_BOOL:
+        return *(const uint8_t *)p;
+    case KILN_DTYPE_UINT16: {
+        uint16_t v;
+        memcpy(&v, p, 2);
+        return v;
+    }
+    case KILN_DTYPE_UINT32: {
+        uint32_t v;
+        memcpy(&v, p, 4);
+        return v;
+    }
+    case KILN_DTYPE_UINT64: {
+        uint64_t v;
+        memcpy(&v, p, 8);
+        return v;
+    }
+    case KILN_DTYPE_FLOAT32: {
+        float v;
+        memcpy(&v, p, 4);
+        d = v;
+        break;
+    }
+    case KILN_DTYPE_FLOAT64:
+        memcpy(&d, p, 8);
+        break;
+    case KILN_DTYPE_FLOAT16: {
+        uint16_t v;
+        memcpy(&v, p, 2);
+        d = kiln_half_to_float(v);
+        break;
+    }
+    case KILN_DTYPE_BFLOAT16: {
+        uint16_t v;
+        memcpy(&v, p, 2);
+        d = kiln_bf16_to_float(v);
+        break;
+    }
+    default:
+        return 0;
     }
     if (d == 0) d = 0; /* -0 orders as +0 */
     uint64_t bits;
@@ -395,14 +451,21 @@ uint64_t kiln_tensor_order_key(kiln_dtype dtype, const void *p) {
 
 /* ------------------------------------------------------------ reductions ----------- */
 
-kiln_status kiln_tensor_reduction(const kiln_node *node, kiln_dtype dtype, kiln_scatter_reduction *r) {
+kiln_status kiln_tensor_reduction(const kiln_node *node, kiln_dtype dtype,
+                                  kiln_scatter_reduction *r) {
     const char *s = kiln_attr_string(node, "reduction", "none");
-    if (!strcmp(s, "none")) *r = KILN_SCATTER_NONE;
-    else if (!strcmp(s, "add")) *r = KILN_SCATTER_ADD;
-    else if (!strcmp(s, "mul")) *r = KILN_SCATTER_MUL;
-    else if (!strcmp(s, "max")) *r = KILN_SCATTER_MAX;
-    else if (!strcmp(s, "min")) *r = KILN_SCATTER_MIN;
-    else return kiln_node_error(KILN_ERR_UNSUPPORTED, node, "reduction '%s' not supported", s);
+    if (!strcmp(s, "none"))
+        *r = KILN_SCATTER_NONE;
+    else if (!strcmp(s, "add"))
+        *r = KILN_SCATTER_ADD;
+    else if (!strcmp(s, "mul"))
+        *r = KILN_SCATTER_MUL;
+    else if (!strcmp(s, "max"))
+        *r = KILN_SCATTER_MAX;
+    else if (!strcmp(s, "min"))
+        *r = KILN_SCATTER_MIN;
+    else
+        return kiln_node_error(KILN_ERR_UNSUPPORTED, node, "reduction '%s' not supported", s);
     if (*r != KILN_SCATTER_NONE && !kiln_tensor_is_int(dtype) && !kiln_tensor_is_float(dtype) &&
         dtype != KILN_DTYPE_BOOL)
         return kiln_node_error(KILN_ERR_UNSUPPORTED, node, "reduction '%s' on dtype %s", s,
@@ -410,41 +473,74 @@ kiln_status kiln_tensor_reduction(const kiln_node *node, kiln_dtype dtype, kiln_
     return KILN_OK;
 }
 
-#define KILN_SCATTER_LOOP(T)                                                                    \
-    do {                                                                                       \
-        T *d = dst;                                                                            \
-        const T *s = src;                                                                      \
-        for (int64_t i = 0; i < n; i++) {                                                      \
-            switch (r) {                                                                       \
-            case KILN_SCATTER_ADD: d[i] = (T)(d[i] + s[i]); break;                              \
-            case KILN_SCATTER_MUL: d[i] = (T)(d[i] * s[i]); break;                              \
-            case KILN_SCATTER_MAX: d[i] = s[i] > d[i] ? s[i] : d[i]; break;                     \
-            case KILN_SCATTER_MIN: d[i] = s[i] < d[i] ? s[i] : d[i]; break;                     \
-            default: d[i] = s[i]; break;                                                       \
-            }                                                                                  \
-        }                                                                                      \
+#define KILN_SCATTER_LOOP(T)                                                                       \
+    do {                                                                                           \
+        T *d = dst;                                                                                \
+        const T *s = src;                                                                          \
+        for (int64_t i = 0; i < n; i++) {                                                          \
+            switch (r) {                                                                           \
+            case KILN_SCATTER_ADD:                                                                 \
+                d[i] = (T)(d[i] + s[i]);                                                           \
+                break;                                                                             \
+            case KILN_SCATTER_MUL:                                                                 \
+                d[i] = (T)(d[i] * s[i]);                                                           \
+                break;                                                                             \
+            case KILN_SCATTER_MAX:                                                                 \
+                d[i] = s[i] > d[i] ? s[i] : d[i];                                                  \
+                break;                                                                             \
+            case KILN_SCATTER_MIN:                                                                 \
+                d[i] = s[i] < d[i] ? s[i] : d[i];                                                  \
+                break;                                                                             \
+            default:                                                                               \
+                d[i] = s[i];                                                                       \
+                break;                                                                             \
+            }                                                                                      \
+        }                                                                                          \
     } while (0)
 
 void kiln_tensor_reduce_into(kiln_dtype dtype, void *dst, const void *src, int64_t n,
                              kiln_scatter_reduction r) {
     switch (dtype) {
-    case KILN_DTYPE_FLOAT32: KILN_SCATTER_LOOP(float); return;
-    case KILN_DTYPE_FLOAT64: KILN_SCATTER_LOOP(double); return;
-    case KILN_DTYPE_INT8: KILN_SCATTER_LOOP(int8_t); return;
-    case KILN_DTYPE_INT16: KILN_SCATTER_LOOP(int16_t); return;
-    case KILN_DTYPE_INT32: KILN_SCATTER_LOOP(int32_t); return;
-    case KILN_DTYPE_INT64: KILN_SCATTER_LOOP(int64_t); return;
-    case KILN_DTYPE_UINT8: KILN_SCATTER_LOOP(uint8_t); return;
-    case KILN_DTYPE_UINT16: KILN_SCATTER_LOOP(uint16_t); return;
-    case KILN_DTYPE_UINT32: KILN_SCATTER_LOOP(uint32_t); return;
-    case KILN_DTYPE_UINT64: KILN_SCATTER_LOOP(uint64_t); return;
+    case KILN_DTYPE_FLOAT32:
+        KILN_SCATTER_LOOP(float);
+        return;
+    case KILN_DTYPE_FLOAT64:
+        KILN_SCATTER_LOOP(double);
+        return;
+    case KILN_DTYPE_INT8:
+        KILN_SCATTER_LOOP(int8_t);
+        return;
+    case KILN_DTYPE_INT16:
+        KILN_SCATTER_LOOP(int16_t);
+        return;
+    case KILN_DTYPE_INT32:
+        KILN_SCATTER_LOOP(int32_t);
+        return;
+    case KILN_DTYPE_INT64:
+        KILN_SCATTER_LOOP(int64_t);
+        return;
+    case KILN_DTYPE_UINT8:
+        KILN_SCATTER_LOOP(uint8_t);
+        return;
+    case KILN_DTYPE_UINT16:
+        KILN_SCATTER_LOOP(uint16_t);
+        return;
+    case KILN_DTYPE_UINT32:
+        KILN_SCATTER_LOOP(uint32_t);
+        return;
+    case KILN_DTYPE_UINT64:
+        KILN_SCATTER_LOOP(uint64_t);
+        return;
     case KILN_DTYPE_BOOL: {
         uint8_t *d = dst;
         const uint8_t *s = src;
         for (int64_t i = 0; i < n; i++) {
-            if (r == KILN_SCATTER_ADD || r == KILN_SCATTER_MAX) d[i] = d[i] || s[i];
-            else if (r == KILN_SCATTER_MUL || r == KILN_SCATTER_MIN) d[i] = d[i] && s[i];
-            else d[i] = s[i];
+            if (r == KILN_SCATTER_ADD || r == KILN_SCATTER_MAX)
+                d[i] = d[i] || s[i];
+            else if (r == KILN_SCATTER_MUL || r == KILN_SCATTER_MIN)
+                d[i] = d[i] && s[i];
+            else
+                d[i] = s[i];
         }
         return;
     }
@@ -457,14 +553,20 @@ void kiln_tensor_reduce_into(kiln_dtype dtype, void *dst, const void *src, int64
             float a = half ? kiln_half_to_float(d[i]) : kiln_bf16_to_float(d[i]);
             float b = half ? kiln_half_to_float(s[i]) : kiln_bf16_to_float(s[i]);
             float v = b;
-            if (r == KILN_SCATTER_ADD) v = a + b;
-            else if (r == KILN_SCATTER_MUL) v = a * b;
-            else if (r == KILN_SCATTER_MAX) v = b > a ? b : a;
-            else if (r == KILN_SCATTER_MIN) v = b < a ? b : a;
+            if (r == KILN_SCATTER_ADD)
+                v = a + b;
+            else if (r == KILN_SCATTER_MUL)
+                v = a * b;
+            else if (r == KILN_SCATTER_MAX)
+                v = b > a ? b : a;
+            else if (r == KILN_SCATTER_MIN)
+                v = b < a ? b : a;
             d[i] = half ? kiln_float_to_half(v) : kiln_float_to_bf16(v);
         }
         return;
     }
-    default: memcpy(dst, src, kiln_dtype_nbytes(dtype, n)); return;
+    default:
+        memcpy(dst, src, kiln_dtype_nbytes(dtype, n));
+        return;
     }
 }

@@ -55,7 +55,8 @@ typedef enum kiln_scatter_reduction {
     KILN_SCATTER_MIN
 } kiln_scatter_reduction;
 
-kiln_status kiln_tensor_reduction(const kiln_node *node, kiln_dtype dtype, kiln_scatter_reduction *r);
+kiln_status kiln_tensor_reduction(const kiln_node *node, kiln_dtype dtype,
+                                  kiln_scatter_reduction *r);
 /* dst[i] = reduce(dst[i], src[i]) for n contiguous elements of dtype. */
 void kiln_tensor_reduce_into(kiln_dtype dtype, void *dst, const void *src, int64_t n,
                              kiln_scatter_reduction r);
@@ -69,11 +70,21 @@ static inline int64_t kiln_tensor_index_at(const kiln_tview *t, int64_t i) {
 /* Copies one element of es bytes (constant sizes become single moves). */
 static inline void kiln_tensor_copy_elem(void *dst, const void *src, size_t es) {
     switch (es) {
-    case 1: memcpy(dst, src, 1); break;
-    case 2: memcpy(dst, src, 2); break;
-    case 4: memcpy(dst, src, 4); break;
-    case 8: memcpy(dst, src, 8); break;
-    default: memcpy(dst, src, es); break;
+    case 1:
+        memcpy(dst, src, 1);
+        break;
+    case 2:
+        memcpy(dst, src, 2);
+        break;
+    case 4:
+        memcpy(dst, src, 4);
+        break;
+    case 8:
+        memcpy(dst, src, 8);
+        break;
+    default:
+        memcpy(dst, src, es);
+        break;
     }
 }
 

@@ -2,9 +2,8 @@
  * is true; the output size is data-dependent. */
 #include "backends/cpu/tensor_common.h"
 
-kiln_status kiln_cpu_tensor_compress(kiln_cpu_ctx *ctx, const kiln_node *node,
-                                     const kiln_tview *in, int32_t n_in, kiln_tview *out,
-                                     int32_t n_out) {
+kiln_status kiln_cpu_tensor_compress(kiln_cpu_ctx *ctx, const kiln_node *node, const kiln_tview *in,
+                                     int32_t n_in, kiln_tview *out, int32_t n_out) {
     (void)n_in;
     (void)n_out;
     size_t es;
@@ -23,8 +22,8 @@ kiln_status kiln_cpu_tensor_compress(kiln_cpu_ctx *ctx, const kiln_node *node,
     int64_t nc = kiln_tview_count(&in[1]);
     if (nc > n)
         return kiln_node_error(KILN_ERR_INVALID_ARGUMENT, node,
-                               "condition has %lld values but the axis has %lld",
-                               (long long)nc, (long long)n);
+                               "condition has %lld values but the axis has %lld", (long long)nc,
+                               (long long)n);
     size_t cs;
     KILN_TRY(kiln_tensor_elem_size(node, in[1].dtype, &cs));
     const unsigned char *cond = in[1].data;

@@ -1,9 +1,8 @@
 /* Constant: copies the attribute's value into the output. */
 #include "backends/cpu/tensor_common.h"
 
-kiln_status kiln_cpu_tensor_constant(kiln_cpu_ctx *ctx, const kiln_node *node,
-                                     const kiln_tview *in, int32_t n_in, kiln_tview *out,
-                                     int32_t n_out) {
+kiln_status kiln_cpu_tensor_constant(kiln_cpu_ctx *ctx, const kiln_node *node, const kiln_tview *in,
+                                     int32_t n_in, kiln_tview *out, int32_t n_out) {
     (void)ctx;
     (void)in;
     (void)n_in;

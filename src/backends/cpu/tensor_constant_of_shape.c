@@ -14,8 +14,10 @@ kiln_status kiln_cpu_tensor_constant_of_shape(kiln_cpu_ctx *ctx, const kiln_node
     const kiln_attr *a = kiln_node_attr(node, "value");
     unsigned char zero[16] = {0};
     const void *value = zero;
-    if (a && a->tensor && a->tensor->data && a->tensor->nbytes >= es) value = a->tensor->data;
-    else if (es > sizeof zero) return kiln_node_error(KILN_ERR_UNSUPPORTED, node, "element too large");
+    if (a && a->tensor && a->tensor->data && a->tensor->nbytes >= es)
+        value = a->tensor->data;
+    else if (es > sizeof zero)
+        return kiln_node_error(KILN_ERR_UNSUPPORTED, node, "element too large");
     kiln_tensor_fill(out[0].data, kiln_tview_count(&out[0]), value, es);
     return KILN_OK;
 }

@@ -17,8 +17,10 @@ kiln_status kiln_cpu_tensor_depth_to_space(kiln_cpu_ctx *ctx, const kiln_node *n
     int crd = !strcmp(kiln_attr_string(node, "mode", "DCR"), "CRD");
     static const int32_t dcr[6] = {0, 3, 4, 1, 5, 2}, crdp[6] = {0, 1, 4, 2, 5, 3};
     int64_t view[6], vst[6], dims[6], ss[6], ds[6];
-    if (crd) view[0] = d[0], view[1] = c, view[2] = b, view[3] = b;
-    else view[0] = d[0], view[1] = b, view[2] = b, view[3] = c;
+    if (crd)
+        view[0] = d[0], view[1] = c, view[2] = b, view[3] = b;
+    else
+        view[0] = d[0], view[1] = b, view[2] = b, view[3] = c;
     view[4] = d[2], view[5] = d[3];
     kiln_tensor_strides(6, view, (int64_t)es, vst);
     const int32_t *perm = crd ? crdp : dcr;

@@ -1,9 +1,8 @@
 /* EyeLike: zeros with ones on the k-th diagonal. */
 #include "backends/cpu/tensor_common.h"
 
-kiln_status kiln_cpu_tensor_eye_like(kiln_cpu_ctx *ctx, const kiln_node *node,
-                                     const kiln_tview *in, int32_t n_in, kiln_tview *out,
-                                     int32_t n_out) {
+kiln_status kiln_cpu_tensor_eye_like(kiln_cpu_ctx *ctx, const kiln_node *node, const kiln_tview *in,
+                                     int32_t n_in, kiln_tview *out, int32_t n_out) {
     (void)ctx;
     (void)in;
     (void)n_in;

@@ -28,16 +28,35 @@ kiln_status kiln_cpu_tensor_gather(kiln_cpu_ctx *ctx, const kiln_node *node, con
     size_t run = (size_t)inner * es;
     const char *src = in[0].data;
     char *dst = out[0].data;
-    int64_t rows = outer * ni;
-    int nt = kiln_tensor_threads(ctx, rows * (int64_t)run);
+    int nt = kiln_tensor_threads(ctx, outer * ni * (int64_t)run);
+    if (outer == 1 || run > 64) { /* rows of indices: long runs, thread over them */
+        int64_t rows = outer * ni;
 #ifdef KILN_HAVE_OPENMP
 #pragma omp parallel for num_threads(nt) if (nt > 1)
 #endif
-    for (int64_t r = 0; r < rows; r++) {
-        int64_t o = r / ni, j = r % ni;
-        const char *s = src + (o * n + idx[j]) * (int64_t)run;
-        if (run == es) kiln_tensor_copy_elem(dst + r * (int64_t)run, s, es);
-        else memcpy(dst + r * (int64_t)run, s, run);
+        for (int64_t r = 0; r < rows; r++) {
+            int64_t o = r / ni, j = r % ni;
+            memcpy(dst + r * (int64_t)run, src + (o * n + idx[j]) * (int64_t)run, run);
+        }
+    } else { /* short runs (often one element): a typed loop per outer slab */
+#ifdef KILN_HAVE_OPENMP
+#pragma omp parallel for num_threads(nt) if (nt > 1)
+#endif
+        for (int64_t o = 0; o < outer; o++) {
+            const char *s = src + o * n * (int64_t)run;
+            char *d = dst + o * ni * (int64_t)run;
+            if (run == 4)
+                for (int64_t j = 0; j < ni; j++) memcpy(d + j * 4, s + idx[j] * 4, 4);
+            else if (run == 8)
+                for (int64_t j = 0; j < ni; j++) memcpy(d + j * 8, s + idx[j] * 8, 8);
+            else if (run == 2)
+                for (int64_t j = 0; j < ni; j++) memcpy(d + j * 2, s + idx[j] * 2, 2);
+            else if (run == 1)
+                for (int64_t j = 0; j < ni; j++) d[j] = s[idx[j]];
+            else
+                for (int64_t j = 0; j < ni; j++)
+                    memcpy(d + j * (int64_t)run, s + idx[j] * (int64_t)run, run);
+        }
     }
     (void)nt;
     return KILN_OK;

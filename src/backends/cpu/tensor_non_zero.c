@@ -5,10 +5,13 @@
 /* Whether element i is nonzero (by value for floats, so -0.0 counts as zero). */
 static int kiln_nonzero_at(const kiln_tview *t, int64_t i, size_t es) {
     switch (t->dtype) {
-    case KILN_DTYPE_FLOAT32: return ((const float *)t->data)[i] != 0;
-    case KILN_DTYPE_FLOAT64: return ((const double *)t->data)[i] != 0;
+    case KILN_DTYPE_FLOAT32:
+        return ((const float *)t->data)[i] != 0;
+    case KILN_DTYPE_FLOAT64:
+        return ((const double *)t->data)[i] != 0;
     case KILN_DTYPE_FLOAT16:
-    case KILN_DTYPE_BFLOAT16: return (((const uint16_t *)t->data)[i] & 0x7fff) != 0;
+    case KILN_DTYPE_BFLOAT16:
+        return (((const uint16_t *)t->data)[i] & 0x7fff) != 0;
     default: {
         const unsigned char *p = (const unsigned char *)t->data + i * (int64_t)es;
         for (size_t b = 0; b < es; b++)
@@ -18,9 +21,8 @@ static int kiln_nonzero_at(const kiln_tview *t, int64_t i, size_t es) {
     }
 }
 
-kiln_status kiln_cpu_tensor_non_zero(kiln_cpu_ctx *ctx, const kiln_node *node,
-                                     const kiln_tview *in, int32_t n_in, kiln_tview *out,
-                                     int32_t n_out) {
+kiln_status kiln_cpu_tensor_non_zero(kiln_cpu_ctx *ctx, const kiln_node *node, const kiln_tview *in,
+                                     int32_t n_in, kiln_tview *out, int32_t n_out) {
     (void)n_in;
     (void)n_out;
     size_t es;

@@ -4,9 +4,8 @@
 
 #include "backends/cpu/tensor_common.h"
 
-kiln_status kiln_cpu_tensor_one_hot(kiln_cpu_ctx *ctx, const kiln_node *node,
-                                    const kiln_tview *in, int32_t n_in, kiln_tview *out,
-                                    int32_t n_out) {
+kiln_status kiln_cpu_tensor_one_hot(kiln_cpu_ctx *ctx, const kiln_node *node, const kiln_tview *in,
+                                    int32_t n_in, kiln_tview *out, int32_t n_out) {
     (void)ctx;
     (void)n_in;
     (void)n_out;

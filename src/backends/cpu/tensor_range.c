@@ -18,7 +18,8 @@ kiln_status kiln_cpu_tensor_range(kiln_cpu_ctx *ctx, const kiln_node *node, cons
         for (int64_t i = 0; i < n; i++) o[i] = (float)(start + (double)i * delta);
     } else {
         double start = kiln_tview_get_double(&in[0], 0), delta = kiln_tview_get_double(&in[2], 0);
-        for (int64_t i = 0; i < n; i++) kiln_tview_set_double(&out[0], i, start + (double)i * delta);
+        for (int64_t i = 0; i < n; i++)
+            kiln_tview_set_double(&out[0], i, start + (double)i * delta);
     }
     return KILN_OK;
 }

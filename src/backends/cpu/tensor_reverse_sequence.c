@@ -28,8 +28,7 @@ kiln_status kiln_cpu_tensor_reverse_sequence(kiln_cpu_ctx *ctx, const kiln_node 
                                    (long long)steps);
         for (int64_t t = 0; t < steps; t++) {
             int64_t from = t < len ? len - 1 - t : t;
-            if (run)
-                memcpy(o + t * st[ta] + b * st[ba], s + from * st[ta] + b * st[ba], run);
+            if (run) memcpy(o + t * st[ta] + b * st[ba], s + from * st[ta] + b * st[ba], run);
         }
     }
     return KILN_OK;

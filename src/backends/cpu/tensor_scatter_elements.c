@@ -34,8 +34,10 @@ kiln_status kiln_cpu_tensor_scatter_elements(kiln_cpu_ctx *ctx, const kiln_node 
                                    (long long)v, (int)axis, (long long)n);
         if (v < 0) v += n;
         char *dst = o + (base + v * st[axis]) * (int64_t)es;
-        if (red == KILN_SCATTER_NONE) kiln_tensor_copy_elem(dst, upd + i * (int64_t)es, es);
-        else kiln_tensor_reduce_into(in[0].dtype, dst, upd + i * (int64_t)es, 1, red);
+        if (red == KILN_SCATTER_NONE)
+            kiln_tensor_copy_elem(dst, upd + i * (int64_t)es, es);
+        else
+            kiln_tensor_reduce_into(in[0].dtype, dst, upd + i * (int64_t)es, 1, red);
         for (int32_t d = r - 1; d >= 0; d--) {
             if (d != axis) base += st[d];
             if (++coord[d] < in[1].dims[d]) break;

@@ -34,8 +34,10 @@ kiln_status kiln_cpu_tensor_scatter_nd(kiln_cpu_ctx *ctx, const kiln_node *node,
         }
         char *dst = o + off * (int64_t)es;
         const char *src = upd + t * slice * (int64_t)es;
-        if (red == KILN_SCATTER_NONE) memcpy(dst, src, (size_t)slice * es);
-        else kiln_tensor_reduce_into(in[0].dtype, dst, src, slice, red);
+        if (red == KILN_SCATTER_NONE)
+            memcpy(dst, src, (size_t)slice * es);
+        else
+            kiln_tensor_reduce_into(in[0].dtype, dst, src, slice, red);
     }
     return KILN_OK;
 }

@@ -18,8 +18,9 @@ kiln_status kiln_cpu_tensor_split(kiln_cpu_ctx *ctx, const kiln_node *node, cons
     for (int32_t i = 0; i < n_out; i++) {
         if (kiln_tview_present(&out[i])) {
             kiln_tensor_strides(rank, out[i].dims, (int64_t)es, ds);
-            kiln_tensor_copy_strided(ctx, out[i].data, ds, (const char *)in[0].data + offset * ss[axis],
-                                     ss, rank, out[i].dims, es);
+            kiln_tensor_copy_strided(ctx, out[i].data, ds,
+                                     (const char *)in[0].data + offset * ss[axis], ss, rank,
+                                     out[i].dims, es);
         }
         offset += sizes[i];
     }
