@@ -5,6 +5,9 @@
 #include "backends/cpu/cpu_executor.h"
 #include "core/logger.h"
 #include "runtime/engine.h"
+#ifdef KILN_HAVE_CUDA
+#include "backends/cuda/cuda_executor.h"
+#endif
 
 struct kiln_context {
     kiln_engine *engine;
@@ -14,7 +17,22 @@ struct kiln_context {
     int32_t *ranks;
     int *shape_set;            /* per input: set by the caller (dynamic inputs must be) */
     int ran;                   /* outputs hold results of a run */
+#ifdef KILN_HAVE_CUDA
+    kiln_cuda_state *cuda;     /* CUDA engines: the device-side state */
+#endif
 };
+
+static int kiln_context_is_cuda(const kiln_context *c) {
+    return c->engine->device == KILN_DEVICE_CUDA;
+}
+
+/* The value of a tensor after a run, wherever the engine keeps it. */
+static const kiln_tview *kiln_context_value(const kiln_context *c, int32_t t) {
+#ifdef KILN_HAVE_CUDA
+    if (c->cuda) return kiln_cuda_state_value(c->cuda, t);
+#endif
+    return &c->cpu.values[t];
+}
 
 static int kiln_io_is_dynamic(const kiln_engine_io *io) {
     if (io->rank < 0) return 1;
@@ -25,10 +43,12 @@ static int kiln_io_is_dynamic(const kiln_engine_io *io) {
 
 kiln_status kiln_engine_create_execution_context(kiln_engine *engine, kiln_context **out) {
     KILN_CHECK_ARG(engine && out, "kiln_engine_create_execution_context");
+#ifndef KILN_HAVE_CUDA
     if (engine->device != KILN_DEVICE_CPU)
         return kiln_error(KILN_ERR_UNSUPPORTED,
                           "kiln_engine_create_execution_context: the engine targets CUDA, and this "
-                          "kiln runs CPU engines only");
+                          "kiln was built without the CUDA backend");
+#endif
     kiln_context *c = calloc(1, sizeof *c);
     if (!c) return kiln_error(KILN_ERR_OUT_OF_MEMORY, "out of memory creating a context");
     c->engine = engine;
@@ -45,7 +65,12 @@ kiln_status kiln_engine_create_execution_context(kiln_engine *engine, kiln_conte
     extern int omp_get_num_procs(void);
     if (threads <= 0) threads = omp_get_num_procs();
 #endif
-    if (st == KILN_OK)
+#ifdef KILN_HAVE_CUDA
+    if (st == KILN_OK && engine->device == KILN_DEVICE_CUDA)
+        st = kiln_cuda_state_create(engine, threads, &c->cuda);
+    else
+#endif
+        if (st == KILN_OK)
         st = kiln_cpu_state_init(&c->cpu, engine->graph, engine->first_use, engine->last_use,
                                  threads);
     if (st != KILN_OK) {
@@ -67,6 +92,9 @@ void kiln_context_destroy(kiln_context *context) {
     free(context->cpu.node_seconds);
     context->cpu.node_seconds = NULL;
     if (context->cpu.values) kiln_cpu_state_free(&context->cpu);
+#ifdef KILN_HAVE_CUDA
+    kiln_cuda_state_destroy(context->cuda);
+#endif
     free(context->addresses);
     free(context->shapes);
     free(context->ranks);
@@ -139,7 +167,11 @@ kiln_status kiln_context_set_input_shape(kiln_context *context, const char *name
     memcpy(context->shapes[i], dims.d, sizeof(int64_t) * (size_t)dims.nb_dims);
     context->shape_set[i] = 1;
     if (changed) {
-        kiln_cpu_state_invalidate(&context->cpu);
+#ifdef KILN_HAVE_CUDA
+        if (context->cuda) kiln_cuda_state_invalidate(context->cuda);
+        else
+#endif
+            kiln_cpu_state_invalidate(&context->cpu);
         context->ran = 0;
     }
     return KILN_OK;
@@ -154,7 +186,7 @@ kiln_status kiln_context_get_tensor_shape(const kiln_context *context, const cha
     int32_t i = (int32_t)(io - e->io);
     memset(out, 0, sizeof *out);
     if (io->mode == KILN_TENSOR_IO_OUTPUT && context->ran) {
-        const kiln_tview *v = &context->cpu.values[io->tensor];
+        const kiln_tview *v = kiln_context_value(context, io->tensor);
         out->nb_dims = v->rank;
         memcpy(out->d, v->dims, sizeof(int64_t) * (size_t)(v->rank > 0 ? v->rank : 0));
         return KILN_OK;
@@ -183,12 +215,15 @@ kiln_status kiln_context_get_tensor_data(const kiln_context *context, const char
         return kiln_error(KILN_ERR_INVALID_ARGUMENT,
                           "kiln_context_get_tensor_data: '%s' is not an output of a finished run",
                           name);
+#ifdef KILN_HAVE_CUDA
+    if (context->cuda) return kiln_cuda_state_device_data(context->cuda, io->tensor, data);
+#endif
     *data = context->cpu.values[io->tensor].data;
     return KILN_OK;
 }
 
-/* Binds the inputs, runs the graph, copies outputs to the caller's buffers. */
-static kiln_status kiln_context_run(kiln_context *c, const char *call) {
+/* Checks that every input has a shape and a buffer. */
+static kiln_status kiln_context_check_inputs(const kiln_context *c, const char *call) {
     const kiln_engine *e = c->engine;
     for (int32_t i = 0; i < e->io_count; i++) {
         const kiln_engine_io *io = &e->io[i];
@@ -203,6 +238,43 @@ static kiln_status kiln_context_run(kiln_context *c, const char *call) {
                               "%s: input '%s' has no buffer: bind one with "
                               "kiln_context_set_tensor_address",
                               call, io->name);
+    }
+    return KILN_OK;
+}
+
+#ifdef KILN_HAVE_CUDA
+/* CUDA engines: inputs and outputs are device buffers; the run is queued on `stream`. */
+static kiln_status kiln_context_run_cuda(kiln_context *c, void *stream, int wait) {
+    const kiln_engine *e = c->engine;
+    for (int32_t i = 0; i < e->io_count; i++) {
+        const kiln_engine_io *io = &e->io[i];
+        if (io->mode == KILN_TENSOR_IO_INPUT)
+            kiln_cuda_state_bind_input(c->cuda, io->tensor, io->dtype, c->ranks[i], c->shapes[i],
+                                       c->addresses[i]);
+    }
+    c->ran = 0;
+    KILN_TRY(kiln_cuda_run(c->cuda, stream));
+    c->ran = 1;
+    for (int32_t i = 0; i < e->io_count; i++) {
+        const kiln_engine_io *io = &e->io[i];
+        if (io->mode == KILN_TENSOR_IO_OUTPUT && c->addresses[i])
+            KILN_TRY(kiln_cuda_state_copy_out(c->cuda, io->tensor, c->addresses[i], stream));
+    }
+    return wait ? kiln_cuda_state_synchronize(c->cuda, stream) : KILN_OK;
+}
+#endif
+
+/* Binds the inputs, runs the graph, copies outputs to the caller's buffers. */
+static kiln_status kiln_context_run(kiln_context *c, const char *call, void *stream, int wait) {
+    const kiln_engine *e = c->engine;
+    KILN_TRY(kiln_context_check_inputs(c, call));
+#ifdef KILN_HAVE_CUDA
+    if (c->cuda) return kiln_context_run_cuda(c, stream, wait);
+#endif
+    (void)stream, (void)wait;
+    for (int32_t i = 0; i < e->io_count; i++) {
+        const kiln_engine_io *io = &e->io[i];
+        if (io->mode != KILN_TENSOR_IO_INPUT) continue;
         kiln_tview *v = &c->cpu.values[io->tensor];
         v->dtype = io->dtype;
         v->rank = c->ranks[i];
@@ -228,17 +300,21 @@ static kiln_status kiln_context_run(kiln_context *c, const char *call) {
 
 kiln_status kiln_context_enqueue(kiln_context *context, void *stream) {
     KILN_CHECK_ARG(context != NULL, "kiln_context_enqueue");
-    (void)stream; /* CPU engines run on the calling thread */
-    return kiln_context_run(context, "kiln_context_enqueue");
+    /* CPU engines run on the calling thread; CUDA engines queue on `stream`. */
+    return kiln_context_run(context, "kiln_context_enqueue", stream, 0);
 }
 
 kiln_status kiln_context_execute(kiln_context *context) {
     KILN_CHECK_ARG(context != NULL, "kiln_context_execute");
-    return kiln_context_run(context, "kiln_context_execute");
+    return kiln_context_run(context, "kiln_context_execute", NULL, 1);
 }
 
 kiln_status kiln_context_set_profiling(kiln_context *context, int enabled) {
     KILN_CHECK_ARG(context != NULL, "kiln_context_set_profiling");
+    if (kiln_context_is_cuda(context) && enabled)
+        return kiln_error(KILN_ERR_UNSUPPORTED,
+                          "kiln_context_set_profiling: layer profiles of CUDA engines are not "
+                          "implemented yet");
     if (!enabled) {
         free(context->cpu.node_seconds);
         context->cpu.node_seconds = NULL;

@@ -7,6 +7,21 @@
 #include "api/host_memory_internal.h"
 #include "core/logger.h"
 #include "plan/plan_format.h"
+#ifdef KILN_HAVE_CUDA
+#include "backends/cuda/cuda_executor.h"
+#endif
+
+/* Device-side preparation of a loaded engine (CUDA: placement and weights upload). */
+static kiln_status kiln_engine_load_device(kiln_engine *e) {
+    if (e->device != KILN_DEVICE_CUDA) return KILN_OK;
+#ifdef KILN_HAVE_CUDA
+    return kiln_cuda_engine_prepare(e);
+#else
+    return kiln_error(KILN_ERR_UNSUPPORTED,
+                      "the plan is a CUDA engine, and this kiln was built without the CUDA "
+                      "backend");
+#endif
+}
 
 struct kiln_runtime {
     kiln_logger *logger;
@@ -72,6 +87,11 @@ kiln_status kiln_runtime_deserialize_engine(kiln_runtime *runtime, const void *p
     }
     e->plan_copy = copy;
     e->logger = runtime->logger;
+    st = kiln_engine_load_device(e);
+    if (st != KILN_OK) {
+        kiln_engine_free(e);
+        return st;
+    }
     *out = e;
     return KILN_OK;
 }
@@ -90,6 +110,11 @@ kiln_status kiln_runtime_deserialize_engine_from_file(kiln_runtime *runtime, con
     }
     e->plan_file = map; /* weights stay in the mapping: zero-copy */
     e->logger = runtime->logger;
+    st = kiln_engine_load_device(e);
+    if (st != KILN_OK) {
+        kiln_engine_free(e);
+        return st;
+    }
     *out = e;
     return KILN_OK;
 }

@@ -4,16 +4,13 @@
  * network_layers_tensor.c.
  */
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "api/network_layers_internal.h"
 #include "ir/tview.h"
-
-const char *kiln_lc_shape_text(int32_t rank, const int64_t *dims, char *buf, size_t size) {
-    return kiln_shape_string(rank, dims, buf, size);
-}
 
 kiln_status kiln_lc_arg_error(const kiln_layer_ctx *c, const char *fmt, ...) {
     char msg[1024];
@@ -174,8 +171,17 @@ kiln_status kiln_lc_axis(const kiln_layer_ctx *c, int64_t axis, int32_t rank, co
     return KILN_OK;
 }
 
-kiln_status kiln_lc_weights(const kiln_layer_ctx *c, kiln_weights w, const char *what,
-                            int64_t expected, const char *shape_text) {
+kiln_status kiln_lc_weights(const kiln_layer_ctx *c, kiln_weights w, const char *what, int32_t rank,
+                            const int64_t *dims) {
+    char shape_text[256];
+    kiln_shape_string(rank, dims, shape_text, sizeof shape_text);
+    int64_t expected = 1;
+    for (int32_t i = 0; i < rank; i++) {
+        if (dims[i] != 0 && expected > INT64_MAX / dims[i])
+            return kiln_lc_arg_error(c, "%s weights of shape %s would be too large", what,
+                                     shape_text);
+        expected *= dims[i];
+    }
     if (kiln_dtype_bits(w.dtype) == 0)
         return kiln_lc_arg_error(c, "%s weights have dtype %s", what, kiln_dtype_name(w.dtype));
     if (w.count != expected)

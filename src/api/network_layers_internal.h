@@ -42,9 +42,10 @@ kiln_status kiln_lc_need_rank(const kiln_layer_ctx *c, int32_t index, const char
 /* An axis in [-rank, rank), returned normalized to [0, rank). */
 kiln_status kiln_lc_axis(const kiln_layer_ctx *c, int64_t axis, int32_t rank, const char *what,
                          int32_t *out);
-/* Weights: a real dtype, values present, and `expected` values (shape text for messages). */
-kiln_status kiln_lc_weights(const kiln_layer_ctx *c, kiln_weights w, const char *what,
-                            int64_t expected, const char *shape_text);
+/* Weights for a constant of shape `dims`: a real dtype, values present, as many as the
+ * shape has elements. `what` names them in messages ("kernel"). */
+kiln_status kiln_lc_weights(const kiln_layer_ctx *c, kiln_weights w, const char *what, int32_t rank,
+                            const int64_t *dims);
 /* Weights of the input's dtype (when that is known). */
 kiln_status kiln_lc_weights_dtype(const kiln_layer_ctx *c, kiln_weights w, const char *what,
                                   int32_t input);
@@ -65,8 +66,5 @@ kiln_status kiln_lc_node(kiln_layer_ctx *c, kiln_op op, const char *suffix, cons
 /* The same for an op found by name at run time (one another part of kiln may not have
  * registered yet): KILN_ERR_UNSUPPORTED naming it when the registry lacks it. */
 kiln_status kiln_lc_find_op(const kiln_layer_ctx *c, const char *name, kiln_op *op);
-
-/* "[8, 3, 3, 3]" */
-const char *kiln_lc_shape_text(int32_t rank, const int64_t *dims, char *buf, size_t size);
 
 #endif

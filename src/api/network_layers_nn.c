@@ -15,8 +15,7 @@
 typedef struct kiln_lc_window {
     int32_t n;
     int64_t kernel[3], strides[3], pads[6], dilations[3];
-    int64_t kernel_size; /* product of the kernel extents */
-    int dilated;         /* any dilation other than 1 */
+    int dilated; /* any dilation other than 1 */
 } kiln_lc_window;
 
 static kiln_status kiln_lc_read_window(const kiln_layer_ctx *c, const kiln_window *w, int32_t x,
@@ -27,7 +26,6 @@ static kiln_status kiln_lc_read_window(const kiln_layer_ctx *c, const kiln_windo
                                  (int)w->nb_spatial);
     int32_t n = w->nb_spatial;
     out->n = n;
-    out->kernel_size = 1;
     for (int32_t i = 0; i < n; i++) {
         if (w->kernel[i] < 1)
             return kiln_lc_arg_error(c, "window.kernel[%d] is %lld (must be >= 1)", (int)i,
@@ -48,7 +46,6 @@ static kiln_status kiln_lc_read_window(const kiln_layer_ctx *c, const kiln_windo
         out->dilations[i] = w->dilation[i] ? w->dilation[i] : 1;
         out->pads[i] = w->pad_begin[i];
         out->pads[n + i] = w->pad_end[i];
-        out->kernel_size *= w->kernel[i];
         if (out->dilations[i] != 1) out->dilated = 1;
     }
     const kiln_ir_tensor *t = kiln_lc_t(c, x);
@@ -95,14 +92,10 @@ static kiln_status kiln_lc_add_conv(kiln_layer_ctx *c, kiln_tensor *input, int64
     wdims[0] = transposed ? in_channels : out_channels;
     wdims[1] = transposed ? out_channels / groups : in_channels / groups;
     for (int32_t i = 0; i < w.n; i++) wdims[2 + i] = w.kernel[i];
-    char shape[128];
-    kiln_lc_shape_text(w.n + 2, wdims, shape, sizeof shape);
-    KILN_TRY(kiln_lc_weights(c, kernel, "kernel", wdims[0] * wdims[1] * w.kernel_size, shape));
+    KILN_TRY(kiln_lc_weights(c, kernel, "kernel", w.n + 2, wdims));
     KILN_TRY(kiln_lc_weights_dtype(c, kernel, "kernel", x));
     if (bias.count != 0) {
-        int64_t bdims[1] = {out_channels};
-        kiln_lc_shape_text(1, bdims, shape, sizeof shape);
-        KILN_TRY(kiln_lc_weights(c, bias, "bias", out_channels, shape));
+        KILN_TRY(kiln_lc_weights(c, bias, "bias", 1, &out_channels));
         KILN_TRY(kiln_lc_weights_dtype(c, bias, "bias", x));
     }
     int32_t ins[3] = {x, -1, -1}, n_in = 2, node, y;
@@ -183,22 +176,34 @@ kiln_status kiln_network_add_fully_connected(kiln_network *network, kiln_tensor 
     const kiln_ir_tensor *xt = kiln_lc_t(&c, x);
     if (rank < 1)
         return kiln_lc_arg_error(&c, "input '%s' is a scalar (rank >= 1 needed)", xt->name);
-    int64_t in_features = xt->dims[rank - 1];
-    if (in_features < 0)
-        return kiln_lc_arg_error(&c, "the last dimension of input '%s' must be known", xt->name);
     if (out_features < 1)
         return kiln_lc_arg_error(&c, "out_features is %lld (must be >= 1)",
                                  (long long)out_features);
+    /* A last dim unknown here (a flatten of a dynamic-batch tensor) is read off the
+     * weights; the builder checks it against the real shape. */
+    int64_t in_features = xt->dims[rank - 1];
+    if (in_features < 0) {
+        if (kernel.count <= 0 || kernel.count % out_features)
+            return kiln_lc_arg_error(&c,
+                                     "kernel weights have %lld values, not a multiple of "
+                                     "out_features (%lld)",
+                                     (long long)kernel.count, (long long)out_features);
+        in_features = kernel.count / out_features;
+    }
     int64_t wdims[2] = {out_features, in_features};
-    char shape[64];
-    kiln_lc_shape_text(2, wdims, shape, sizeof shape);
-    KILN_TRY(kiln_lc_weights(&c, kernel, "kernel", out_features * in_features, shape));
+    KILN_TRY(kiln_lc_weights(&c, kernel, "kernel", 2, wdims));
     KILN_TRY(kiln_lc_weights_dtype(&c, kernel, "kernel", x));
     if (bias.count != 0) {
-        kiln_lc_shape_text(1, &out_features, shape, sizeof shape);
-        KILN_TRY(kiln_lc_weights(&c, bias, "bias", out_features, shape));
+        KILN_TRY(kiln_lc_weights(&c, bias, "bias", 1, &out_features));
         KILN_TRY(kiln_lc_weights_dtype(&c, bias, "bias", x));
     }
+    /* Ranks other than 2 store the weights transposed, element by element. */
+    int32_t elem = kiln_dtype_bits(kernel.dtype);
+    if (rank != 2 && elem % 8)
+        return kiln_lc_arg_error(&c,
+                                 "%s kernel weights on a rank-%d input are not supported "
+                                 "(sub-byte elements)",
+                                 kiln_dtype_name(kernel.dtype), (int)rank);
     int32_t ins[3] = {x, -1, -1}, node, y, b = -1;
     kiln_status st = KILN_OK;
     if (bias.count != 0)
@@ -214,14 +219,6 @@ kiln_status kiln_network_add_fully_connected(kiln_network *network, kiln_tensor 
     }
     /* Other ranks: MatMul broadcasts over the leading dims but has no transpose, so the
      * weights are stored transposed, [in, out]. */
-    int32_t elem = kiln_dtype_bits(kernel.dtype);
-    if (elem % 8)
-        return kiln_lc_finish(&c,
-                              kiln_lc_arg_error(&c,
-                                                "%s kernel weights on a rank-%d input are not "
-                                                "supported (sub-byte elements)",
-                                                kiln_dtype_name(kernel.dtype), (int)rank),
-                              out);
     size_t esize = (size_t)elem / 8;
     char *wt = malloc(esize * (size_t)(out_features * in_features) + 1);
     if (!wt) st = kiln_error(KILN_ERR_OUT_OF_MEMORY, "%s: out of memory", c.call);

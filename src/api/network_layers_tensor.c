@@ -218,10 +218,7 @@ kiln_status kiln_network_add_constant(kiln_network *network, kiln_dims dims, kil
         if (dims.d[i] < 0)
             return kiln_lc_arg_error(&c, "dimension %d is %lld (a constant's dims must be known)",
                                      (int)i, (long long)dims.d[i]);
-    char shape[256];
-    kiln_lc_shape_text(dims.nb_dims, dims.d, shape, sizeof shape);
-    KILN_TRY(
-        kiln_lc_weights(&c, weights, "constant", kiln_shape_count(dims.nb_dims, dims.d), shape));
+    KILN_TRY(kiln_lc_weights(&c, weights, "constant", dims.nb_dims, dims.d));
     /* The value feeds an Identity node so that, like every layer, it has a node and an
      * output tensor of its own (constant folding removes the node again). */
     int32_t value, node, y;

@@ -266,3 +266,46 @@ const float *kiln_attr_floats(const kiln_node *n, const char *name, int32_t *cou
     *count = a->count;
     return a->floats;
 }
+
+/* Whether `name` is defined in graph `g` itself (not as a reference to an outer value). */
+static int kiln_graph_defines(const kiln_graph *g, const char *name) {
+    int32_t t = kiln_graph_find_tensor(g, name);
+    return t >= 0 && g->tensors[t].producer != -2;
+}
+
+static void kiln_graph_outer_reads_of(const kiln_graph *sub, const kiln_graph *enclosing,
+                                      const kiln_graph *scope_chain_top,
+                                      void (*fn)(void *user, int32_t tensor), void *user) {
+    for (int32_t t = 0; t < sub->tensor_count; t++) {
+        if (sub->tensors[t].producer != -2) continue;
+        int32_t e = kiln_graph_find_tensor(enclosing, sub->tensors[t].name);
+        if (e >= 0) fn(user, e);
+    }
+    /* Values read by nested subgraphs pass through this one without a local name. */
+    for (int32_t i = 0; i < sub->node_count; i++)
+        for (int32_t a = 0; a < sub->nodes[i].attr_count; a++) {
+            const kiln_attr *attr = &sub->nodes[i].attrs[a];
+            const kiln_graph *inner = attr->graph;
+            for (int32_t k = 0; k < (attr->graphs ? attr->count : 1); k++) {
+                if (attr->graphs) inner = attr->graphs[k];
+                if (!inner) continue;
+                for (int32_t t = 0; t < inner->tensor_count; t++) {
+                    if (inner->tensors[t].producer != -2) continue;
+                    if (kiln_graph_defines(sub, inner->tensors[t].name)) continue;
+                    int32_t e = kiln_graph_find_tensor(enclosing, inner->tensors[t].name);
+                    if (e >= 0) fn(user, e);
+                }
+                kiln_graph_outer_reads_of(inner, enclosing, scope_chain_top, fn, user);
+            }
+        }
+}
+
+void kiln_node_outer_reads(const kiln_node *n, const kiln_graph *enclosing,
+                           void (*fn)(void *user, int32_t tensor), void *user) {
+    for (int32_t a = 0; a < n->attr_count; a++) {
+        const kiln_attr *attr = &n->attrs[a];
+        if (attr->graph) kiln_graph_outer_reads_of(attr->graph, enclosing, enclosing, fn, user);
+        for (int32_t k = 0; attr->graphs && k < attr->count; k++)
+            kiln_graph_outer_reads_of(attr->graphs[k], enclosing, enclosing, fn, user);
+    }
+}

@@ -155,6 +155,21 @@ kiln_status kiln_node_set_floats(kiln_graph *g, int32_t node, const char *name, 
 kiln_status kiln_node_set_string(kiln_graph *g, int32_t node, const char *name, const char *s,
                                  size_t len);
 
+/* Calls fn for every tensor of `enclosing` that a subgraph of node n (at any depth) reads
+ * by name: such a node reads those values too, for liveness and dead-code elimination. */
+void kiln_node_outer_reads(const kiln_node *n, const kiln_graph *enclosing,
+                           void (*fn)(void *user, int32_t tensor), void *user);
+
+/* For liveness: a node at `step` reads `tensor` (used with kiln_node_outer_reads). */
+typedef struct kiln_liveness_step {
+    int32_t *last_use;
+    int32_t step;
+} kiln_liveness_step;
+static inline void kiln_liveness_touch(void *user, int32_t tensor) {
+    kiln_liveness_step *ls = (kiln_liveness_step *)user;
+    if (ls->last_use[tensor] < ls->step) ls->last_use[tensor] = ls->step;
+}
+
 /* Attribute lookup for shape functions and kernels. */
 const kiln_attr *kiln_node_attr(const kiln_node *n, const char *name);
 int64_t kiln_attr_int(const kiln_node *n, const char *name, int64_t dflt);

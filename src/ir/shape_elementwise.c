@@ -11,7 +11,7 @@
 #include <stdbool.h>
 #include <string.h>
 
-#include "ir/tview.h"
+#include "ir/shape_elementwise.h"
 
 /* dtype classes */
 enum {
@@ -87,20 +87,31 @@ static kiln_status kiln_ewc_unary(const kiln_node *node, const kiln_tview *in, i
     return KILN_OK;
 }
 
-/* Before opset 7, binary ops broadcast only with broadcast=1: B's dims sit at `axis`. */
-static kiln_status kiln_ewc_legacy(const kiln_node *node, const kiln_tview *a, const kiln_tview *b,
-                                   kiln_tview *b_out) {
+kiln_status kiln_ew_operand_view(const kiln_node *node, const kiln_tview *a, const kiln_tview *b,
+                                 kiln_tview *b_out) {
     *b_out = *b;
-    if (node->opset >= 7 || !kiln_attr_int(node, "broadcast", 0)) return KILN_OK;
     if (a->rank < 0 || b->rank < 0) return KILN_OK;
-    int64_t axis = kiln_attr_int(node, "axis", a->rank - b->rank);
-    if (axis < 0) axis += a->rank;
-    if (b->rank > a->rank || axis < 0 || axis + b->rank > a->rank)
-        return kiln_shape_error(node, "legacy broadcast of rank %d at axis %lld into rank %d",
-                                (int)b->rank, (long long)axis, (int)a->rank);
-    b_out->rank = a->rank;
-    for (int32_t d = 0; d < a->rank; d++) b_out->dims[d] = 1;
-    for (int32_t d = 0; d < b->rank; d++) b_out->dims[axis + d] = b->dims[d];
+    if (node->opset < 7 && kiln_attr_int(node, "broadcast", 0)) {
+        int64_t axis = kiln_attr_int(node, "axis", a->rank - b->rank);
+        if (axis < 0) axis += a->rank;
+        if (b->rank > a->rank || axis < 0 || axis + b->rank > a->rank)
+            return kiln_shape_error(node, "legacy broadcast of rank %d at axis %lld into rank %d",
+                                    (int)b->rank, (long long)axis, (int)a->rank);
+        b_out->rank = a->rank;
+        for (int32_t d = 0; d < a->rank; d++) b_out->dims[d] = 1;
+        for (int32_t d = 0; d < b->rank; d++) b_out->dims[axis + d] = b->dims[d];
+        return KILN_OK;
+    }
+    if (node->op == KILN_OP_PRelu && b->rank == 1 && a->rank > 1 && b->dims[0] > 1 &&
+        b->dims[0] != a->dims[a->rank - 1]) {
+        int32_t at = -1, found = 0;
+        for (int32_t d = 0; d < a->rank; d++)
+            if (a->dims[d] == b->dims[0]) at = d, found++;
+        if (found != 1) return KILN_OK; /* numpy broadcasting reports the mismatch */
+        b_out->rank = a->rank - at;
+        b_out->dims[0] = b->dims[0];
+        for (int32_t d = 1; d < b_out->rank; d++) b_out->dims[d] = 1;
+    }
     return KILN_OK;
 }
 
@@ -113,7 +124,7 @@ static kiln_status kiln_ewc_binary(const kiln_node *node, const kiln_tview *in, 
     KILN_TRY(kiln_ewc_input(node, in, n_in, 1, allowed_b));
     if (!mixed) KILN_TRY(kiln_ewc_same_dtype(node, in, 0, 1));
     kiln_tview b, shape;
-    KILN_TRY(kiln_ewc_legacy(node, &in[0], &in[1], &b));
+    KILN_TRY(kiln_ew_operand_view(node, &in[0], &in[1], &b));
     KILN_TRY(kiln_broadcast_shapes(node, &in[0], &b, &shape));
     kiln_ewc_set(&out[0], &shape, out_dt != KILN_DTYPE_UNDEFINED ? out_dt : in[0].dtype);
     return KILN_OK;

@@ -15,7 +15,12 @@ static kiln_status conv_common(const kiln_node *node, const kiln_tview *x, const
     for (int32_t i = 0; i < n; i++) {
         kernel[i] = w->dims[2 + i];
         if (ks && kcnt == n && kernel[i] < 0) kernel[i] = ks[i];
-        if (kernel[i] < 0) return kiln_shape_error(node, "kernel size unknown");
+        if (kernel[i] < 0) { /* W's dims unknown until run time */
+            win->n = n;
+            for (int32_t j = 0; j < n; j++) win->out[j] = -1;
+            *out_channels = transpose || w->dims[0] < 0 ? -1 : w->dims[0];
+            return KILN_OK;
+        }
     }
     int64_t c = x->dims[1];
     if (!transpose) {
@@ -100,7 +105,8 @@ kiln_status kiln_shape_Col2Im(const kiln_node *node, const kiln_tview *in, int32
     }
     if (n < 1 || n > KILN_MAX_DIMS - 2 || blk->dims[0] != n)
         return kiln_shape_error(node, "image_shape and block_shape must have the same length");
-    if (x->rank >= 0 && x->rank != 3) return kiln_shape_error(node, "input must be 3-D (N, C*K, L)");
+    if (x->rank >= 0 && x->rank != 3)
+        return kiln_shape_error(node, "input must be 3-D (N, C*K, L)");
     out[0].rank = 2 + n;
     out[0].dims[0] = x->rank == 3 ? x->dims[0] : -1;
     if (!img->data || !blk->data || x->rank != 3) {

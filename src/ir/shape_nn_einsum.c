@@ -67,8 +67,8 @@ kiln_status kiln_nn_einsum_parse(const kiln_node *node, const kiln_tview *in, in
         start = i + 1;
         terms++;
     }
-    if (terms != n_in) return kiln_shape_error(node, "equation has %d terms for %d inputs",
-                                               (int)terms, (int)n_in);
+    if (terms != n_in)
+        return kiln_shape_error(node, "equation has %d terms for %d inputs", (int)terms, (int)n_in);
     e->n_inputs = n_in;
     for (int32_t t = 0; t < n_in; t++) {
         if (in[t].rank < 0) return kiln_shape_error(node, "input rank unknown");
@@ -82,16 +82,19 @@ kiln_status kiln_nn_einsum_parse(const kiln_node *node, const kiln_tview *in, in
     int count[KILN_NN_EINSUM_LABELS] = {0};
     for (int32_t t = 0; t < n_in; t++) {
         int32_t e_dims = ell[t] >= 0 ? in[t].rank - n[t] : 0;
-        KILN_TRY(expand(node, ids[t], n[t], ell[t], e_dims, max_ell, e->in_labels[t],
-                        &e->in_rank[t]));
+        KILN_TRY(
+            expand(node, ids[t], n[t], ell[t], e_dims, max_ell, e->in_labels[t], &e->in_rank[t]));
         for (int32_t d = 0; d < e->in_rank[t]; d++) {
             int32_t l = e->in_labels[t][d];
             int64_t sz = in[t].dims[d];
             count[l]++;
-            if (!e->used[l] || e->label_dim[l] == 1) e->label_dim[l] = sz;
+            if (!e->used[l] || e->label_dim[l] == 1)
+                e->label_dim[l] = sz;
             else if (sz != 1 && sz >= 0 && e->label_dim[l] >= 0 && sz != e->label_dim[l])
                 return kiln_shape_error(node, "label '%c' has sizes %lld and %lld",
-                                        l < 26 ? 'a' + l : l < 52 ? 'A' + l - 26 : '.',
+                                        l < 26   ? 'a' + l
+                                        : l < 52 ? 'A' + l - 26
+                                                 : '.',
                                         (long long)e->label_dim[l], (long long)sz);
             e->used[l] = 1;
         }

@@ -31,8 +31,8 @@ static kiln_status matmul_shape(const kiln_node *node, const kiln_tview *a, cons
 kiln_status kiln_shape_MatMul(const kiln_node *node, const kiln_tview *in, int32_t n_in,
                               kiln_tview *out, int32_t n_out) {
     if (in[0].dtype != in[1].dtype)
-        return kiln_shape_error(node, "A and B dtypes differ (%s, %s)", kiln_dtype_name(in[0].dtype),
-                                kiln_dtype_name(in[1].dtype));
+        return kiln_shape_error(node, "A and B dtypes differ (%s, %s)",
+                                kiln_dtype_name(in[0].dtype), kiln_dtype_name(in[1].dtype));
     out[0].dtype = in[0].dtype;
     return matmul_shape(node, &in[0], &in[1], &out[0]);
 }

@@ -91,8 +91,8 @@ static kiln_status check_channel_params(const kiln_node *node, const kiln_tview 
     return KILN_OK;
 }
 
-kiln_status kiln_shape_BatchNormalization(const kiln_node *node, const kiln_tview *in,
-                                          int32_t n_in, kiln_tview *out, int32_t n_out) {
+kiln_status kiln_shape_BatchNormalization(const kiln_node *node, const kiln_tview *in, int32_t n_in,
+                                          kiln_tview *out, int32_t n_out) {
     KILN_TRY(check_channel_params(node, in, 1, 4));
     KILN_TRY(same_as_input(node, &in[0], &out[0]));
     /* running mean/var, saved mean/var (training mode): per channel */
@@ -111,8 +111,8 @@ kiln_status kiln_shape_InstanceNormalization(const kiln_node *node, const kiln_t
     return same_as_input(node, &in[0], &out[0]);
 }
 
-kiln_status kiln_shape_GroupNormalization(const kiln_node *node, const kiln_tview *in,
-                                          int32_t n_in, kiln_tview *out, int32_t n_out) {
+kiln_status kiln_shape_GroupNormalization(const kiln_node *node, const kiln_tview *in, int32_t n_in,
+                                          kiln_tview *out, int32_t n_out) {
     const kiln_tview *x = &in[0];
     int64_t groups = kiln_attr_int(node, "num_groups", 0);
     if (groups < 1) return kiln_shape_error(node, "num_groups must be positive");
@@ -131,8 +131,8 @@ static kiln_dtype stash_dtype(const kiln_node *node, kiln_dtype x) {
     return x;
 }
 
-kiln_status kiln_shape_LayerNormalization(const kiln_node *node, const kiln_tview *in,
-                                          int32_t n_in, kiln_tview *out, int32_t n_out) {
+kiln_status kiln_shape_LayerNormalization(const kiln_node *node, const kiln_tview *in, int32_t n_in,
+                                          kiln_tview *out, int32_t n_out) {
     const kiln_tview *x = &in[0];
     KILN_TRY(check_axis(node, x, -1));
     KILN_TRY(same_as_input(node, x, &out[0]));

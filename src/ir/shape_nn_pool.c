@@ -54,8 +54,8 @@ static kiln_status global_shape(const kiln_node *node, const kiln_tview *x, kiln
     return KILN_OK;
 }
 
-kiln_status kiln_shape_GlobalAveragePool(const kiln_node *node, const kiln_tview *in,
-                                         int32_t n_in, kiln_tview *out, int32_t n_out) {
+kiln_status kiln_shape_GlobalAveragePool(const kiln_node *node, const kiln_tview *in, int32_t n_in,
+                                         kiln_tview *out, int32_t n_out) {
     return global_shape(node, &in[0], &out[0]);
 }
 

@@ -64,7 +64,8 @@ kiln_status kiln_nn_resize_params_init(const kiln_node *node, const kiln_tview *
             return KILN_OK;
         }
         const char *policy = kiln_attr_string(node, "keep_aspect_ratio_policy", "stretch");
-        int not_larger = !strcmp(policy, "not_larger"), not_smaller = !strcmp(policy, "not_smaller");
+        int not_larger = !strcmp(policy, "not_larger"),
+            not_smaller = !strcmp(policy, "not_smaller");
         if (!not_larger && !not_smaller && strcmp(policy, "stretch"))
             return kiln_shape_error(node, "unknown keep_aspect_ratio_policy '%s'", policy);
         double pick = not_larger ? INFINITY : -INFINITY;

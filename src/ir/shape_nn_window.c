@@ -7,11 +7,16 @@ typedef enum { PAD_NOTSET, PAD_VALID, PAD_SAME_UPPER, PAD_SAME_LOWER } pad_mode;
 
 static kiln_status read_auto_pad(const kiln_node *node, pad_mode *mode) {
     const char *s = kiln_attr_string(node, "auto_pad", "NOTSET");
-    if (!strcmp(s, "NOTSET") || !*s) *mode = PAD_NOTSET;
-    else if (!strcmp(s, "VALID")) *mode = PAD_VALID;
-    else if (!strcmp(s, "SAME_UPPER")) *mode = PAD_SAME_UPPER;
-    else if (!strcmp(s, "SAME_LOWER")) *mode = PAD_SAME_LOWER;
-    else return kiln_shape_error(node, "unknown auto_pad '%s'", s);
+    if (!strcmp(s, "NOTSET") || !*s)
+        *mode = PAD_NOTSET;
+    else if (!strcmp(s, "VALID"))
+        *mode = PAD_VALID;
+    else if (!strcmp(s, "SAME_UPPER"))
+        *mode = PAD_SAME_UPPER;
+    else if (!strcmp(s, "SAME_LOWER"))
+        *mode = PAD_SAME_LOWER;
+    else
+        return kiln_shape_error(node, "unknown auto_pad '%s'", s);
     return KILN_OK;
 }
 
@@ -100,7 +105,8 @@ kiln_status kiln_nn_convtranspose_window(const kiln_node *node, int32_t n, const
         return kiln_shape_error(node, "output_padding must have %d values", (int)n);
     int32_t oscnt = 0;
     const int64_t *oshape = kiln_attr_ints(node, "output_shape", &oscnt);
-    if (oshape && oscnt == n + 2) oshape += 2; /* some exporters give the full shape */
+    if (oshape && oscnt == n + 2)
+        oshape += 2; /* some exporters give the full shape */
     else if (oshape && oscnt != n)
         return kiln_shape_error(node, "output_shape must have %d values", (int)n);
     int explicit_pads = kiln_node_attr(node, "pads") != NULL && mode == PAD_NOTSET;

@@ -102,19 +102,23 @@ kiln_status kiln_shape_Range(const kiln_node *node, const kiln_tview *in, int32_
     (void)n_in;
     (void)n_out;
     kiln_dtype dt = in[0].dtype;
+    int have_data = in[0].data && in[1].data && in[2].data;
     out[0].dtype = dt;
     out[0].rank = 1;
     out[0].dims[0] = -1;
     for (int i = 0; i < 3; i++) {
         if (in[i].dtype != dt)
-            return kiln_shape_error(node, "start, limit and delta must share a dtype");
+            return kiln_shape_error(node,
+                                    "start, limit and delta must share a dtype (got %s, %s, %s)",
+                                    kiln_dtype_name(in[0].dtype), kiln_dtype_name(in[1].dtype),
+                                    kiln_dtype_name(in[2].dtype));
         if (in[i].rank > 1 || kiln_tview_count(&in[i]) > 1)
             return kiln_shape_error(node, "start, limit and delta must be scalars");
     }
     if (!kiln_tensor_is_int(dt) && !kiln_tensor_is_float(dt))
         return kiln_node_error(KILN_ERR_UNSUPPORTED, node, "dtype %s not supported",
                                kiln_dtype_name(dt));
-    if (!in[0].data || !in[1].data || !in[2].data) return KILN_OK;
+    if (!have_data) return KILN_OK;
     int64_t n;
     if (kiln_tensor_is_int(dt)) {
         int64_t start = kiln_tview_get_int(&in[0], 0), limit = kiln_tview_get_int(&in[1], 0),

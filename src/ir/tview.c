@@ -186,7 +186,14 @@ void kiln_tview_set_double(kiln_tview *t, int64_t i, double v) {
     case KILN_DTYPE_BFLOAT16: ((uint16_t *)t->data)[i] = kiln_float_to_bf16((float)v); return;
     case KILN_DTYPE_BOOL: ((uint8_t *)t->data)[i] = v != 0; return;
     case KILN_DTYPE_UINT64: ((uint64_t *)t->data)[i] = (uint64_t)v; return;
-    default: kiln_tview_set_int(t, i, (int64_t)v); return;
+    case KILN_DTYPE_INT8:
+    case KILN_DTYPE_UINT8:
+    case KILN_DTYPE_INT16:
+    case KILN_DTYPE_UINT16:
+    case KILN_DTYPE_INT32:
+    case KILN_DTYPE_UINT32:
+    case KILN_DTYPE_INT64: kiln_tview_set_int(t, i, (int64_t)v); return;
+    default: return; /* no numeric form (strings, complex, float8): callers check first */
     }
 }
 
@@ -201,6 +208,10 @@ void kiln_tview_set_int(kiln_tview *t, int64_t i, int64_t v) {
     case KILN_DTYPE_UINT32: ((uint32_t *)t->data)[i] = (uint32_t)v; return;
     case KILN_DTYPE_INT64: ((int64_t *)t->data)[i] = v; return;
     case KILN_DTYPE_UINT64: ((uint64_t *)t->data)[i] = (uint64_t)v; return;
-    default: kiln_tview_set_double(t, i, (double)v); return;
+    case KILN_DTYPE_FLOAT32:
+    case KILN_DTYPE_FLOAT64:
+    case KILN_DTYPE_FLOAT16:
+    case KILN_DTYPE_BFLOAT16: kiln_tview_set_double(t, i, (double)v); return;
+    default: return; /* no numeric form: callers check first */
     }
 }

@@ -5,6 +5,10 @@
 
 /* Marks what the graph outputs need, then rebuilds the node list without the rest.
  * Tensors stay (indices are stable); unused constants lose their data. */
+static void kiln_dce_mark(void *user, int32_t tensor) {
+    ((uint8_t *)user)[tensor] = 1;
+}
+
 kiln_status kiln_pass_eliminate_dead_code(kiln_graph *g, int32_t *removed) {
     uint8_t *live = calloc((size_t)(g->tensor_count + 1), 1);
     uint8_t *keep = calloc((size_t)(g->node_count + 1), 1);
@@ -24,14 +28,7 @@ kiln_status kiln_pass_eliminate_dead_code(kiln_graph *g, int32_t *removed) {
         for (int32_t i = 0; i < n->input_count; i++)
             if (n->inputs[i] >= 0) live[n->inputs[i]] = 1;
         /* subgraphs may read any outer value by name: keep those alive too */
-        for (int32_t a = 0; a < n->attr_count; a++) {
-            const kiln_graph *sub = n->attrs[a].graph;
-            for (int32_t k = 0; sub && k < sub->tensor_count; k++)
-                if (sub->tensors[k].producer == -2) {
-                    int32_t t = kiln_graph_find_tensor(g, sub->tensors[k].name);
-                    if (t >= 0) live[t] = 1;
-                }
-        }
+        kiln_node_outer_reads(n, g, kiln_dce_mark, live);
     }
     int32_t w = 0;
     for (int32_t step = 0; step < g->node_count; step++) {

@@ -3,6 +3,40 @@
 
 #include "passes/passes.h"
 
+/* Types of a subgraph's values (If/Loop/Scan bodies), for the node's own shape function to
+ * read off its outputs: inferred with the subgraph's declared input types and the types of
+ * the outer values it reads, and written into its tensors where the model left them
+ * unknown. Failures are left for run time, where the values are known. */
+static void kiln_pass_infer_subgraph_types(kiln_graph *sub, const kiln_graph *outer,
+                                           const kiln_tview *outer_views) {
+    for (int32_t t = 0; t < sub->tensor_count; t++) {
+        kiln_ir_tensor *it = &sub->tensors[t];
+        if (it->producer != -2 || it->dtype != KILN_DTYPE_UNDEFINED) continue;
+        int32_t o = kiln_graph_find_tensor(outer, it->name);
+        if (o >= 0) it->dtype = outer_views[o].dtype;
+    }
+    size_t n = (size_t)(sub->input_count + 1);
+    int32_t *ranks = calloc(n, sizeof *ranks);
+    int64_t(*dims)[KILN_MAX_DIMS] = calloc(n, sizeof *dims);
+    kiln_tview *views = calloc((size_t)(sub->tensor_count + 1), sizeof *views);
+    if (ranks && dims && views) {
+        for (int32_t i = 0; i < sub->input_count; i++) {
+            const kiln_ir_tensor *it = &sub->tensors[sub->inputs[i]];
+            ranks[i] = it->rank;
+            memcpy(dims[i], it->dims, sizeof dims[i]);
+        }
+        if (kiln_pass_infer_shapes(sub, ranks, (const int64_t(*)[KILN_MAX_DIMS])dims, views) == KILN_OK) {
+            for (int32_t t = 0; t < sub->tensor_count; t++)
+                if (sub->tensors[t].dtype == KILN_DTYPE_UNDEFINED && sub->tensors[t].producer >= 0)
+                    sub->tensors[t].dtype = views[t].dtype;
+        }
+        kiln_clear_error();
+    }
+    free(ranks);
+    free(dims);
+    free(views);
+}
+
 kiln_status kiln_pass_infer_shapes(const kiln_graph *g, const int32_t *input_ranks,
                                    const int64_t (*input_dims)[KILN_MAX_DIMS], kiln_tview *views) {
     for (int32_t t = 0; t < g->tensor_count; t++) {
@@ -46,6 +80,8 @@ kiln_status kiln_pass_infer_shapes(const kiln_graph *g, const int32_t *input_ran
             out[i].rank = -1;
             if (n->outputs[i] >= 0) out[i].dtype = KILN_DTYPE_FLOAT32; /* present */
         }
+        for (int32_t a = 0; a < n->attr_count; a++)
+            if (n->attrs[a].graph) kiln_pass_infer_subgraph_types(n->attrs[a].graph, g, views);
         /* An input of unknown dtype (downstream of an unsupported case) stops nothing: the
          * shape function sees it and reports what it can. */
         st = kiln_op_shape_fn(n->op)(n, in, n->input_count, out, n->output_count);

@@ -13,6 +13,9 @@
 #include "passes/passes.h"
 #include "plan/memory_plan.h"
 #include "runtime/build.h"
+#ifdef KILN_HAVE_CUDA
+#include "backends/cuda/cuda_executor.h"
+#endif
 
 typedef struct kiln_build_shapes {
     int32_t n;                      /* graph inputs */
@@ -155,15 +158,11 @@ static kiln_status kiln_build_check_support(const kiln_graph *g) {
 }
 
 /* The arena at the profile's opt shapes, beside the naive sum, for reports. */
-static kiln_status kiln_build_plan_memory(kiln_engine *e, const kiln_build_shapes *s) {
+static kiln_status kiln_build_plan_memory(kiln_engine *e, const kiln_tview *views) {
     kiln_graph *g = e->graph;
     size_t n = (size_t)(g->tensor_count ? g->tensor_count : 1);
-    kiln_tview *views = calloc(n, sizeof *views);
     uint64_t *sizes = calloc(n, sizeof *sizes), *offsets = calloc(n, sizeof *offsets);
-    kiln_status st = views && sizes && offsets ? KILN_OK
-                                               : kiln_error(KILN_ERR_OUT_OF_MEMORY, "out of memory");
-    if (st == KILN_OK)
-        st = kiln_pass_infer_shapes(g, s->rank, (const int64_t(*)[KILN_MAX_DIMS])s->opt, views);
+    kiln_status st = sizes && offsets ? KILN_OK : kiln_error(KILN_ERR_OUT_OF_MEMORY, "out of memory");
     if (st == KILN_OK) {
         e->naive_bytes = 0;
         e->unknown_shape_tensors = 0;
@@ -181,7 +180,6 @@ static kiln_status kiln_build_plan_memory(kiln_engine *e, const kiln_build_shape
                               &e->planned_arena_bytes);
         if (e->unknown_shape_tensors) e->planned_arena_bytes = 0;
     }
-    free(views);
     free(sizes);
     free(offsets);
     return st;
@@ -240,19 +238,49 @@ static void kiln_build_warn_flags(kiln_logger *logger, const kiln_builder_config
     }
 }
 
+/* Kernel names (CPU engines: the reference kernels; CUDA engines: placement per node,
+ * then tuning on the device). */
+static kiln_status kiln_build_choose_kernels(kiln_engine *e, const kiln_tview *views,
+                                             kiln_logger *logger) {
+    e->kernel_names = calloc((size_t)(e->graph->node_count + 1), sizeof(char *));
+    if (!e->kernel_names) return kiln_error(KILN_ERR_OUT_OF_MEMORY, "out of memory");
+    for (int32_t i = 0; i < e->graph->node_count; i++) {
+        char name[128];
+        snprintf(name, sizeof name, "cpu.ref.%s", kiln_op_get_info(e->graph->nodes[i].op)->name);
+        if (!(e->kernel_names[i] = strdup(name))) return kiln_error(KILN_ERR_OUT_OF_MEMORY, "oom");
+    }
+    if (e->device != KILN_DEVICE_CUDA) return KILN_OK;
+#ifdef KILN_HAVE_CUDA
+    KILN_TRY(kiln_cuda_place_nodes(e, views));
+    KILN_TRY(kiln_cuda_engine_prepare(e));
+    int32_t tuned = 0, on_gpu = 0;
+    KILN_TRY(kiln_cuda_tune_nodes(e, views, &tuned));
+    for (int32_t i = 0; i < e->graph->node_count; i++) on_gpu += strncmp(e->kernel_names[i], "cpu.", 4) != 0;
+    kiln_logf(logger, KILN_SEVERITY_INFO, "CUDA placement: %d of %d layers on the GPU, %d tuned",
+              on_gpu, e->graph->node_count, tuned);
+    if (on_gpu < e->graph->node_count)
+        kiln_logf(logger, KILN_SEVERITY_VERBOSE, "%d layers fall back to the CPU (see kiln inspect)",
+                  e->graph->node_count - on_gpu);
+    return KILN_OK;
+#else
+    (void)views, (void)logger;
+    return kiln_error(KILN_ERR_UNSUPPORTED,
+                      "this kiln was built without the CUDA backend: build for the CPU "
+                      "(kiln_builder_config_set_device(config, KILN_DEVICE_CPU, 0)) or rebuild "
+                      "kiln with nvcc");
+#endif
+}
+
 kiln_status kiln_build_engine_internal(kiln_logger *logger, const kiln_graph *network,
                                        const kiln_builder_config *cfg, kiln_engine **out) {
-    if (cfg->device != KILN_DEVICE_CPU)
-        return kiln_error(KILN_ERR_UNSUPPORTED,
-                          "the CUDA backend is not available in this kiln build: build for the "
-                          "CPU (kiln_builder_config_set_device(config, KILN_DEVICE_CPU, 0))");
     if (network->output_count == 0)
         return kiln_error(KILN_ERR_INVALID_ARGUMENT, "the network has no outputs: mark at least one");
-    kiln_build_warn_flags(logger, cfg);
+    if (cfg->device == KILN_DEVICE_CPU) kiln_build_warn_flags(logger, cfg);
     kiln_engine *e = calloc(1, sizeof *e);
     if (!e) return kiln_error(KILN_ERR_OUT_OF_MEMORY, "out of memory");
     e->logger = logger;
     e->device = cfg->device;
+    e->device_index = cfg->device_index;
     e->num_threads = cfg->threads;
     e->flags = cfg->flags;
     kiln_build_shapes shapes = {0};
@@ -275,16 +303,16 @@ kiln_status kiln_build_engine_internal(kiln_logger *logger, const kiln_graph *ne
     if (st == KILN_OK) st = kiln_pass_eliminate_dead_code(e->graph, &removed);
     if (st == KILN_OK) st = kiln_build_io(e, &shapes);
     if (st == KILN_OK) st = kiln_engine_compute_liveness(e);
-    if (st == KILN_OK) st = kiln_build_plan_memory(e, &shapes);
+    kiln_tview *at_opt = NULL;
     if (st == KILN_OK) {
-        e->kernel_names = calloc((size_t)(e->graph->node_count + 1), sizeof(char *));
-        if (!e->kernel_names) st = kiln_error(KILN_ERR_OUT_OF_MEMORY, "out of memory");
-        for (int32_t i = 0; st == KILN_OK && i < e->graph->node_count; i++) {
-            char name[128];
-            snprintf(name, sizeof name, "cpu.ref.%s", kiln_op_get_info(e->graph->nodes[i].op)->name);
-            if (!(e->kernel_names[i] = strdup(name))) st = kiln_error(KILN_ERR_OUT_OF_MEMORY, "oom");
-        }
+        at_opt = calloc((size_t)(e->graph->tensor_count + 1), sizeof *at_opt);
+        st = at_opt ? kiln_pass_infer_shapes(e->graph, shapes.rank,
+                                             (const int64_t(*)[KILN_MAX_DIMS])shapes.opt, at_opt)
+                    : kiln_error(KILN_ERR_OUT_OF_MEMORY, "out of memory");
     }
+    if (st == KILN_OK) st = kiln_build_plan_memory(e, at_opt);
+    if (st == KILN_OK) st = kiln_build_choose_kernels(e, at_opt, logger);
+    free(at_opt);
     for (int32_t t = 0; st == KILN_OK && t < e->graph->tensor_count; t++)
         if (e->graph->tensors[t].data) e->weight_bytes += e->graph->tensors[t].nbytes;
     free(at_min);
@@ -296,9 +324,9 @@ kiln_status kiln_build_engine_internal(kiln_logger *logger, const kiln_graph *ne
         return st;
     }
     kiln_logf(logger, KILN_SEVERITY_INFO,
-              "built a CPU engine: %d layers (%d folded into constants, %d unused removed), "
+              "built a %s engine: %d layers (%d folded into constants, %d unused removed), "
               "arena %llu bytes (naive %llu), weights %llu bytes",
-              e->graph->node_count, folded, removed, (unsigned long long)e->planned_arena_bytes,
+              e->device == KILN_DEVICE_CUDA ? "CUDA" : "CPU", e->graph->node_count, folded, removed, (unsigned long long)e->planned_arena_bytes,
               (unsigned long long)e->naive_bytes, (unsigned long long)e->weight_bytes);
     *out = e;
     return KILN_OK;

@@ -4,9 +4,15 @@
 #include <string.h>
 
 #include "plan/plan_format.h"
+#ifdef KILN_HAVE_CUDA
+#include "backends/cuda/cuda_executor.h"
+#endif
 
 void kiln_engine_free(kiln_engine *e) {
     if (!e) return;
+#ifdef KILN_HAVE_CUDA
+    if (e->backend) kiln_cuda_engine_release(e);
+#endif
     if (e->graph)
         for (int32_t i = 0; e->kernel_names && i < e->graph->node_count; i++)
             free(e->kernel_names[i]);
@@ -45,6 +51,8 @@ kiln_status kiln_engine_compute_liveness(kiln_engine *e) {
         const kiln_node *node = &g->nodes[step];
         for (int32_t i = 0; i < node->input_count; i++)
             if (node->inputs[i] >= 0) last[node->inputs[i]] = step;
+        kiln_liveness_step ls = {last, step};
+        kiln_node_outer_reads(node, g, kiln_liveness_touch, &ls);
         for (int32_t i = 0; i < node->output_count; i++) {
             int32_t t = node->outputs[i];
             if (t < 0) continue;

@@ -40,6 +40,7 @@ struct kiln_engine {
     int32_t unknown_shape_tensors;
     uint64_t weight_bytes;
     char **kernel_names; /* per node: the kernel chosen */
+    void *backend;       /* backend data (kiln_cuda_engine for CUDA engines), or NULL */
     /* storage backing borrowed weights (a mapped or copied plan) */
     kiln_file_map plan_file;
     void *plan_copy;

@@ -46,8 +46,8 @@ static kiln_dims dims_of(int32_t n, const int64_t *d) {
     for (int32_t i = 0; i < n; i++) r.d[i] = d[i];
     return r;
 }
-#define DIMS(...) dims_of((int32_t)(sizeof((int64_t[]){__VA_ARGS__}) / sizeof(int64_t)), \
-                          (int64_t[]){__VA_ARGS__})
+#define DIMS(...)                                                                                  \
+    dims_of((int32_t)(sizeof((int64_t[]){__VA_ARGS__}) / sizeof(int64_t)), (int64_t[]){__VA_ARGS__})
 
 static int64_t count_of(kiln_dims d) {
     int64_t n = 1;
@@ -91,8 +91,8 @@ static kiln_tensor *out_of(kiln_status st, kiln_layer *layer, const char *what) 
 
 /* Marks `result` the output, builds a plan, deserializes and runs it with the inputs
  * bound in network input order, and leaves the output (of shape `expect`) in `got`. */
-static int run(kiln_network *net, kiln_tensor *result, const void *const *inputs,
-               kiln_dims expect, void *got, const char *what) {
+static int run(kiln_network *net, kiln_tensor *result, const void *const *inputs, kiln_dims expect,
+               void *got, const char *what) {
     if (!result) return -1;
     kiln_host_memory *plan = NULL;
     kiln_builder_config *cfg = NULL;
@@ -106,8 +106,8 @@ static int run(kiln_network *net, kiln_tensor *result, const void *const *inputs
                                              kiln_host_memory_size(plan), &engine);
     if (st == KILN_OK) st = kiln_engine_create_execution_context(engine, &ctx);
     for (int32_t i = 0; st == KILN_OK && i < kiln_network_num_inputs(net); i++)
-        st = kiln_context_set_tensor_address(ctx, kiln_tensor_get_name(kiln_network_get_input(net, i)),
-                                             (void *)inputs[i]);
+        st = kiln_context_set_tensor_address(
+            ctx, kiln_tensor_get_name(kiln_network_get_input(net, i)), (void *)inputs[i]);
     const char *name = kiln_tensor_get_name(result);
     if (st == KILN_OK) st = kiln_context_set_tensor_address(ctx, name, got);
     if (st == KILN_OK) st = kiln_context_execute(ctx);
@@ -119,9 +119,10 @@ static int run(kiln_network *net, kiln_tensor *result, const void *const *inputs
         fprintf(stderr, "%s: %s: %s\n", what, kiln_status_string(st), kiln_last_error());
         kiln_test_failures++;
         rc = -1;
-    } else if (shape.nb_dims != expect.nb_dims || memcmp(shape.d, expect.d, sizeof(int64_t) *
-                                                                               (size_t)expect.nb_dims)) {
-        fprintf(stderr, "%s: output has rank %d (first dims %lld %lld), expected rank %d (%lld %lld)\n",
+    } else if (shape.nb_dims != expect.nb_dims ||
+               memcmp(shape.d, expect.d, sizeof(int64_t) * (size_t)expect.nb_dims)) {
+        fprintf(stderr,
+                "%s: output has rank %d (first dims %lld %lld), expected rank %d (%lld %lld)\n",
                 what, shape.nb_dims, (long long)shape.d[0], (long long)shape.d[1], expect.nb_dims,
                 (long long)expect.d[0], (long long)expect.d[1]);
         kiln_test_failures++;
@@ -299,8 +300,10 @@ static void test_matmul_case(int ta, int tb, int batch_a, int batch_b) {
                 ref[(p * M + i) * N + j] = s;
             }
     kiln_network *net = new_net();
-    kiln_tensor *ta_ = input(net, "a", KILN_DTYPE_FLOAT32, batch_a ? DIMS(B, ar, ac) : DIMS(ar, ac));
-    kiln_tensor *tb_ = input(net, "b", KILN_DTYPE_FLOAT32, batch_b ? DIMS(B, br, bc) : DIMS(br, bc));
+    kiln_tensor *ta_ =
+        input(net, "a", KILN_DTYPE_FLOAT32, batch_a ? DIMS(B, ar, ac) : DIMS(ar, ac));
+    kiln_tensor *tb_ =
+        input(net, "b", KILN_DTYPE_FLOAT32, batch_b ? DIMS(B, br, bc) : DIMS(br, bc));
     kiln_layer *layer = NULL;
     kiln_status st = kiln_network_add_matrix_multiply(net, ta_, ta, tb_, tb, &layer);
     const void *ins[] = {a, b};
@@ -366,20 +369,33 @@ static double sigmoid(double x) {
 
 static double activation_ref(kiln_activation_type t, double x, double a, double b) {
     switch (t) {
-    case KILN_ACTIVATION_RELU: return x > 0 ? x : 0;
-    case KILN_ACTIVATION_SIGMOID: return sigmoid(x);
-    case KILN_ACTIVATION_TANH: return tanh(x);
-    case KILN_ACTIVATION_LEAKY_RELU: return x < 0 ? a * x : x;
-    case KILN_ACTIVATION_ELU: return x < 0 ? a * (exp(x) - 1) : x;
-    case KILN_ACTIVATION_SELU: return x <= 0 ? b * (a * exp(x) - a) : b * x;
-    case KILN_ACTIVATION_SOFTSIGN: return x / (1 + fabs(x));
-    case KILN_ACTIVATION_SOFTPLUS: return log1p(exp(x));
-    case KILN_ACTIVATION_CLIP: return x < a ? a : (x > b ? b : x);
-    case KILN_ACTIVATION_HARD_SIGMOID: return fmax(0.0, fmin(1.0, a * x + b));
-    case KILN_ACTIVATION_GELU_ERF: return 0.5 * x * (1 + erf(x / sqrt(2.0)));
+    case KILN_ACTIVATION_RELU:
+        return x > 0 ? x : 0;
+    case KILN_ACTIVATION_SIGMOID:
+        return sigmoid(x);
+    case KILN_ACTIVATION_TANH:
+        return tanh(x);
+    case KILN_ACTIVATION_LEAKY_RELU:
+        return x < 0 ? a * x : x;
+    case KILN_ACTIVATION_ELU:
+        return x < 0 ? a * (exp(x) - 1) : x;
+    case KILN_ACTIVATION_SELU:
+        return x <= 0 ? b * (a * exp(x) - a) : b * x;
+    case KILN_ACTIVATION_SOFTSIGN:
+        return x / (1 + fabs(x));
+    case KILN_ACTIVATION_SOFTPLUS:
+        return log1p(exp(x));
+    case KILN_ACTIVATION_CLIP:
+        return x < a ? a : (x > b ? b : x);
+    case KILN_ACTIVATION_HARD_SIGMOID:
+        return fmax(0.0, fmin(1.0, a * x + b));
+    case KILN_ACTIVATION_GELU_ERF:
+        return 0.5 * x * (1 + erf(x / sqrt(2.0)));
     case KILN_ACTIVATION_GELU_TANH:
-        return 0.5 * x * (1 + tanh(sqrt(2.0 / 3.14159265358979323846) * (x + 0.044715 * x * x * x)));
-    case KILN_ACTIVATION_SWISH: return x * sigmoid(x);
+        return 0.5 * x *
+               (1 + tanh(sqrt(2.0 / 3.14159265358979323846) * (x + 0.044715 * x * x * x)));
+    case KILN_ACTIVATION_SWISH:
+        return x * sigmoid(x);
     }
     return NAN;
 }
@@ -413,8 +429,8 @@ static void test_activation(void) {
         kiln_network *net = new_net();
         kiln_tensor *in = input(net, "x", KILN_DTYPE_FLOAT32, DIMS(2, 3, 4));
         kiln_layer *layer = NULL;
-        kiln_status st =
-            kiln_network_add_activation(net, in, cases[k].type, cases[k].alpha, cases[k].beta, &layer);
+        kiln_status st = kiln_network_add_activation(net, in, cases[k].type, cases[k].alpha,
+                                                     cases[k].beta, &layer);
         if (st == KILN_OK) EXPECT_STR_CONTAINS(kiln_layer_get_name(layer), cases[k].name);
         const void *ins[] = {x};
         char what[64];
@@ -481,13 +497,27 @@ static void test_elementwise(void) {
         for (int64_t i = 0; i < 24; i++) {
             double x = a[i], y = b[(i / 4) % 3];
             switch (op) {
-            case KILN_ELEMENTWISE_SUM: ref[i] = x + y; break;
-            case KILN_ELEMENTWISE_SUB: ref[i] = x - y; break;
-            case KILN_ELEMENTWISE_PROD: ref[i] = x * y; break;
-            case KILN_ELEMENTWISE_DIV: ref[i] = x / y; break;
-            case KILN_ELEMENTWISE_MAX: ref[i] = fmax(x, y); break;
-            case KILN_ELEMENTWISE_MIN: ref[i] = fmin(x, y); break;
-            default: ref[i] = pow(x, y); break;
+            case KILN_ELEMENTWISE_SUM:
+                ref[i] = x + y;
+                break;
+            case KILN_ELEMENTWISE_SUB:
+                ref[i] = x - y;
+                break;
+            case KILN_ELEMENTWISE_PROD:
+                ref[i] = x * y;
+                break;
+            case KILN_ELEMENTWISE_DIV:
+                ref[i] = x / y;
+                break;
+            case KILN_ELEMENTWISE_MAX:
+                ref[i] = fmax(x, y);
+                break;
+            case KILN_ELEMENTWISE_MIN:
+                ref[i] = fmin(x, y);
+                break;
+            default:
+                ref[i] = pow(x, y);
+                break;
             }
         }
         kiln_network *net = new_net();
@@ -512,17 +542,39 @@ static void test_unary(void) {
         for (int i = 0; i < 12; i++) {
             double v = x[i];
             switch (op) {
-            case KILN_UNARY_EXP: ref[i] = exp(v); break;
-            case KILN_UNARY_LOG: ref[i] = log(v); break;
-            case KILN_UNARY_SQRT: ref[i] = sqrt(v); break;
-            case KILN_UNARY_RECIP: ref[i] = 1.0 / v; break;
-            case KILN_UNARY_ABS: ref[i] = fabs(v); break;
-            case KILN_UNARY_NEG: ref[i] = -v; break;
-            case KILN_UNARY_SIN: ref[i] = sin(v); break;
-            case KILN_UNARY_COS: ref[i] = cos(v); break;
-            case KILN_UNARY_ERF: ref[i] = erf(v); break;
-            case KILN_UNARY_FLOOR: ref[i] = floor(v); break;
-            default: ref[i] = ceil(v); break;
+            case KILN_UNARY_EXP:
+                ref[i] = exp(v);
+                break;
+            case KILN_UNARY_LOG:
+                ref[i] = log(v);
+                break;
+            case KILN_UNARY_SQRT:
+                ref[i] = sqrt(v);
+                break;
+            case KILN_UNARY_RECIP:
+                ref[i] = 1.0 / v;
+                break;
+            case KILN_UNARY_ABS:
+                ref[i] = fabs(v);
+                break;
+            case KILN_UNARY_NEG:
+                ref[i] = -v;
+                break;
+            case KILN_UNARY_SIN:
+                ref[i] = sin(v);
+                break;
+            case KILN_UNARY_COS:
+                ref[i] = cos(v);
+                break;
+            case KILN_UNARY_ERF:
+                ref[i] = erf(v);
+                break;
+            case KILN_UNARY_FLOOR:
+                ref[i] = floor(v);
+                break;
+            default:
+                ref[i] = ceil(v);
+                break;
             }
         }
         kiln_network *net = new_net();
@@ -628,7 +680,8 @@ static void test_shuffle(void) {
     net = new_net();
     in = input(net, "x", KILN_DTYPE_FLOAT32, DIMS(2, 3, 4));
     st = kiln_network_add_shuffle(net, in, NULL, &flat, NULL, &layer);
-    run_and_check(net, out_of(st, layer, "shuffle reshape"), ins, DIMS(24), same, "shuffle reshape");
+    run_and_check(net, out_of(st, layer, "shuffle reshape"), ins, DIMS(24), same,
+                  "shuffle reshape");
     net = new_net();
     in = input(net, "x", KILN_DTYPE_FLOAT32, DIMS(2, 3, 4));
     st = kiln_network_add_shuffle(net, in, NULL, NULL, NULL, &layer);
@@ -683,16 +736,26 @@ static void test_reduce(void) {
             float *x = rnd_array(24, op == KILN_REDUCE_PROD ? 0.5f : -2, 2);
             double ref[3];
             for (int64_t j = 0; j < 3; j++) {
-                double acc = op == KILN_REDUCE_PROD ? 1 : (op == KILN_REDUCE_MAX ? -INFINITY
-                                                          : op == KILN_REDUCE_MIN ? INFINITY : 0);
+                double acc = op == KILN_REDUCE_PROD ? 1
+                                                    : (op == KILN_REDUCE_MAX   ? -INFINITY
+                                                       : op == KILN_REDUCE_MIN ? INFINITY
+                                                                               : 0);
                 for (int64_t i = 0; i < 2; i++)
                     for (int64_t k = 0; k < 4; k++) {
                         double v = x[(i * 3 + j) * 4 + k];
                         switch (op) {
-                        case KILN_REDUCE_MAX: acc = fmax(acc, v); break;
-                        case KILN_REDUCE_MIN: acc = fmin(acc, v); break;
-                        case KILN_REDUCE_PROD: acc *= v; break;
-                        default: acc += v; break;
+                        case KILN_REDUCE_MAX:
+                            acc = fmax(acc, v);
+                            break;
+                        case KILN_REDUCE_MIN:
+                            acc = fmin(acc, v);
+                            break;
+                        case KILN_REDUCE_PROD:
+                            acc *= v;
+                            break;
+                        default:
+                            acc += v;
+                            break;
                         }
                     }
                 ref[j] = op == KILN_REDUCE_MEAN ? acc / 8 : acc;
@@ -700,7 +763,8 @@ static void test_reduce(void) {
             kiln_network *net = new_net();
             kiln_tensor *in = input(net, "x", KILN_DTYPE_FLOAT32, DIMS(2, 3, 4));
             kiln_layer *layer = NULL;
-            kiln_status st = kiln_network_add_reduce(net, in, (kiln_reduce_op)op, 0x5u, keep, &layer);
+            kiln_status st =
+                kiln_network_add_reduce(net, in, (kiln_reduce_op)op, 0x5u, keep, &layer);
             const void *ins[] = {x};
             char what[64];
             snprintf(what, sizeof what, "reduce op %d keep_dims %d", op, keep);
@@ -767,8 +831,10 @@ static void test_normalization_case(uint32_t mask, kiln_dims sd, kiln_dims bd, i
         }
         /* scale and bias broadcast from the right */
         int64_t so = 0, bo = 0;
-        for (int d = 0; d < sd.nb_dims; d++) so = so * sd.d[d] + (sd.d[d] == 1 ? 0 : idx[3 - sd.nb_dims + d]);
-        for (int d = 0; d < bd.nb_dims; d++) bo = bo * bd.d[d] + (bd.d[d] == 1 ? 0 : idx[3 - bd.nb_dims + d]);
+        for (int d = 0; d < sd.nb_dims; d++)
+            so = so * sd.d[d] + (sd.d[d] == 1 ? 0 : idx[3 - sd.nb_dims + d]);
+        for (int d = 0; d < bd.nb_dims; d++)
+            bo = bo * bd.d[d] + (bd.d[d] == 1 ? 0 : idx[3 - bd.nb_dims + d]);
         ref[i] = (x[i] - mean) / sqrt(sq / (double)n + eps) * s[so] + b[bo];
     }
     (void)dims;
@@ -798,7 +864,8 @@ static void test_normalization(void) {
 
 /* ---------------------------------------------------------------- resize ----------- */
 
-/* ONNX Resize with half_pixel coordinates: nearest rounds half down, linear clamps. */
+/* ONNX Resize with half_pixel coordinates: nearest rounds half down, linear and cubic
+ * repeat the edge values beyond the input. */
 static double resize_coord(int64_t o, int64_t in, int64_t out) {
     return ((double)o + 0.5) * (double)in / (double)out - 0.5;
 }
@@ -807,6 +874,21 @@ static int64_t resize_nearest(double c, int64_t in) {
     double f = floor(c);
     int64_t i = (int64_t)(c - f == 0.5 ? f : floor(c + 0.5));
     return i < 0 ? 0 : (i >= in ? in - 1 : i);
+}
+
+/* Keys' cubic weights (a = -0.75) of the taps at offsets -1, 0, 1, 2 from floor(c). */
+static void resize_cubic_weights(double r, double *w) {
+    const double a = -0.75;
+    double d[4] = {r + 1, r, 1 - r, 2 - r};
+    for (int i = 0; i < 4; i++) {
+        double t = d[i];
+        w[i] = t <= 1 ? ((a + 2) * t - (a + 3)) * t * t + 1
+                      : ((a * t - 5 * a) * t + 8 * a) * t - 4 * a;
+    }
+}
+
+static int64_t clamp_index(int64_t i, int64_t n) {
+    return i < 0 ? 0 : (i >= n ? n - 1 : i);
 }
 
 static void test_resize_case(kiln_resize_mode mode) {
@@ -818,6 +900,19 @@ static void test_resize_case(kiln_resize_mode mode) {
             double cy = resize_coord(y, H, OH), cz = resize_coord(z, W, OW);
             if (mode == KILN_RESIZE_NEAREST) {
                 ref[y * OW + z] = x[resize_nearest(cy, H) * W + resize_nearest(cz, W)];
+                continue;
+            }
+            if (mode == KILN_RESIZE_CUBIC) {
+                /* Taps beyond the edges repeat the edge values. */
+                double wy[4], wz[4], sum = 0;
+                int64_t y0 = (int64_t)floor(cy), z0 = (int64_t)floor(cz);
+                resize_cubic_weights(cy - (double)y0, wy);
+                resize_cubic_weights(cz - (double)z0, wz);
+                for (int i = 0; i < 4; i++)
+                    for (int j = 0; j < 4; j++)
+                        sum += wy[i] * wz[j] *
+                               x[clamp_index(y0 - 1 + i, H) * W + clamp_index(z0 - 1 + j, W)];
+                ref[y * OW + z] = sum;
                 continue;
             }
             cy = fmin(fmax(cy, 0), (double)(H - 1));
@@ -839,7 +934,9 @@ static void test_resize_case(kiln_resize_mode mode) {
         return;
     }
     const void *ins[] = {x};
-    const char *what = mode == KILN_RESIZE_NEAREST ? "resize nearest" : "resize linear";
+    const char *what = mode == KILN_RESIZE_NEAREST  ? "resize nearest"
+                       : mode == KILN_RESIZE_LINEAR ? "resize linear"
+                                                    : "resize cubic";
     run_and_check(net, out_of(st, layer, what), ins, DIMS(1, 1, OH, OW), ref, what);
     free(x);
 }
@@ -847,6 +944,7 @@ static void test_resize_case(kiln_resize_mode mode) {
 static void test_resize(void) {
     test_resize_case(KILN_RESIZE_NEAREST);
     test_resize_case(KILN_RESIZE_LINEAR);
+    test_resize_case(KILN_RESIZE_CUBIC);
 }
 
 /* ---------------------------------------------------------------- identity, cast --- */
@@ -921,10 +1019,68 @@ static void test_chain_and_names(void) {
     kiln_network_destroy(net);
 }
 
+/* A dynamic batch: layer outputs keep -1 where the input has it, and the engine runs at
+ * a batch chosen when the context's input shape is set. The flatten before the fully
+ * connected layer leaves its last dim unknown too; the weights tell it. */
+static void test_dynamic_batch(void) {
+    const int64_t B = 3, IN = 4, OUT = 5;
+    float *x = rnd_array(B * IN, -1, 1), *w = rnd_array(OUT * IN, -1, 1),
+          *b = rnd_array(OUT, -1, 1);
+    double ref[15];
+    for (int64_t r = 0; r < B; r++)
+        for (int64_t o = 0; o < OUT; o++) {
+            double s = b[o];
+            for (int64_t i = 0; i < IN; i++) s += (double)x[r * IN + i] * w[o * IN + i];
+            ref[r * OUT + o] = s > 0 ? s : 0;
+        }
+    kiln_network *net = new_net();
+    kiln_tensor *in = input(net, "x", KILN_DTYPE_FLOAT32, DIMS(-1, 2, IN / 2));
+    kiln_layer *flat = NULL, *fc = NULL, *relu = NULL;
+    kiln_dims flat_dims = DIMS(0, -1);
+    EXPECT_EQ_INT(kiln_network_add_shuffle(net, in, NULL, &flat_dims, NULL, &flat), KILN_OK);
+    EXPECT_EQ_INT(kiln_network_add_fully_connected(net, kiln_layer_get_output(flat, 0), OUT,
+                                                   fw(w, OUT * IN), fw(b, OUT), &fc),
+                  KILN_OK);
+    kiln_tensor *y = NULL;
+    if (fc && kiln_network_add_activation(net, kiln_layer_get_output(fc, 0), KILN_ACTIVATION_RELU,
+                                          0, 0, &relu) == KILN_OK)
+        y = kiln_layer_get_output(relu, 0);
+    EXPECT(y != NULL);
+    if (y) {
+        kiln_dims d = kiln_tensor_get_dims(y);
+        EXPECT_EQ_INT(d.nb_dims, 2);
+        EXPECT_EQ_INT(d.d[0], -1);
+        EXPECT_EQ_INT(d.d[1], OUT);
+    }
+    kiln_builder_config *cfg = NULL;
+    kiln_engine *engine = NULL;
+    kiln_context *ctx = NULL;
+    float got[15] = {0};
+    kiln_status st = y ? kiln_network_mark_output(net, y) : KILN_ERR_INTERNAL;
+    if (st == KILN_OK) st = kiln_builder_create_config(g_builder, &cfg);
+    if (st == KILN_OK) st = kiln_builder_config_set_max_batch_size(cfg, 8);
+    if (st == KILN_OK) st = kiln_builder_build_engine(g_builder, net, cfg, &engine);
+    if (st == KILN_OK) st = kiln_engine_create_execution_context(engine, &ctx);
+    if (st == KILN_OK) st = kiln_context_set_input_shape(ctx, "x", DIMS(B, 2, IN / 2));
+    if (st == KILN_OK) st = kiln_context_set_tensor_address(ctx, "x", x);
+    if (st == KILN_OK) st = kiln_context_set_tensor_address(ctx, kiln_tensor_get_name(y), got);
+    if (st == KILN_OK) st = kiln_context_execute(ctx);
+    if (st != KILN_OK) fprintf(stderr, "dynamic batch: %s\n", kiln_last_error());
+    EXPECT_EQ_INT(st, KILN_OK);
+    if (st == KILN_OK) check_close("dynamic batch", got, ref, B * OUT);
+    kiln_context_destroy(ctx);
+    kiln_engine_destroy(engine);
+    kiln_builder_config_destroy(cfg);
+    kiln_network_destroy(net);
+    free(x);
+    free(w);
+    free(b);
+}
+
 /* ---------------------------------------------------------------- errors ----------- */
 
 /* A failed call: the status, a message naming the layer (and `detail`), and no change. */
-#define EXPECT_ARG_ERROR(net, call, layer_name, detail)                                           \
+#define EXPECT_ARG_ERROR(net, call, layer_name, detail)                                            \
     do {                                                                                           \
         int32_t layers_ = kiln_network_num_layers(net);                                            \
         kiln_layer *bad_ = (kiln_layer *)0x1;                                                      \
@@ -949,27 +1105,35 @@ static void test_argument_errors(void) {
     win.nb_spatial = 2;
     win.kernel[0] = win.kernel[1] = 3;
 
-    EXPECT_ARG_ERROR(net, kiln_network_add_convolution(net, NULL, 8, win, 1, fw(w, 216), no_weights, out),
-                     "convolution", "input is NULL");
-    EXPECT_ARG_ERROR(net, kiln_network_add_convolution(net, x, 8, win, 1, fw(w, 100), no_weights, out),
+    EXPECT_ARG_ERROR(
+        net, kiln_network_add_convolution(net, NULL, 8, win, 1, fw(w, 216), no_weights, out),
+        "convolution", "input is NULL");
+    EXPECT_ARG_ERROR(net,
+                     kiln_network_add_convolution(net, x, 8, win, 1, fw(w, 100), no_weights, out),
                      "convolution", "kernel weights have 100 values");
-    EXPECT_ARG_ERROR(net, kiln_network_add_convolution(net, x, 8, win, 1, fw(w, 216), fw(w, 7), out),
+    EXPECT_ARG_ERROR(net,
+                     kiln_network_add_convolution(net, x, 8, win, 1, fw(w, 216), fw(w, 7), out),
                      "convolution", "bias weights have 7 values");
-    EXPECT_ARG_ERROR(net, kiln_network_add_convolution(net, x, 8, win, 2, fw(w, 216), no_weights, out),
+    EXPECT_ARG_ERROR(net,
+                     kiln_network_add_convolution(net, x, 8, win, 2, fw(w, 216), no_weights, out),
                      "convolution", "groups");
-    EXPECT_ARG_ERROR(net, kiln_network_add_convolution(net, m, 8, win, 1, fw(w, 216), no_weights, out),
+    EXPECT_ARG_ERROR(net,
+                     kiln_network_add_convolution(net, m, 8, win, 1, fw(w, 216), no_weights, out),
                      "convolution", "rank");
     kiln_window bad_win = win;
     bad_win.nb_spatial = 4;
-    EXPECT_ARG_ERROR(net, kiln_network_add_convolution(net, x, 8, bad_win, 1, fw(w, 216), no_weights, out),
-                     "convolution", "nb_spatial");
+    EXPECT_ARG_ERROR(
+        net, kiln_network_add_convolution(net, x, 8, bad_win, 1, fw(w, 216), no_weights, out),
+        "convolution", "nb_spatial");
     kiln_weights null_values = {KILN_DTYPE_FLOAT32, NULL, 216};
-    EXPECT_ARG_ERROR(net, kiln_network_add_convolution(net, x, 8, win, 1, null_values, no_weights, out),
+    EXPECT_ARG_ERROR(net,
+                     kiln_network_add_convolution(net, x, 8, win, 1, null_values, no_weights, out),
                      "convolution", "no values");
     kiln_weights halves = {KILN_DTYPE_FLOAT16, w, 216};
     EXPECT_ARG_ERROR(net, kiln_network_add_convolution(net, x, 8, win, 1, halves, no_weights, out),
                      "convolution", "float16");
-    EXPECT_ARG_ERROR(net, kiln_network_add_deconvolution(net, x, 8, win, 1, fw(w, 100), no_weights, out),
+    EXPECT_ARG_ERROR(net,
+                     kiln_network_add_deconvolution(net, x, 8, win, 1, fw(w, 100), no_weights, out),
                      "deconvolution", "kernel weights");
     EXPECT_ARG_ERROR(net, kiln_network_add_matrix_multiply(net, m, 0, foreign, 0, out),
                      "matrix_multiply", "another network");
@@ -983,13 +1147,14 @@ static void test_argument_errors(void) {
                      "activation", "unknown activation type 99");
     EXPECT_ARG_ERROR(net, kiln_network_add_activation(net, x, KILN_ACTIVATION_CLIP, 1, -1, out),
                      "activation", "clip");
-    EXPECT_ARG_ERROR(net, kiln_network_add_pooling(net, x, (kiln_pooling_type)7, win, out), "pooling",
-                     "unknown pooling type");
+    EXPECT_ARG_ERROR(net, kiln_network_add_pooling(net, x, (kiln_pooling_type)7, win, out),
+                     "pooling", "unknown pooling type");
     EXPECT_ARG_ERROR(net, kiln_network_add_elementwise(net, x, m, KILN_ELEMENTWISE_SUM, out),
                      "elementwise", "broadcast");
     EXPECT_ARG_ERROR(net, kiln_network_add_elementwise(net, x, NULL, KILN_ELEMENTWISE_SUM, out),
                      "elementwise", "b is NULL");
-    EXPECT_ARG_ERROR(net, kiln_network_add_unary(net, x, (kiln_unary_op)-1, out), "unary", "unknown");
+    EXPECT_ARG_ERROR(net, kiln_network_add_unary(net, x, (kiln_unary_op)-1, out), "unary",
+                     "unknown");
     EXPECT_ARG_ERROR(net, kiln_network_add_softmax(net, x, 4, out), "softmax", "axis 4");
     EXPECT_ARG_ERROR(net, kiln_network_add_concatenation(net, NULL, 0, 0, out), "concatenation",
                      "at least one input");
@@ -1012,7 +1177,8 @@ static void test_argument_errors(void) {
     EXPECT_ARG_ERROR(net, kiln_network_add_slice(net, m, DIMS(0, 0), DIMS(2, 2), DIMS(0, 1), out),
                      "slice", "stride");
     EXPECT_ARG_ERROR(net, kiln_network_add_gather(net, m, m, 0, out), "gather", "int32 or int64");
-    EXPECT_ARG_ERROR(net, kiln_network_add_gather(net, m, NULL, 0, out), "gather", "indices is NULL");
+    EXPECT_ARG_ERROR(net, kiln_network_add_gather(net, m, NULL, 0, out), "gather",
+                     "indices is NULL");
     EXPECT_ARG_ERROR(net, kiln_network_add_reduce(net, x, KILN_REDUCE_SUM, 0, 1, out), "reduce",
                      "axes_mask is 0");
     EXPECT_ARG_ERROR(net, kiln_network_add_reduce(net, m, KILN_REDUCE_SUM, 0x4u, 1, out), "reduce",
@@ -1027,8 +1193,10 @@ static void test_argument_errors(void) {
                      "normalization", "beyond");
     EXPECT_ARG_ERROR(net, kiln_network_add_resize(net, x, KILN_RESIZE_NEAREST, DIMS(1, 3, 16), out),
                      "resize", "rank");
-    EXPECT_ARG_ERROR(net, kiln_network_add_identity(net, foreign, out), "identity", "another network");
-    EXPECT_ARG_ERROR(net, kiln_network_add_cast(net, x, KILN_DTYPE_UNDEFINED, out), "cast", "undefined");
+    EXPECT_ARG_ERROR(net, kiln_network_add_identity(net, foreign, out), "identity",
+                     "another network");
+    EXPECT_ARG_ERROR(net, kiln_network_add_cast(net, x, KILN_DTYPE_UNDEFINED, out), "cast",
+                     "undefined");
 
     /* A NULL network or out pointer. */
     kiln_layer *layer = NULL;
@@ -1085,6 +1253,7 @@ int main(void) {
     test_resize();
     test_identity_and_cast();
     test_chain_and_names();
+    test_dynamic_batch();
     test_argument_errors();
     test_no_outputs();
     kiln_runtime_destroy(g_runtime);

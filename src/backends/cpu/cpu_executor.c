@@ -124,6 +124,8 @@ static kiln_status kiln_cpu_sub_liveness(const kiln_graph *g, int32_t **first, i
         const kiln_node *node = &g->nodes[step];
         for (int32_t i = 0; i < node->input_count; i++)
             if (node->inputs[i] >= 0) (*last)[node->inputs[i]] = step;
+        kiln_liveness_step ls = {*last, step};
+        kiln_node_outer_reads(node, g, kiln_liveness_touch, &ls);
         for (int32_t i = 0; i < node->output_count; i++)
             if (node->outputs[i] >= 0) {
                 (*first)[node->outputs[i]] = step;

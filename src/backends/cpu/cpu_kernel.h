@@ -23,7 +23,9 @@ typedef kiln_status (*kiln_cpu_kernel_fn)(kiln_cpu_ctx *ctx, const kiln_node *no
 kiln_cpu_kernel_fn kiln_cpu_kernel_for(kiln_op op);
 
 /* Temporary memory valid until the kernel returns (grown on demand, reused across nodes).
- * NULL when out of memory. */
+ * There is one scratch buffer: a second call in the same kernel may move it and
+ * invalidates the pointer the first returned — ask once, for the total. NULL when out of
+ * memory. */
 void *kiln_cpu_scratch(kiln_cpu_ctx *ctx, size_t bytes);
 /* Allocates output `index` with the given shape (data-dependent outputs). */
 kiln_status kiln_cpu_alloc_output(kiln_cpu_ctx *ctx, int32_t index, int32_t rank,

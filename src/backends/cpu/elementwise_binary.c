@@ -10,6 +10,7 @@
 #include <tgmath.h>
 
 #include "backends/cpu/elementwise_common.h"
+#include "ir/shape_elementwise.h"
 
 /* FP exception flags and errno are not part of any kernel's result: without these GCC may not
  * if-convert (and so vectorize) loops with float compares or selects, or inline sqrt. */
@@ -187,6 +188,19 @@ KILN_EW_BIN_LOOP(kiln_ew_Or, uint8_t, uint8_t, uint8_t, uint32_t, (x != 0) | (y 
 KILN_EW_BIN_LOOP(kiln_ew_Xor, uint8_t, uint8_t, uint8_t, uint32_t, (x != 0) ^ (y != 0))
 /* clang-format on */
 
+/* float32 Pow by a scalar 2 (squares in normalizations, distances) without powf calls;
+ * other exponents go to the generic loop. */
+static void kiln_ew_f32_pow_fast(void *out, const void *const *in, const int64_t *st, int64_t n,
+                                 const void *params) {
+    const float *a = in[0], *b = in[1];
+    float *o = out;
+    if (st[0] && !st[1] && b[0] == 2.0f) {
+        for (int64_t i = 0; i < n; i++) o[i] = a[i] * a[i];
+        return;
+    }
+    kiln_ew_f32_Pow(out, in, st, n, params);
+}
+
 /* Mixed operand dtypes (Pow with an exponent of another type): element by element through
  * double, the result in the base's dtype. */
 static void kiln_ew_pow_mixed(void *out, const void *const *in, const int64_t *st, int64_t n,
@@ -314,8 +328,9 @@ kiln_status kiln_ew_binary_resolve(const kiln_node *node, kiln_op op, kiln_dtype
     }
     /* bool compares as uint8 (Equal on bool) */
     kiln_dtype as = a == KILN_DTYPE_BOOL && cmp ? KILN_DTYPE_UINT8 : a;
+    kiln_ew_loop_fn f32 = table == kiln_ew_num_Pow ? kiln_ew_f32_pow_fast : table[0];
     if (kiln_ew_is_half(a)) {
-        r->half.fn = table[0];
+        r->half.fn = f32;
         r->half.n_in = 2;
         r->half.in_dtype[0] = a;
         r->half.in_dtype[1] = b;
@@ -326,7 +341,7 @@ kiln_status kiln_ew_binary_resolve(const kiln_node *node, kiln_op op, kiln_dtype
     }
     int idx = kiln_ew_num_index(as);
     if (idx < 0) return kiln_ew_bad_dtype(node, a, b);
-    r->fn = table[idx];
+    r->fn = idx == 0 ? f32 : table[idx];
     return KILN_OK;
 }
 
@@ -336,7 +351,7 @@ kiln_status kiln_cpu_ew_binary(kiln_cpu_ctx *ctx, const kiln_node *node, const k
     if (n_in < 2 || !kiln_tview_present(&in[0]) || !kiln_tview_present(&in[1]))
         return kiln_node_error(KILN_ERR_INVALID_ARGUMENT, node, "needs two inputs");
     kiln_tview b;
-    kiln_ew_legacy_broadcast(node, &in[0], &in[1], &b);
+    KILN_TRY(kiln_ew_operand_view(node, &in[0], &in[1], &b));
     kiln_ew_binop r;
     KILN_TRY(kiln_ew_binary_resolve(node, node->op, in[0].dtype, in[1].dtype, &r));
     const kiln_tview *ins[2] = {&in[0], &b};

@@ -128,9 +128,9 @@ static void kiln_ew_half_to_float(kiln_dtype dt, const uint16_t *src, int64_t st
                                   int64_t n) {
     if (!st) n = 1;
     if (dt == KILN_DTYPE_FLOAT16)
-        for (int64_t i = 0; i < n; i++) dst[i] = kiln_half_to_float(src[i]);
+        for (int64_t i = 0; i < n; i++) dst[i] = kiln_ew_h2f(src[i]);
     else
-        for (int64_t i = 0; i < n; i++) dst[i] = kiln_bf16_to_float(src[i]);
+        for (int64_t i = 0; i < n; i++) dst[i] = kiln_ew_bf2f(src[i]);
 }
 
 void kiln_ew_half_loop(void *out, const void *const *in, const int64_t *st, int64_t n,
@@ -161,9 +161,9 @@ void kiln_ew_half_loop(void *out, const void *const *in, const int64_t *st, int6
         h->fn(obuf, ptr, st, len, h->params);
         uint16_t *o = (uint16_t *)out + base;
         if (h->out_dtype == KILN_DTYPE_FLOAT16)
-            for (int64_t i = 0; i < len; i++) o[i] = kiln_float_to_half(obuf[i]);
+            for (int64_t i = 0; i < len; i++) o[i] = kiln_ew_f2h(obuf[i]);
         else
-            for (int64_t i = 0; i < len; i++) o[i] = kiln_float_to_bf16(obuf[i]);
+            for (int64_t i = 0; i < len; i++) o[i] = kiln_ew_f2bf(obuf[i]);
     }
 }
 
@@ -177,17 +177,4 @@ void kiln_ew_copy(kiln_cpu_ctx *ctx, const kiln_tview *in, kiln_tview *out) {
 
 double kiln_ew_scalar_double(const kiln_tview *t) {
     return kiln_tview_get_double(t, 0);
-}
-
-void kiln_ew_legacy_broadcast(const kiln_node *node, const kiln_tview *a, const kiln_tview *b,
-                              kiln_tview *b_out) {
-    *b_out = *b;
-    if (node->opset >= 7 || !kiln_attr_int(node, "broadcast", 0)) return;
-    if (a->rank < 0 || b->rank < 0 || b->rank > a->rank) return;
-    int64_t axis = kiln_attr_int(node, "axis", a->rank - b->rank);
-    if (axis < 0) axis += a->rank;
-    if (axis < 0 || axis + b->rank > a->rank) return;
-    b_out->rank = a->rank;
-    for (int32_t d = 0; d < a->rank; d++) b_out->dims[d] = 1;
-    for (int32_t d = 0; d < b->rank; d++) b_out->dims[axis + d] = b->dims[d];
 }

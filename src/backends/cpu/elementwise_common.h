@@ -11,6 +11,7 @@
 #define KILN_CPU_ELEMENTWISE_COMMON_H
 
 #include <stdbool.h>
+#include <string.h>
 
 #include "backends/cpu/cpu_kernel.h"
 
@@ -86,6 +87,76 @@ static inline bool kiln_ew_is_int(kiln_dtype dt) {
     return kiln_ew_is_signed_int(dt) || kiln_ew_is_unsigned_int(dt);
 }
 
+/*
+ * float16 <-> float32 conversions the compiler can inline and vectorize (the same results as
+ * kiln_half_to_float / kiln_float_to_half: exact widening; narrowing rounds to nearest even,
+ * overflows to infinity, and turns NaN into a quiet NaN of the same sign). After F. Giesen's
+ * branch-free versions.
+ */
+/* c ? a : b on bits, written with masks: plain selects here become branches for GCC */
+static inline uint32_t kiln_ew_sel32(bool c, uint32_t a, uint32_t b) {
+    uint32_t m = 0u - (uint32_t)c;
+    return (a & m) | (b & ~m);
+}
+
+static inline float kiln_ew_h2f(uint16_t h) {
+    uint32_t o = (uint32_t)(h & 0x7fff) << 13;
+    uint32_t exp = o & 0x0f800000u;  /* the exponent, in float position */
+    o += (uint32_t)(127 - 15) << 23; /* rebias */
+    uint32_t infnan = o + ((uint32_t)(128 - 16) << 23);
+    float sub, magic;
+    uint32_t sub_bits = o + (1u << 23), magic_bits = 113u << 23;
+    memcpy(&sub, &sub_bits, 4);
+    memcpy(&magic, &magic_bits, 4);
+    sub -= magic; /* renormalizes subnormals (and zero) */
+    uint32_t sub_o;
+    memcpy(&sub_o, &sub, 4);
+    o = kiln_ew_sel32(exp == 0x0f800000u, infnan, kiln_ew_sel32(exp == 0, sub_o, o));
+    o |= (uint32_t)(h & 0x8000) << 16;
+    float f;
+    memcpy(&f, &o, 4);
+    return f;
+}
+
+static inline uint16_t kiln_ew_f2h(float x) {
+    uint32_t f;
+    memcpy(&f, &x, 4);
+    uint32_t sign = f & 0x80000000u;
+    f ^= sign;
+    /* infinity or NaN, or a value that rounds to infinity */
+    uint32_t big = kiln_ew_sel32(f > 0x7f800000u, 0x7e00u, 0x7c00u);
+    /* subnormal results: adding 0.5 (as a float) aligns the mantissa, rounding to even */
+    float fa, dm;
+    uint32_t dm_bits = ((127u - 15u) + (23u - 10u) + 1u) << 23;
+    memcpy(&fa, &f, 4);
+    memcpy(&dm, &dm_bits, 4);
+    fa += dm;
+    uint32_t sub;
+    memcpy(&sub, &fa, 4);
+    sub -= dm_bits;
+    /* normal results: rebias and round to nearest even */
+    uint32_t odd = (f >> 13) & 1;
+    uint32_t norm = (f + ((uint32_t)(15 - 127) << 23) + 0xfff + odd) >> 13;
+    uint32_t o = kiln_ew_sel32(f >= (143u << 23), big, kiln_ew_sel32(f < (113u << 23), sub, norm));
+    return (uint16_t)(o | (sign >> 16));
+}
+
+static inline float kiln_ew_bf2f(uint16_t h) {
+    uint32_t bits = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &bits, 4);
+    return f;
+}
+
+/* float -> bfloat16, rounding to nearest even; NaN stays a quiet NaN */
+static inline uint16_t kiln_ew_f2bf(float x) {
+    uint32_t f;
+    memcpy(&f, &x, 4);
+    uint32_t nan = (f >> 16) | 0x40;
+    uint32_t r = (f + 0x7fff + ((f >> 16) & 1)) >> 16;
+    return (uint16_t)kiln_ew_sel32((f & 0x7fffffffu) > 0x7f800000u, nan, r);
+}
+
 /* Index of an integer dtype in the order int8, uint8, int16, uint16, int32, uint32, int64,
  * uint64 (the order of the typed loop tables), or -1. */
 static inline int kiln_ew_int_index(kiln_dtype dt) {
@@ -141,13 +212,5 @@ void kiln_ew_copy(kiln_cpu_ctx *ctx, const kiln_tview *in, kiln_tview *out);
 
 /* Reads a scalar operand (first element) of any numeric dtype. */
 double kiln_ew_scalar_double(const kiln_tview *t);
-
-/*
- * Legacy broadcasting of binary ops before opset 7 (attributes broadcast and axis): when
- * broadcast=1, b's dims are placed at `axis` of a's shape (trailing dims 1). Writes the
- * view b should be read as into *b_out (a copy of *b otherwise).
- */
-void kiln_ew_legacy_broadcast(const kiln_node *node, const kiln_tview *a, const kiln_tview *b,
-                              kiln_tview *b_out);
 
 #endif

@@ -39,7 +39,7 @@ static void kiln_ew_copy_loop(void *out, const void *const *in, const int64_t *s
     const char *a = in[0];
     char *o = out;
     if (st[0]) {
-        memcpy(o, a, (size_t)n * size);
+        if (o != a) memcpy(o, a, (size_t)n * size);
         return;
     }
     for (int64_t i = 0; i < n; i++) memcpy(o + (size_t)i * size, a, size);

@@ -44,7 +44,8 @@ kiln_status kiln_cpu_averagepool(kiln_cpu_ctx *ctx, const kiln_node *node, const
                         for (int64_t k1 = l1; k1 < h1; k1++) {
                             int64_t i1 = s1 + k1 * p.dilation[1];
                             const float *row = xp + (i0 * p.in[1] + i1) * p.in[2];
-                            for (int64_t k2 = l2; k2 < h2; k2++) sum += row[s2 + k2 * p.dilation[2]];
+                            for (int64_t k2 = l2; k2 < h2; k2++)
+                                sum += row[s2 + k2 * p.dilation[2]];
                         }
                     }
                     int64_t cnt = include_pad ? c0 * c1 * c2 : (h0 - l0) * (h1 - l1) * (h2 - l2);

@@ -39,8 +39,7 @@ kiln_status kiln_cpu_batchnormalization(kiln_cpu_ctx *ctx, const kiln_node *node
     double *rmean = (double *)kiln_nn_carve(&cur, (size_t)c * 8);
     double *rvar = (double *)kiln_nn_carve(&cur, (size_t)c * 8);
     if (training) {
-        if (per_act)
-            return kiln_node_error(KILN_ERR_UNSUPPORTED, node, "training with spatial=0");
+        if (per_act) return kiln_node_error(KILN_ERR_UNSUPPORTED, node, "training with spatial=0");
         for (int64_t ch = 0; ch < c; ch++) {
             double sum = 0.0, sq = 0.0;
             for (int64_t nb = 0; nb < batch; nb++) {

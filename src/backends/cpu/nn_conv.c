@@ -78,7 +78,8 @@ kiln_status kiln_cpu_conv(kiln_cpu_ctx *ctx, const kiln_node *node, const kiln_t
     int depthwise = win.n == 2 && cg == 1 && mg == 1;
     int pointwise = is_pointwise(&win);
     size_t col_bytes = depthwise || pointwise ? 0 : kiln_nn_align((size_t)(kdim * osize) * 4);
-    size_t ws_bytes = depthwise ? 0 : kiln_nn_align(kiln_nn_sgemm_workspace(mg, osize, kdim, threads));
+    size_t ws_bytes =
+        depthwise ? 0 : kiln_nn_align(kiln_nn_sgemm_workspace(mg, osize, kdim, threads));
     size_t bytes = col_bytes + ws_bytes + kiln_nn_f32_bytes(x) + kiln_nn_f32_bytes(w) +
                    (b ? kiln_nn_f32_bytes(b) : 0) + kiln_nn_f32_bytes(y);
     char *cur;

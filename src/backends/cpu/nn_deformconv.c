@@ -37,7 +37,8 @@ kiln_status kiln_cpu_deformconv(kiln_cpu_ctx *ctx, const kiln_node *node, const 
     KILN_TRY(kiln_nn_window_init(node, 2, x->dims + 2, w->dims + 2, 0, &win));
     int threads = kiln_cpu_threads(ctx);
     int64_t batch = x->dims[0], c = x->dims[1], m = w->dims[0];
-    int64_t group = kiln_attr_int(node, "group", 1), ogroups = kiln_attr_int(node, "offset_group", 1);
+    int64_t group = kiln_attr_int(node, "group", 1),
+            ogroups = kiln_attr_int(node, "offset_group", 1);
     if (group < 1 || ogroups < 1 || c % ogroups)
         return kiln_shape_error(node, "channels not divisible by offset_group");
     int64_t cg = c / group, mg = m / group, cpo = c / ogroups;
@@ -77,8 +78,10 @@ kiln_status kiln_cpu_deformconv(kiln_cpu_ctx *ctx, const kiln_node *node, const 
             for (int64_t oy = 0; oy < oh; oy++)
                 for (int64_t ox = 0; ox < ow; ox++) {
                     int64_t o = oy * ow + ox;
-                    float py = (float)(oy * win.stride[0] - win.pad_begin[0] + ky * win.dilation[0]);
-                    float px = (float)(ox * win.stride[1] - win.pad_begin[1] + kx * win.dilation[1]);
+                    float py =
+                        (float)(oy * win.stride[0] - win.pad_begin[0] + ky * win.dilation[0]);
+                    float px =
+                        (float)(ox * win.stride[1] - win.pad_begin[1] + kx * win.dilation[1]);
                     float v = bilinear(plane, ih, iw, py + oy_p[o], px + ox_p[o]);
                     dst[o] = mp ? v * mp[o] : v;
                 }

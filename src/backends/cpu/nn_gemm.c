@@ -47,14 +47,18 @@ kiln_status kiln_cpu_gemm(kiln_cpu_ctx *ctx, const kiln_node *node, const kiln_t
         if (cd)
             for (int64_t i = 0; i < m; i++)
                 for (int64_t j = 0; j < n; j++) yd[i * n + j] = cd[c_index(c, i, j)];
-        kiln_nn_dgemm(ta, tb, m, n, k, alpha, (const double *)a->data, lda,
-                      (const double *)b->data, ldb, cd ? beta : 0.0, yd, n);
+        kiln_nn_dgemm(ta, tb, m, n, k, alpha, (const double *)a->data, lda, (const double *)b->data,
+                      ldb, cd ? beta : 0.0, yd, n);
         return KILN_OK;
     }
     switch (dt) {
-    case KILN_DTYPE_INT32: case KILN_DTYPE_INT64: case KILN_DTYPE_UINT32: case KILN_DTYPE_UINT64:
+    case KILN_DTYPE_INT32:
+    case KILN_DTYPE_INT64:
+    case KILN_DTYPE_UINT32:
+    case KILN_DTYPE_UINT64:
         break;
-    default: return kiln_nn_bad_dtype(node, dt);
+    default:
+        return kiln_nn_bad_dtype(node, dt);
     }
     /* integer Gemm (opset 9+): exact int64 accumulation, alpha/beta applied in double */
     for (int64_t i = 0; i < m; i++)

@@ -62,16 +62,24 @@ kiln_status kiln_cpu_gridsample(kiln_cpu_ctx *ctx, const kiln_node *node, const 
     if (!kiln_nn_is_float(x->dtype)) return kiln_nn_bad_dtype(node, x->dtype);
     const char *ms = kiln_attr_string(node, "mode", node->opset >= 20 ? "linear" : "bilinear");
     gs_mode mode;
-    if (!strcmp(ms, "nearest")) mode = GS_NEAREST;
-    else if (!strcmp(ms, "linear") || !strcmp(ms, "bilinear")) mode = GS_LINEAR;
-    else if (!strcmp(ms, "cubic") || !strcmp(ms, "bicubic")) mode = GS_CUBIC;
-    else return kiln_node_error(KILN_ERR_UNSUPPORTED, node, "mode '%s'", ms);
+    if (!strcmp(ms, "nearest"))
+        mode = GS_NEAREST;
+    else if (!strcmp(ms, "linear") || !strcmp(ms, "bilinear"))
+        mode = GS_LINEAR;
+    else if (!strcmp(ms, "cubic") || !strcmp(ms, "bicubic"))
+        mode = GS_CUBIC;
+    else
+        return kiln_node_error(KILN_ERR_UNSUPPORTED, node, "mode '%s'", ms);
     const char *ps = kiln_attr_string(node, "padding_mode", "zeros");
     gs_ctx g;
-    if (!strcmp(ps, "zeros")) g.pad = PAD_ZEROS;
-    else if (!strcmp(ps, "border")) g.pad = PAD_BORDER;
-    else if (!strcmp(ps, "reflection")) g.pad = PAD_REFLECTION;
-    else return kiln_node_error(KILN_ERR_UNSUPPORTED, node, "padding_mode '%s'", ps);
+    if (!strcmp(ps, "zeros"))
+        g.pad = PAD_ZEROS;
+    else if (!strcmp(ps, "border"))
+        g.pad = PAD_BORDER;
+    else if (!strcmp(ps, "reflection"))
+        g.pad = PAD_REFLECTION;
+    else
+        return kiln_node_error(KILN_ERR_UNSUPPORTED, node, "padding_mode '%s'", ps);
     int align = kiln_attr_int(node, "align_corners", 0) != 0;
     g.n = x->rank - 2;
     if (g.n < 1 || g.n > 3)
@@ -100,11 +108,14 @@ kiln_status kiln_cpu_gridsample(kiln_cpu_ctx *ctx, const kiln_node *node, const 
             float w[3][4];
             for (int32_t d = 0; d < g.n; d++) {
                 float nv = gp[g.n - 1 - d], len = (float)g.dims[d];
-                float xv = align ? (nv + 1.0f) / 2.0f * (len - 1.0f) : ((nv + 1.0f) * len - 1.0f) / 2.0f;
+                float xv =
+                    align ? (nv + 1.0f) / 2.0f * (len - 1.0f) : ((nv + 1.0f) * len - 1.0f) / 2.0f;
                 if (mode == GS_NEAREST) xv = rintf(xv);
                 if (xv < g.lo[d] || xv > g.hi[d]) {
-                    if (g.pad == PAD_BORDER) xv = xv < 0.0f ? 0.0f : xv > len - 1.0f ? len - 1.0f : xv;
-                    else if (g.pad == PAD_REFLECTION) xv = (float)reflect(xv, g.lo[d], g.hi[d]);
+                    if (g.pad == PAD_BORDER)
+                        xv = xv < 0.0f ? 0.0f : xv > len - 1.0f ? len - 1.0f : xv;
+                    else if (g.pad == PAD_REFLECTION)
+                        xv = (float)reflect(xv, g.lo[d], g.hi[d]);
                 }
                 if (mode == GS_NEAREST) {
                     base[d] = (int64_t)xv;

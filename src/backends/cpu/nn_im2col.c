@@ -60,7 +60,8 @@ static void walk_row(float *x, float *colrow, const kiln_nn_window *w, int64_t k
             float *xrow = x + off * last_in;
             if (!scatter) {
                 for (int64_t j = 0; j < lo; j++) dst[j] = 0.0f;
-                if (s == 1) memcpy(dst + lo, xrow + i0 + lo, (size_t)(hi - lo) * sizeof(float));
+                if (s == 1)
+                    memcpy(dst + lo, xrow + i0 + lo, (size_t)(hi - lo) * sizeof(float));
                 else
                     for (int64_t j = lo; j < hi; j++) dst[j] = xrow[i0 + j * s];
                 for (int64_t j = hi; j < last_out; j++) dst[j] = 0.0f;

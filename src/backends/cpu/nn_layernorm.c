@@ -34,7 +34,8 @@ kiln_status kiln_cpu_layernormalization(kiln_cpu_ctx *ctx, const kiln_node *node
     double *means = (double *)kiln_nn_carve(&cur, (size_t)rows * 8);
     double *invs = (double *)kiln_nn_carve(&cur, (size_t)rows * 8);
     KILN_TRY(kiln_nn_expand_param(node, scale, sf, x->rank, x->dims, axis, sc));
-    if (bf) KILN_TRY(kiln_nn_expand_param(node, bias, bf, x->rank, x->dims, axis, bi));
+    if (bf)
+        KILN_TRY(kiln_nn_expand_param(node, bias, bf, x->rank, x->dims, axis, bi));
     else
         for (int64_t j = 0; j < cols; j++) bi[j] = 0.0f;
     int threads = kiln_cpu_threads(ctx);

@@ -3,9 +3,8 @@
 
 #include "backends/cpu/nn_common.h"
 
-kiln_status kiln_cpu_lpnormalization(kiln_cpu_ctx *ctx, const kiln_node *node,
-                                     const kiln_tview *in, int32_t n_in, kiln_tview *out,
-                                     int32_t n_out) {
+kiln_status kiln_cpu_lpnormalization(kiln_cpu_ctx *ctx, const kiln_node *node, const kiln_tview *in,
+                                     int32_t n_in, kiln_tview *out, int32_t n_out) {
     const kiln_tview *x = &in[0];
     kiln_tview *y = &out[0];
     if (!kiln_nn_is_float(x->dtype)) return kiln_nn_bad_dtype(node, x->dtype);
@@ -25,7 +24,8 @@ kiln_status kiln_cpu_lpnormalization(kiln_cpu_ctx *ctx, const kiln_node *node,
             float *yp = yf + o * n * inner + j;
             double norm = 0.0;
             for (int64_t i = 0; i < n; i++)
-                norm += p == 1 ? fabs((double)xp[i * inner]) : (double)xp[i * inner] * xp[i * inner];
+                norm +=
+                    p == 1 ? fabs((double)xp[i * inner]) : (double)xp[i * inner] * xp[i * inner];
             if (p != 1) norm = sqrt(norm);
             for (int64_t i = 0; i < n; i++)
                 yp[i * inner] = norm == 0.0 ? 0.0f : (float)(xp[i * inner] / norm);

@@ -8,7 +8,8 @@ kiln_status kiln_cpu_lrn(kiln_cpu_ctx *ctx, const kiln_node *node, const kiln_tv
     const kiln_tview *x = &in[0];
     kiln_tview *y = &out[0];
     if (!kiln_nn_is_float(x->dtype)) return kiln_nn_bad_dtype(node, x->dtype);
-    float alpha = kiln_attr_float(node, "alpha", 1e-4f), beta = kiln_attr_float(node, "beta", 0.75f);
+    float alpha = kiln_attr_float(node, "alpha", 1e-4f),
+          beta = kiln_attr_float(node, "beta", 0.75f);
     float bias = kiln_attr_float(node, "bias", 1.0f);
     int64_t size = kiln_attr_int(node, "size", 1);
     int64_t batch = x->dims[0], c = x->dims[1], s = 1;

@@ -106,7 +106,8 @@ static void mm_int(const mm_geom *g, const kiln_tview *a, const kiln_tview *b, k
             for (int64_t j = 0; j < n; j++) {
                 int64_t s = 0;
                 for (int64_t p = 0; p < k; p++)
-                    s += kiln_tview_get_int(a, ab + i * k + p) * kiln_tview_get_int(b, bb + p * n + j);
+                    s += kiln_tview_get_int(a, ab + i * k + p) *
+                         kiln_tview_get_int(b, bb + p * n + j);
                 kiln_tview_set_int(y, yb + i * n + j, s);
             }
     }
@@ -118,10 +119,17 @@ kiln_status kiln_cpu_matmul(kiln_cpu_ctx *ctx, const kiln_node *node, const kiln
     kiln_tview *y = &out[0];
     kiln_dtype dt = a->dtype;
     switch (dt) {
-    case KILN_DTYPE_FLOAT32: case KILN_DTYPE_FLOAT16: case KILN_DTYPE_BFLOAT16:
-    case KILN_DTYPE_FLOAT64: case KILN_DTYPE_INT32: case KILN_DTYPE_INT64:
-    case KILN_DTYPE_UINT32: case KILN_DTYPE_UINT64: break;
-    default: return kiln_nn_bad_dtype(node, dt);
+    case KILN_DTYPE_FLOAT32:
+    case KILN_DTYPE_FLOAT16:
+    case KILN_DTYPE_BFLOAT16:
+    case KILN_DTYPE_FLOAT64:
+    case KILN_DTYPE_INT32:
+    case KILN_DTYPE_INT64:
+    case KILN_DTYPE_UINT32:
+    case KILN_DTYPE_UINT64:
+        break;
+    default:
+        return kiln_nn_bad_dtype(node, dt);
     }
     mm_geom g;
     int32_t r;

@@ -67,9 +67,8 @@ kiln_status kiln_cpu_maxpool(kiln_cpu_ctx *ctx, const kiln_node *node, const kil
                     }
                     yp[o] = best;
                     if (id) {
-                        int64_t flat = col_major
-                                           ? bi[0] + p.in[0] * (bi[1] + p.in[1] * bi[2])
-                                           : (bi[0] * p.in[1] + bi[1]) * p.in[2] + bi[2];
+                        int64_t flat = col_major ? bi[0] + p.in[0] * (bi[1] + p.in[1] * bi[2])
+                                                 : (bi[0] * p.in[1] + bi[1]) * p.in[2] + bi[2];
                         id[pl * osize + o] = pl * isize + flat;
                     }
                 }

@@ -24,8 +24,9 @@ kiln_status kiln_cpu_maxunpool(kiln_cpu_ctx *ctx, const kiln_node *node, const k
     int same = 1;
     for (int32_t d = 0; d < x->rank; d++) {
         int32_t s = d - 2;
-        dflt[d] = s < 0 ? x->dims[d]
-                        : (x->dims[d] - 1) * w.stride[s] - w.pad_begin[s] - w.pad_end[s] + w.kernel[s];
+        dflt[d] =
+            s < 0 ? x->dims[d]
+                  : (x->dims[d] - 1) * w.stride[s] - w.pad_begin[s] - w.pad_end[s] + w.kernel[s];
         same &= dflt[d] == y->dims[d];
     }
     memset(y->data, 0, es * (size_t)total);

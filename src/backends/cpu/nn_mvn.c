@@ -4,8 +4,8 @@
 #include "backends/cpu/nn_common.h"
 
 kiln_status kiln_cpu_meanvariancenormalization(kiln_cpu_ctx *ctx, const kiln_node *node,
-                                               const kiln_tview *in, int32_t n_in,
-                                               kiln_tview *out, int32_t n_out) {
+                                               const kiln_tview *in, int32_t n_in, kiln_tview *out,
+                                               int32_t n_out) {
     const kiln_tview *x = &in[0];
     kiln_tview *y = &out[0];
     if (!kiln_nn_is_float(x->dtype)) return kiln_nn_bad_dtype(node, x->dtype);

@@ -15,7 +15,14 @@
 #include "backends/cpu/nn_common.h"
 
 typedef enum { R_NEAREST, R_LINEAR, R_CUBIC } r_mode;
-typedef enum { CT_HALF_PIXEL, CT_HALF_PIXEL_SYM, CT_PYTORCH, CT_ALIGN, CT_ASYM, CT_TF_CROP } ct_mode;
+typedef enum {
+    CT_HALF_PIXEL,
+    CT_HALF_PIXEL_SYM,
+    CT_PYTORCH,
+    CT_ALIGN,
+    CT_ASYM,
+    CT_TF_CROP
+} ct_mode;
 typedef enum { NM_PREFER_FLOOR, NM_PREFER_CEIL, NM_FLOOR, NM_CEIL, NM_SIMPLE } n_mode;
 
 typedef struct resize_attrs {
@@ -29,24 +36,29 @@ typedef struct resize_attrs {
 
 typedef struct axis_plan {
     int64_t in, out;
-    int n;            /* taps per output */
-    int64_t *start;   /* first tap (before clamping) */
-    float *w;         /* out * n weights */
-    uint8_t *extrap;  /* out flags: use the extrapolation value */
+    int n;           /* taps per output */
+    int64_t *start;  /* first tap (before clamping) */
+    float *w;        /* out * n weights */
+    uint8_t *extrap; /* out flags: use the extrapolation value */
 } axis_plan;
 
 static kiln_status read_attrs(const kiln_node *node, resize_attrs *a) {
     int legacy = node->op == KILN_OP_Upsample || node->opset < 11;
     const char *m = kiln_attr_string(node, "mode", "nearest");
-    if (!strcmp(m, "nearest")) a->mode = R_NEAREST;
+    if (!strcmp(m, "nearest"))
+        a->mode = R_NEAREST;
     else if (!strcmp(m, "linear") || !strcmp(m, "bilinear") || !strcmp(m, "trilinear"))
         a->mode = R_LINEAR;
-    else if (!strcmp(m, "cubic") && !legacy) a->mode = R_CUBIC;
-    else return kiln_node_error(KILN_ERR_UNSUPPORTED, node, "mode '%s' not supported", m);
-    const char *ct = legacy ? "asymmetric"
-                            : kiln_attr_string(node, "coordinate_transformation_mode", "half_pixel");
-    static const char *const ct_names[] = {"half_pixel", "half_pixel_symmetric", "pytorch_half_pixel",
-                                           "align_corners", "asymmetric", "tf_crop_and_resize"};
+    else if (!strcmp(m, "cubic") && !legacy)
+        a->mode = R_CUBIC;
+    else
+        return kiln_node_error(KILN_ERR_UNSUPPORTED, node, "mode '%s' not supported", m);
+    const char *ct = legacy
+                         ? "asymmetric"
+                         : kiln_attr_string(node, "coordinate_transformation_mode", "half_pixel");
+    static const char *const ct_names[] = {"half_pixel",         "half_pixel_symmetric",
+                                           "pytorch_half_pixel", "align_corners",
+                                           "asymmetric",         "tf_crop_and_resize"};
     a->ct = (ct_mode)-1;
     for (int i = 0; i < 6; i++)
         if (!strcmp(ct, ct_names[i])) a->ct = (ct_mode)i;
@@ -54,12 +66,18 @@ static kiln_status read_attrs(const kiln_node *node, resize_attrs *a) {
         return kiln_node_error(KILN_ERR_UNSUPPORTED, node, "coordinate_transformation_mode '%s'",
                                ct);
     const char *nm = kiln_attr_string(node, "nearest_mode", "round_prefer_floor");
-    if (legacy) a->nearest = NM_SIMPLE;
-    else if (!strcmp(nm, "round_prefer_floor")) a->nearest = NM_PREFER_FLOOR;
-    else if (!strcmp(nm, "round_prefer_ceil")) a->nearest = NM_PREFER_CEIL;
-    else if (!strcmp(nm, "floor")) a->nearest = NM_FLOOR;
-    else if (!strcmp(nm, "ceil")) a->nearest = NM_CEIL;
-    else return kiln_node_error(KILN_ERR_UNSUPPORTED, node, "nearest_mode '%s'", nm);
+    if (legacy)
+        a->nearest = NM_SIMPLE;
+    else if (!strcmp(nm, "round_prefer_floor"))
+        a->nearest = NM_PREFER_FLOOR;
+    else if (!strcmp(nm, "round_prefer_ceil"))
+        a->nearest = NM_PREFER_CEIL;
+    else if (!strcmp(nm, "floor"))
+        a->nearest = NM_FLOOR;
+    else if (!strcmp(nm, "ceil"))
+        a->nearest = NM_CEIL;
+    else
+        return kiln_node_error(KILN_ERR_UNSUPPORTED, node, "nearest_mode '%s'", nm);
     a->cubic_a = kiln_attr_float(node, "cubic_coeff_a", -0.75f);
     a->exclude_outside = kiln_attr_int(node, "exclude_outside", 0) != 0;
     a->antialias = kiln_attr_int(node, "antialias", 0) != 0 && a->mode != R_NEAREST;
@@ -72,14 +90,18 @@ static double source_coord(const resize_attrs *a, double y, double scale, int64_
                            int64_t out_int, double roi0, double roi1) {
     double out_w = scale * (double)in; /* the reference uses the unrounded output length */
     switch (a->ct) {
-    case CT_HALF_PIXEL: return (y + 0.5) / scale - 0.5;
+    case CT_HALF_PIXEL:
+        return (y + 0.5) / scale - 0.5;
     case CT_HALF_PIXEL_SYM: {
         double adj = (double)out_int / out_w, center = (double)in / 2.0;
         return center * (1.0 - adj) + (y + 0.5) / scale - 0.5;
     }
-    case CT_PYTORCH: return out_w == 1.0 ? -0.5 : (y + 0.5) / scale - 0.5;
-    case CT_ALIGN: return out_w == 1.0 ? 0.0 : y * (double)(in - 1) / (out_w - 1.0);
-    case CT_ASYM: return y / scale;
+    case CT_PYTORCH:
+        return out_w == 1.0 ? -0.5 : (y + 0.5) / scale - 0.5;
+    case CT_ALIGN:
+        return out_w == 1.0 ? 0.0 : y * (double)(in - 1) / (out_w - 1.0);
+    case CT_ASYM:
+        return y / scale;
     case CT_TF_CROP:
         return (out_w == 1.0 ? (roi1 - roi0) * (double)(in - 1) / 2.0
                              : y * (roi1 - roi0) * (double)(in - 1) / (out_w - 1.0)) +
@@ -117,10 +139,14 @@ static int64_t nearest_index(const resize_attrs *a, double x, double scale) {
     if (x == fl) return (int64_t)x;
     double frac = x - fl;
     switch (a->nearest) {
-    case NM_PREFER_FLOOR: return (int64_t)fl + (frac > 0.5);
-    case NM_PREFER_CEIL: return (int64_t)fl + (frac >= 0.5);
-    case NM_FLOOR: return (int64_t)fl;
-    default: return (int64_t)fl + 1;
+    case NM_PREFER_FLOOR:
+        return (int64_t)fl + (frac > 0.5);
+    case NM_PREFER_CEIL:
+        return (int64_t)fl + (frac >= 0.5);
+    case NM_FLOOR:
+        return (int64_t)fl;
+    default:
+        return (int64_t)fl + 1;
     }
 }
 

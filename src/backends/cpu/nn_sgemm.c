@@ -12,10 +12,6 @@
 
 #include "backends/cpu/nn_common.h"
 
-#ifdef KILN_HAVE_OPENMP
-#include <omp.h>
-#endif
-
 #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
 #define NN_X86 1
 #include <immintrin.h>
@@ -25,11 +21,16 @@ enum { MR = 6, NR = 16, KC = 256, MC = 120, NC = 3072 };
 
 /* Below this many multiply-adds a plain loop beats packing. */
 #define SMALL_GEMM_FLOPS (24 * 24 * 24)
+/* Up to this many rows of A, B is read in place rather than packed: it would be used by
+ * too few A strips to repay the copy. */
+#define DIRECT_B_MAX_M 240
 /* Below this many multiply-adds one thread does it all. */
 #define PARALLEL_GEMM_FLOPS (64 * 64 * 64)
 
-typedef void (*ukernel_fn)(int64_t kc, const float *a, const float *b, float *c, int64_t ldc,
-                           float alpha, float beta, int mr, int nr);
+/* One MR x NR tile: a is a packed A strip, b holds kc rows of NR floats ldb apart (a packed
+ * B strip has ldb == NR; unpacked B is read in place). */
+typedef void (*ukernel_fn)(int64_t kc, const float *a, const float *b, int64_t ldb, float *c,
+                           int64_t ldc, float alpha, float beta, int mr, int nr);
 
 static int64_t round_up(int64_t x, int64_t m) {
     return (x + m - 1) / m * m;
@@ -51,13 +52,13 @@ static void store_tile(const float *acc, float *c, int64_t ldc, float alpha, flo
 }
 
 /* Portable micro-kernel: fixed trip counts and restrict so -O3 keeps acc in vectors. */
-static void ukernel_c(int64_t kc, const float *restrict a, const float *restrict b,
+static void ukernel_c(int64_t kc, const float *restrict a, const float *restrict b, int64_t ldb,
                       float *restrict c, int64_t ldc, float alpha, float beta, int mr, int nr) {
     float acc[MR * NR];
     for (int i = 0; i < MR * NR; i++) acc[i] = 0.0f;
     for (int64_t p = 0; p < kc; p++) {
         const float *ap = a + p * MR;
-        const float *bp = b + p * NR;
+        const float *bp = b + p * ldb;
         for (int i = 0; i < MR; i++) {
             float av = ap[i];
             for (int j = 0; j < NR; j++) acc[i * NR + j] += av * bp[j];
@@ -68,8 +69,8 @@ static void ukernel_c(int64_t kc, const float *restrict a, const float *restrict
 
 #ifdef NN_X86
 __attribute__((target("avx2,fma"))) static void
-ukernel_avx2(int64_t kc, const float *restrict a, const float *restrict b, float *restrict c,
-             int64_t ldc, float alpha, float beta, int mr, int nr) {
+ukernel_avx2(int64_t kc, const float *restrict a, const float *restrict b, int64_t ldb,
+             float *restrict c, int64_t ldc, float alpha, float beta, int mr, int nr) {
     __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps();
     __m256 c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps();
     __m256 c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps();
@@ -99,7 +100,7 @@ ukernel_avx2(int64_t kc, const float *restrict a, const float *restrict b, float
         c50 = _mm256_fmadd_ps(av, b0, c50);
         c51 = _mm256_fmadd_ps(av, b1, c51);
         a += MR;
-        b += NR;
+        b += ldb;
     }
     if (mr == MR && nr == NR) {
         __m256 va = _mm256_set1_ps(alpha);
@@ -208,8 +209,11 @@ size_t kiln_nn_sgemm_workspace(int64_t m, int64_t n, int64_t k, int threads) {
     int64_t kc = k < KC ? k : KC;
     int64_t ncr = round_up(n < NC ? n : NC, NR);
     int64_t mcr = round_up(m < MC ? m : MC, MR);
-    return kiln_nn_align((size_t)(kc * ncr) * sizeof(float)) +
-           (size_t)threads * kiln_nn_align((size_t)(mcr * kc) * sizeof(float)) + 64;
+    /* per thread: a B panel, an A block and one ragged edge strip of B */
+    return (size_t)threads * (kiln_nn_align((size_t)(kc * ncr) * sizeof(float)) +
+                              kiln_nn_align((size_t)(mcr * kc) * sizeof(float)) +
+                              kiln_nn_align((size_t)(kc * NR) * sizeof(float))) +
+           64;
 }
 
 static void scale_c(int64_t m, int64_t n, float beta, float *c, int64_t ldc) {
@@ -247,6 +251,132 @@ static void sgemm_small(int trans_a, int trans_b, int64_t m, int64_t n, int64_t 
     }
 }
 
+/* Dot product of two strided vectors; 8 partial sums so the compiler can vectorize it. */
+static float dot(const float *x, int64_t incx, const float *y, int64_t incy, int64_t n) {
+    float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    int64_t i = 0;
+    if (incx == 1 && incy == 1) {
+        for (; i + 8 <= n; i += 8)
+            for (int l = 0; l < 8; l++) acc[l] += x[i + l] * y[i + l];
+    }
+    float s = 0.0f;
+    for (; i < n; i++) s += x[i * incx] * y[i * incy];
+    for (int l = 0; l < 8; l++) s += acc[l];
+    return s;
+}
+
+/* Matrix-vector products (m == 1 or n == 1): no packing, just dots or axpys. */
+static void sgemv(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+                  const float *a, int64_t lda, const float *b, int64_t ldb, float beta, float *c,
+                  int64_t ldc, int threads) {
+    if (m == 1) {
+        /* c[0, j] = a[0, :] . op(B)[:, j] */
+        int64_t inca = trans_a ? lda : 1;
+        if (trans_b) {
+            int par = threads > 1 && n * k > (1 << 16);
+            KILN_NN_PRAGMA(omp parallel for num_threads(threads) if (par) schedule(static))
+            for (int64_t j = 0; j < n; j++) {
+                float v = alpha * dot(a, inca, b + j * ldb, 1, k);
+                c[j] = beta == 0.0f ? v : v + beta * c[j];
+            }
+            return;
+        }
+        int64_t chunk = 512, nch = (n + chunk - 1) / chunk;
+        int par = threads > 1 && nch > 1 && n * k > (1 << 16);
+        KILN_NN_PRAGMA(omp parallel for num_threads(threads) if (par) schedule(static))
+        for (int64_t ch = 0; ch < nch; ch++) {
+            int64_t j0 = ch * chunk, j1 = j0 + chunk < n ? j0 + chunk : n;
+            float acc[512];
+            for (int64_t j = j0; j < j1; j++) acc[j - j0] = 0.0f;
+            for (int64_t p = 0; p < k; p++) {
+                float av = a[p * inca];
+                const float *brow = b + p * ldb;
+                for (int64_t j = j0; j < j1; j++) acc[j - j0] += av * brow[j];
+            }
+            for (int64_t j = j0; j < j1; j++)
+                c[j] = beta == 0.0f ? alpha * acc[j - j0] : alpha * acc[j - j0] + beta * c[j];
+        }
+        return;
+    }
+    /* n == 1: c[i, 0] = op(A)[i, :] . b[:, 0] */
+    int64_t incb = trans_b ? 1 : ldb;
+    int par = threads > 1 && m * k > (1 << 16);
+    KILN_NN_PRAGMA(omp parallel for num_threads(threads) if (par) schedule(static))
+    for (int64_t i = 0; i < m; i++) {
+        float v = trans_a ? dot(a + i, lda, b, incb, k) : dot(a + i * lda, 1, b, incb, k);
+        v *= alpha;
+        c[i * ldc] = beta == 0.0f ? v : v + beta * c[i * ldc];
+    }
+}
+
+typedef struct gemm_args {
+    int trans_a, trans_b, direct_b;
+    int64_t k, lda, ldb, ldc;
+    float alpha, beta;
+    const float *a, *b;
+    float *c;
+    ukernel_fn ukernel;
+} gemm_args;
+
+/* C[m0..m1, n0..n1] with this thread's own packing buffers. */
+static void gemm_block(const gemm_args *g, int64_t m0, int64_t m1, int64_t n0, int64_t n1,
+                       float *bpack, float *apack, float *edge) {
+    for (int64_t jc = n0; jc < n1; jc += NC) {
+        int64_t nc = n1 - jc < NC ? n1 - jc : NC;
+        int64_t n_strips = (nc + NR - 1) / NR;
+        for (int64_t pc = 0; pc < g->k; pc += KC) {
+            int64_t kc = g->k - pc < KC ? g->k - pc : KC;
+            float beta = pc == 0 ? g->beta : 1.0f;
+            if (!g->direct_b)
+                for (int64_t s = 0; s < n_strips; s++)
+                    pack_b_strip(g->trans_b, g->b, g->ldb, pc, jc, nc, kc, s, bpack);
+            for (int64_t ic = m0; ic < m1; ic += MC) {
+                int64_t mc = m1 - ic < MC ? m1 - ic : MC;
+                pack_a(g->trans_a, g->a, g->lda, ic, pc, mc, kc, apack);
+                for (int64_t s = 0; s < n_strips; s++) {
+                    int64_t jr = s * NR;
+                    int nr = (int)(nc - jr < NR ? nc - jr : NR);
+                    const float *bs = bpack + jr * kc;
+                    int64_t bstride = NR;
+                    if (g->direct_b && nr == NR) {
+                        bs = g->b + pc * g->ldb + jc + jr;
+                        bstride = g->ldb;
+                    } else if (g->direct_b) { /* ragged last strip: a zero-padded copy */
+                        pack_b_strip(0, g->b, g->ldb, pc, jc + jr, nr, kc, 0, edge);
+                        bs = edge;
+                    }
+                    for (int64_t ir = 0; ir < mc; ir += MR) {
+                        int mr = (int)(mc - ir < MR ? mc - ir : MR);
+                        g->ukernel(kc, apack + ir * kc, bs, bstride,
+                                   g->c + (ic + ir) * g->ldc + jc + jr, g->ldc, g->alpha, beta, mr,
+                                   nr);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/* Splits C into tm x tn blocks, one per thread, minimizing the duplicated packing (A is
+ * packed once per column of blocks, B once per row of blocks). */
+static void pick_grid(int64_t m, int64_t n, int64_t k, int threads, int direct_b, int *tm,
+                      int *tn) {
+    double best = -1.0;
+    *tm = *tn = 1;
+    for (int a = 1; a <= threads; a++) {
+        if (threads % a) continue;
+        int b = threads / a;
+        if ((a > 1 && m < (int64_t)a * MR) || (b > 1 && n < (int64_t)b * NR)) continue;
+        double cost = (double)b * (double)m * (double)k +
+                      (direct_b ? 0.0 : (double)a * (double)k * (double)n);
+        if (best < 0.0 || cost < best) {
+            best = cost;
+            *tm = a;
+            *tn = b;
+        }
+    }
+}
+
 void kiln_nn_sgemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, float alpha,
                    const float *a, int64_t lda, const float *b, int64_t ldb, float beta, float *c,
                    int64_t ldc, void *workspace, int threads) {
@@ -256,64 +386,46 @@ void kiln_nn_sgemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, fl
         return;
     }
     double flops = (double)m * (double)n * (double)k;
+    if (threads < 1 || flops < PARALLEL_GEMM_FLOPS) threads = 1;
+    if (m == 1 || n == 1) {
+        sgemv(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, threads);
+        return;
+    }
     if (flops <= SMALL_GEMM_FLOPS) {
         sgemm_small(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
         return;
     }
-    if (threads < 1 || flops < PARALLEL_GEMM_FLOPS) threads = 1;
-    ukernel_fn ukernel = pick_ukernel();
+    gemm_args g = {trans_a,
+                   trans_b,
+                   !trans_b && m <= DIRECT_B_MAX_M,
+                   k,
+                   lda,
+                   ldb,
+                   ldc,
+                   alpha,
+                   beta,
+                   a,
+                   b,
+                   c,
+                   pick_ukernel()};
     int64_t kc_max = k < KC ? k : KC;
-    int64_t ncr_max = round_up(n < NC ? n : NC, NR);
-    int64_t mcr_max = round_up(m < MC ? m : MC, MR);
+    size_t bpack_bytes = kiln_nn_align((size_t)(kc_max * round_up(n < NC ? n : NC, NR)) * 4);
+    size_t apack_bytes = kiln_nn_align((size_t)(kc_max * round_up(m < MC ? m : MC, MR)) * 4);
+    size_t thread_bytes = bpack_bytes + apack_bytes + kiln_nn_align((size_t)(kc_max * NR) * 4);
     char *ws = (char *)(((uintptr_t)workspace + 63) & ~(uintptr_t)63);
-    float *bpack = (float *)ws;
-    float *apack_base = (float *)(ws + kiln_nn_align((size_t)(kc_max * ncr_max) * sizeof(float)));
-    size_t apack_stride = kiln_nn_align((size_t)(mcr_max * kc_max) * sizeof(float)) / sizeof(float);
-    int64_t n_ic = (m + MC - 1) / MC;
-
-    KILN_NN_PRAGMA(omp parallel num_threads(threads) if (threads > 1)) {
-        int tid = 0;
-#ifdef KILN_HAVE_OPENMP
-        tid = omp_get_thread_num();
-#endif
-        float *apack = apack_base + (size_t)tid * apack_stride;
-        for (int64_t jc = 0; jc < n; jc += NC) {
-            int64_t nc = n - jc < NC ? n - jc : NC;
-            int64_t n_strips = (nc + NR - 1) / NR;
-            /* Split the N panel too when there are fewer A blocks than threads. */
-            int64_t n_jch = 1;
-            if (n_ic < 2 * threads) {
-                n_jch = (2 * threads + n_ic - 1) / n_ic;
-                if (n_jch > n_strips) n_jch = n_strips;
-            }
-            int64_t strips_per_ch = (n_strips + n_jch - 1) / n_jch;
-            for (int64_t pc = 0; pc < k; pc += KC) {
-                int64_t kc = k - pc < KC ? k - pc : KC;
-                float beta_eff = pc == 0 ? beta : 1.0f;
-                KILN_NN_PRAGMA(omp for schedule(static))
-                for (int64_t s = 0; s < n_strips; s++)
-                    pack_b_strip(trans_b, b, ldb, pc, jc, nc, kc, s, bpack);
-                KILN_NN_PRAGMA(omp for schedule(dynamic, 1))
-                for (int64_t t = 0; t < n_ic * n_jch; t++) {
-                    int64_t ic = (t / n_jch) * MC;
-                    int64_t mc = m - ic < MC ? m - ic : MC;
-                    int64_t s0 = (t % n_jch) * strips_per_ch;
-                    int64_t s1 = s0 + strips_per_ch < n_strips ? s0 + strips_per_ch : n_strips;
-                    if (s0 >= s1) continue;
-                    pack_a(trans_a, a, lda, ic, pc, mc, kc, apack);
-                    for (int64_t s = s0; s < s1; s++) {
-                        int64_t jr = s * NR;
-                        int nr = (int)(nc - jr < NR ? nc - jr : NR);
-                        const float *bs = bpack + jr * kc;
-                        for (int64_t ir = 0; ir < mc; ir += MR) {
-                            int mr = (int)(mc - ir < MR ? mc - ir : MR);
-                            ukernel(kc, apack + ir * kc, bs, c + (ic + ir) * ldc + jc + jr, ldc,
-                                    alpha, beta_eff, mr, nr);
-                        }
-                    }
-                }
-            }
-        }
+    int tm, tn;
+    pick_grid(m, n, k, threads, g.direct_b, &tm, &tn);
+    /* block edges on MR / NR multiples so only the last block has ragged tiles */
+    int64_t mstep = round_up((m + tm - 1) / tm, MR), nstep = round_up((n + tn - 1) / tn, NR);
+    /* one block per thread and no barriers: a descheduled thread only delays its own block */
+    KILN_NN_PRAGMA(omp parallel for num_threads(tm * tn) if (tm * tn > 1) schedule(static, 1))
+    for (int t = 0; t < tm * tn; t++) {
+        int64_t m0 = (t / tn) * mstep, n0 = (t % tn) * nstep;
+        int64_t m1 = m0 + mstep < m ? m0 + mstep : m, n1 = n0 + nstep < n ? n0 + nstep : n;
+        if (m0 >= m1 || n0 >= n1) continue;
+        char *mine = ws + (size_t)t * thread_bytes;
+        gemm_block(&g, m0, m1, n0, n1, (float *)mine, (float *)(mine + bpack_bytes),
+                   (float *)(mine + bpack_bytes + apack_bytes));
     }
 }
 

@@ -64,18 +64,20 @@ static kiln_status softmax_op(kiln_cpu_ctx *ctx, const kiln_node *node, const ki
         int32_t axis = kiln_nn_axis(kiln_attr_int(node, "axis", legacy ? 1 : -1), r);
         if (axis < 0) return kiln_shape_error(node, "axis out of range");
         for (int32_t i = 0; i < r; i++) {
-            if (i < axis) outer *= x->dims[i];
-            else if (i == axis || legacy) n *= x->dims[i];
-            else inner *= x->dims[i];
+            if (i < axis)
+                outer *= x->dims[i];
+            else if (i == axis || legacy)
+                n *= x->dims[i];
+            else
+                inner *= x->dims[i];
         }
     }
     if (outer * n * inner == 0) return KILN_OK;
     int threads = kiln_cpu_threads(ctx);
     size_t tmp_one = kiln_nn_align((size_t)(2 * inner) * sizeof(float));
     char *cur;
-    KILN_TRY(kiln_nn_scratch(ctx, node,
-                             (size_t)threads * tmp_one + kiln_nn_f32_bytes(x) + kiln_nn_f32_bytes(y),
-                             &cur));
+    KILN_TRY(kiln_nn_scratch(
+        ctx, node, (size_t)threads * tmp_one + kiln_nn_f32_bytes(x) + kiln_nn_f32_bytes(y), &cur));
     char *tmp = (char *)kiln_nn_carve(&cur, (size_t)threads * tmp_one);
     const float *xf = kiln_nn_f32_in(x, &cur);
     float *yf = kiln_nn_f32_out(y, &cur);

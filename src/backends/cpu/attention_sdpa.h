@@ -1,0 +1,263 @@
+/*
+ * Attention's plan and its compute core. The core is written once over a scalar type and
+ * instantiated for float (float32, float16, bfloat16 tensors) and double (float64) by
+ * including this header with ATTN_T, ATTN_SFX (f32 / f64: names the converters), ATTN_EXP
+ * and ATTN_TANH defined (see attention_sdpa.c). Without
+ * them it only declares the plan.
+ */
+#ifndef KILN_CPU_ATTENTION_SDPA_PLAN
+#define KILN_CPU_ATTENTION_SDPA_PLAN
+
+#include <math.h>
+
+#include "backends/cpu/attention_common.h"
+
+/* Everything the core needs, Q/K/V unpacked to (batch, heads, seq, size) buffers. */
+typedef struct attn_plan {
+    kiln_attn_geom g;
+    int64_t group;  /* query heads per KV head */
+    double scale;   /* applied to Q.K */
+    double softcap; /* > 0: scores = softcap * tanh(scores / softcap) */
+    int causal;
+    int64_t left_window, right_window; /* -1: unbounded */
+    int mode;                          /* qk_matmul_output_mode */
+    const int64_t *nonpad;             /* (batch,) valid key counts, or NULL */
+    /* The mask in the compute type (bool already mapped to 0 / -inf), with strides
+     * broadcasting it onto (batch, q_heads, q_len); its last axis is mask_len long. */
+    const void *mask;
+    int64_t mask_len, mask_stride[3];
+} attn_plan;
+
+#endif
+
+#ifdef ATTN_T
+#define ATTN_CAT2(a, b) a##_##b
+#define ATTN_CAT(a, b) ATTN_CAT2(a, b)
+#define ATTN_NAME(x) ATTN_CAT(x, ATTN_SFX)
+
+/* Dot product with independent partial sums (vectorizes; summing order is fixed). */
+static inline ATTN_T ATTN_NAME(attn_dot)(const ATTN_T *a, const ATTN_T *b, int64_t n) {
+    ATTN_T acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int l = 0; l < 8; l++) acc[l] += a[i + l] * b[i + l];
+    ATTN_T s = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+    for (; i < n; i++) s += a[i] * b[i];
+    return s;
+}
+
+/* The additive bias of query row i of (b, h): mask + causal + window + padding, each
+ * disallowed key contributing -inf (added, as the reference does). Returns 1 when every
+ * key is disallowed (the row then attends nothing). */
+static int ATTN_NAME(attn_bias_row)(const attn_plan *p, int64_t b, int64_t h, int64_t i,
+                                    ATTN_T *bias) {
+    const kiln_attn_geom *g = &p->g;
+    const ATTN_T ninf = (ATTN_T)-INFINITY;
+    const ATTN_T *m = p->mask ? (const ATTN_T *)p->mask + b * p->mask_stride[0] +
+                                    h * p->mask_stride[1] + i * p->mask_stride[2]
+                              : NULL;
+    /* Keys before the query block: the past cache, or the external cache's valid keys. */
+    int64_t offset = g->past_len;
+    if (p->nonpad && g->past_len == 0) offset = p->nonpad[b] - g->q_len;
+    int64_t valid = p->nonpad ? p->nonpad[b] : g->total_len;
+    int64_t frontier = i + offset; /* causal: keys j <= frontier */
+    int windowed = p->left_window >= 0 || p->right_window >= 0;
+    ATTN_T top = ninf;
+    for (int64_t j = 0; j < g->total_len; j++) {
+        ATTN_T v = 0;
+        if (m) v = j < p->mask_len ? m[j] : ninf;
+        if (p->causal && j > frontier) v += ninf;
+        if (windowed) {
+            int64_t diff = frontier - j;
+            if ((p->left_window >= 0 && diff > p->left_window) ||
+                (p->right_window >= 0 && -diff > p->right_window))
+                v += ninf;
+        }
+        if (j >= valid) v += ninf;
+        bias[j] = v;
+        if (v > top) top = v;
+    }
+    return !(top > ninf);
+}
+
+/*
+ * Query rows [r0, r1) of the (batch, q_heads, q_len) rows: scores against every key,
+ * softcap, bias, a stable softmax (a fully masked row gives zero probabilities), then
+ * probabilities times V. q: (B, Hq, S, Dk); k: (B, Hkv, T, Dk); v: (B, Hkv, T, Dv);
+ * y: (B, Hq, S, Dv); qk (or NULL): (B, Hq, S, T). work holds 2 * T values.
+ */
+static void ATTN_NAME(attn_rows)(const attn_plan *p, const ATTN_T *q, const ATTN_T *k,
+                                 const ATTN_T *v, ATTN_T *y, ATTN_T *qk, ATTN_T *work,
+                                 int64_t r0, int64_t r1) {
+    const kiln_attn_geom *g = &p->g;
+    const int64_t T = g->total_len, S = g->q_len, Dk = g->head_size, Dv = g->v_head_size;
+    const ATTN_T ninf = (ATTN_T)-INFINITY, scale = (ATTN_T)p->scale, cap = (ATTN_T)p->softcap;
+    const int raw_out = qk && p->mode <= 1; /* scores before the bias go out */
+    ATTN_T *bias = work, *x = work + T;
+    for (int64_t r = r0; r < r1; r++) {
+        int64_t i = r % S, bh = r / S, h = bh % g->q_heads, b = bh / g->q_heads;
+        int64_t kvh = b * g->kv_heads + h / p->group;
+        const ATTN_T *qi = q + r * Dk, *kb = k + kvh * T * Dk, *vb = v + kvh * T * Dv;
+        ATTN_T *yi = y + r * Dv, *qki = qk ? qk + r * T : NULL;
+        int masked = ATTN_NAME(attn_bias_row)(p, b, h, i, bias);
+        for (int64_t j = 0; j < T; j++) {
+            if (bias[j] == ninf && !raw_out) { /* disallowed: its score cannot matter */
+                x[j] = ninf;
+                continue;
+            }
+            ATTN_T s = ATTN_NAME(attn_dot)(qi, kb + j * Dk, Dk) * scale;
+            if (cap > 0) s = cap * ATTN_TANH(s / cap);
+            if (raw_out) qki[j] = s;
+            x[j] = s + bias[j];
+        }
+        if (qki && p->mode == 2)
+            for (int64_t j = 0; j < T; j++) qki[j] = x[j];
+        for (int64_t d = 0; d < Dv; d++) yi[d] = 0;
+        if (masked) {
+            if (qki && p->mode == 3)
+                for (int64_t j = 0; j < T; j++) qki[j] = 0;
+            continue;
+        }
+        ATTN_T top = ninf;
+        for (int64_t j = 0; j < T; j++)
+            if (x[j] > top || isnan(x[j])) top = x[j];
+        if (top == ninf) top = 0;
+        ATTN_T sum = 0;
+        for (int64_t j = 0; j < T; j++) {
+            x[j] = ATTN_EXP(x[j] - top);
+            sum += x[j];
+        }
+        ATTN_T inv = sum == 0 ? 1 : 1 / sum;
+        for (int64_t j = 0; j < T; j++) x[j] *= inv;
+        if (qki && p->mode == 3)
+            for (int64_t j = 0; j < T; j++) qki[j] = x[j];
+        for (int64_t j = 0; j < T; j++) {
+            ATTN_T pj = x[j];
+            if (pj == 0) continue;
+            const ATTN_T *vj = vb + j * Dv;
+            for (int64_t d = 0; d < Dv; d++) yi[d] += pj * vj[d];
+        }
+    }
+}
+
+/* Copies a Q/K/V-shaped input into dst laid out (B, H, dst_len, D) at sequence offset
+ * dst_at: from (B, H, L, D) when rank 4, from (B, L, H * D) when rank 3. */
+static void ATTN_NAME(attn_load_heads)(const kiln_tview *t, int64_t B, int64_t H, int64_t L,
+                                       int64_t D, ATTN_T *dst, int64_t dst_len, int64_t dst_at) {
+    for (int64_t b = 0; b < B; b++)
+        for (int64_t h = 0; h < H; h++)
+            for (int64_t s = 0; s < L; s++) {
+                int64_t from = t->rank == 4 ? ((b * H + h) * L + s) * D : (b * L + s) * H * D + h * D;
+                ATTN_T *to = dst + ((b * H + h) * dst_len + dst_at + s) * D;
+                ATTN_NAME(kiln_attn_to)(t->dtype, t->data, from, to, D);
+            }
+}
+
+/* A rank-3/4 view's (B, H, L, D) data usable as is: same type as the core, heads split. */
+static int ATTN_NAME(attn_direct)(const kiln_tview *t, kiln_dtype ct) {
+    return t->dtype == ct && t->rank == 4;
+}
+
+/* The mask converted to the core's type (bool: true -> 0, false -> -inf). */
+static void ATTN_NAME(attn_load_mask)(const kiln_tview *m, ATTN_T *dst) {
+    int64_t n = kiln_tview_count(m);
+    if (m->dtype == KILN_DTYPE_BOOL) {
+        const uint8_t *b = (const uint8_t *)m->data;
+        for (int64_t i = 0; i < n; i++) dst[i] = b[i] ? (ATTN_T)0 : (ATTN_T)-INFINITY;
+    } else {
+        ATTN_NAME(kiln_attn_to)(m->dtype, m->data, 0, dst, n);
+    }
+}
+
+/* Unpacks the inputs, runs the core over all query rows and writes the outputs. */
+static kiln_status ATTN_NAME(attn_run)(kiln_cpu_ctx *ctx, const kiln_node *node,
+                                       const kiln_tview *in, int32_t n_in, kiln_tview *out,
+                                       int32_t n_out, attn_plan *p, kiln_dtype ct) {
+    const kiln_attn_geom *g = &p->g;
+    const int64_t B = g->batch, Hq = g->q_heads, Hkv = g->kv_heads, S = g->q_len;
+    const int64_t P = g->past_len, L = g->kv_len, T = g->total_len;
+    const int64_t Dk = g->head_size, Dv = g->v_head_size;
+    const kiln_tview *q = &in[KILN_ATTN_Q], *k = &in[KILN_ATTN_K], *v = &in[KILN_ATTN_V];
+    const kiln_tview *pk = kiln_attn_opt(in, n_in, KILN_ATTN_PAST_KEY);
+    const kiln_tview *pv = kiln_attn_opt(in, n_in, KILN_ATTN_PAST_VALUE);
+    const kiln_tview *mask = kiln_attn_opt(in, n_in, KILN_ATTN_MASK);
+    kiln_tview *y = &out[0];
+    kiln_tview *ok = n_out > 1 && kiln_tview_present(&out[1]) ? &out[1] : NULL;
+    kiln_tview *ov = n_out > 2 && kiln_tview_present(&out[2]) ? &out[2] : NULL;
+    kiln_tview *oqk = n_out > 3 && kiln_tview_present(&out[3]) ? &out[3] : NULL;
+    const size_t es = sizeof(ATTN_T);
+    const int64_t nq = B * Hq * S * Dk, nk = B * Hkv * T * Dk, nv = B * Hkv * T * Dv;
+    const int64_t ny = B * Hq * S * Dv, nqk = B * Hq * S * T, rows = B * Hq * S;
+    int threads = kiln_cpu_threads(ctx);
+    double work = (double)rows * (double)T * (double)(Dk + Dv);
+    int64_t parts = threads > 1 && work > 65536.0 ? (rows < threads ? rows : threads) : 1;
+    if (parts < 1) parts = 1;
+    /* Where each operand lives: the tensor itself when it already has the core's layout
+     * and type, the matching output for K/V (building the present cache in place), else
+     * scratch. */
+    int q_in = ATTN_NAME(attn_direct)(q, ct);
+    int k_in = !pk && ATTN_NAME(attn_direct)(k, ct), v_in = !pv && ATTN_NAME(attn_direct)(v, ct);
+    int k_out = !k_in && ok && ok->dtype == ct, v_out = !v_in && ov && ov->dtype == ct;
+    int y_out = y->dtype == ct && g->rank == 4, qk_out = oqk && oqk->dtype == ct;
+    size_t bytes = (q_in ? 0 : kiln_attn_align(es * (size_t)nq)) +
+                   (k_in || k_out ? 0 : kiln_attn_align(es * (size_t)nk)) +
+                   (v_in || v_out ? 0 : kiln_attn_align(es * (size_t)nv)) +
+                   (y_out ? 0 : kiln_attn_align(es * (size_t)ny)) +
+                   (!oqk || qk_out ? 0 : kiln_attn_align(es * (size_t)nqk)) +
+                   (mask ? kiln_attn_align(es * (size_t)kiln_tview_count(mask)) : 0) +
+                   kiln_attn_align(es * (size_t)(parts * 2 * T));
+    char *cur;
+    KILN_TRY(kiln_attn_scratch(ctx, node, bytes, &cur));
+    ATTN_T *qb = q_in ? (ATTN_T *)q->data : (ATTN_T *)kiln_attn_carve(&cur, es * (size_t)nq);
+    ATTN_T *kb = k_in    ? (ATTN_T *)k->data
+                 : k_out ? (ATTN_T *)ok->data
+                         : (ATTN_T *)kiln_attn_carve(&cur, es * (size_t)nk);
+    ATTN_T *vb = v_in    ? (ATTN_T *)v->data
+                 : v_out ? (ATTN_T *)ov->data
+                         : (ATTN_T *)kiln_attn_carve(&cur, es * (size_t)nv);
+    ATTN_T *yb = y_out ? (ATTN_T *)y->data : (ATTN_T *)kiln_attn_carve(&cur, es * (size_t)ny);
+    ATTN_T *qkb = !oqk    ? NULL
+                  : qk_out ? (ATTN_T *)oqk->data
+                           : (ATTN_T *)kiln_attn_carve(&cur, es * (size_t)nqk);
+    ATTN_T *mb = mask ? (ATTN_T *)kiln_attn_carve(&cur, es * (size_t)kiln_tview_count(mask)) : NULL;
+    ATTN_T *wb = (ATTN_T *)kiln_attn_carve(&cur, es * (size_t)(parts * 2 * T));
+    if (!q_in) ATTN_NAME(attn_load_heads)(q, B, Hq, S, Dk, qb, S, 0);
+    if (!k_in) {
+        if (pk) ATTN_NAME(attn_load_heads)(pk, B, Hkv, P, Dk, kb, T, 0);
+        ATTN_NAME(attn_load_heads)(k, B, Hkv, L, Dk, kb, T, P);
+    }
+    if (!v_in) {
+        if (pv) ATTN_NAME(attn_load_heads)(pv, B, Hkv, P, Dv, vb, T, 0);
+        ATTN_NAME(attn_load_heads)(v, B, Hkv, L, Dv, vb, T, P);
+    }
+    if (mask) {
+        ATTN_NAME(attn_load_mask)(mask, mb);
+        p->mask = mb;
+    }
+    KILN_ATTN_PRAGMA(omp parallel for num_threads(threads) if (parts > 1) schedule(static))
+    for (int64_t c = 0; c < parts; c++) {
+        int64_t lo, hi;
+        kiln_attn_split(rows, parts, c, &lo, &hi);
+        ATTN_NAME(attn_rows)(p, qb, kb, vb, yb, qkb, wb + c * 2 * T, lo, hi);
+    }
+    if (!y_out) {
+        if (g->rank == 4) {
+            ATTN_NAME(kiln_attn_from)(y->dtype, yb, y->data, 0, ny);
+        } else { /* (B, Hq, S, Dv) -> (B, S, Hq * Dv) */
+            for (int64_t b = 0; b < B; b++)
+                for (int64_t h = 0; h < Hq; h++)
+                    for (int64_t s = 0; s < S; s++)
+                        ATTN_NAME(kiln_attn_from)(y->dtype, yb + ((b * Hq + h) * S + s) * Dv,
+                                                  y->data, (b * S + s) * Hq * Dv + h * Dv, Dv);
+        }
+    }
+    if (ok && (ATTN_T *)ok->data != kb) ATTN_NAME(kiln_attn_from)(ok->dtype, kb, ok->data, 0, nk);
+    if (ov && (ATTN_T *)ov->data != vb) ATTN_NAME(kiln_attn_from)(ov->dtype, vb, ov->data, 0, nv);
+    if (oqk && !qk_out) ATTN_NAME(kiln_attn_from)(oqk->dtype, qkb, oqk->data, 0, nqk);
+    return KILN_OK;
+}
+
+#undef ATTN_NAME
+#undef ATTN_CAT
+#undef ATTN_CAT2
+#endif
