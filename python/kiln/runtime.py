@@ -295,12 +295,21 @@ class IExecutionContext(Wrapper):
     def _create(cls, ptr, engine):
         self = cls.__new__(cls)
         self._h = Handle(ptr, C.context_destroy, "execution context", deps=(engine._h,))
-        self.engine = engine
+        self._engine = engine
+        # A view of the engine sharing its handle: closing the caller's engine object (or
+        # leaving its `with` block) leaves this context working.
+        self._e = ICudaEngine.__new__(ICudaEngine)
+        self._e._h = engine._h
         self._bound = {}  # name -> (address, object kept alive)
         self._profiling = False
         self._profiler = None
         self.name = ""
         return self
+
+    @property
+    def engine(self):
+        """The engine this context runs."""
+        return self._engine
 
     # ---- shapes
     def set_input_shape(self, name, shape):
@@ -345,13 +354,13 @@ class IExecutionContext(Wrapper):
         """Binds ``bindings`` (one address or array per I/O tensor, in the engine's order:
         ``engine.get_tensor_name(i)``) and runs synchronously. Returns True."""
         bindings = list(bindings)
-        n = self.engine.num_io_tensors
+        n = self._e.num_io_tensors
         if len(bindings) != n:
             raise KilnArgumentError("execute_v2: %d bindings given; the engine has %d I/O "
                                     "tensors (%s)" % (len(bindings), n,
-                                                      ", ".join(self.engine.io_tensor_names)))
+                                                      ", ".join(self._e.io_tensor_names)))
         for i, b in enumerate(bindings):
-            self.set_tensor_address(self.engine.get_tensor_name(i), b)
+            self.set_tensor_address(self._e.get_tensor_name(i), b)
         return self.execute()
 
     def execute(self):
@@ -365,23 +374,30 @@ class IExecutionContext(Wrapper):
         with shapes that depend on the data)."""
         name = _tensor_name(name)
         shape = self.get_tensor_shape(name)
-        dtype = self.engine.get_tensor_dtype(name)
+        dtype = self._e.get_tensor_dtype(name)
         data = ctypes.c_void_p()
         check(C.context_get_tensor_data(self._ptr, cstr(name), ctypes.byref(data)))
         np_dtype = dtype.numpy
         count = int(np.prod(shape, dtype=np.int64)) if shape else 1
+        result = np.empty(shape, dtype=np_dtype)
         if count == 0 or not data.value:
-            return np.empty(shape, dtype=np_dtype)
+            return result
+        if self._e.device == DeviceType.CUDA:  # the context holds it on the GPU
+            from . import cuda
+            cuda.memcpy_dtoh(result, data.value)
+            return result
         raw = (ctypes.c_char * (count * np_dtype.itemsize)).from_address(data.value)
-        return np.frombuffer(raw, dtype=np_dtype, count=count).reshape(shape).copy()
+        result[...] = np.frombuffer(raw, dtype=np_dtype, count=count).reshape(shape)
+        return result
 
     def infer(self, inputs=None, **kwargs):
-        """kiln's one-call run for CPU engines: ``{input name: array}`` in, ``{output name:
-        array}`` out. Sets input shapes, checks dtypes, makes arrays contiguous, binds,
-        runs and copies the outputs. The context's earlier bindings are restored."""
+        """kiln's one-call run: ``{input name: array}`` in, ``{output name: array}`` out.
+        Sets input shapes, checks dtypes, makes arrays contiguous, binds, runs and copies
+        the outputs (to and from the GPU for CUDA engines, through kiln.cuda). The
+        context's earlier bindings are restored."""
         feeds = dict(inputs or {})
         feeds.update(kwargs)
-        engine = self.engine
+        engine = self._e
         names = engine.io_tensor_names
         modes = {n: engine.get_tensor_mode(n) for n in names}
         in_names = [n for n in names if modes[n] == TensorIOMode.INPUT]
@@ -403,6 +419,11 @@ class IExecutionContext(Wrapper):
         try:
             for n, a in arrays.items():
                 self.set_input_shape(n, a.shape)
+                if engine.device == DeviceType.CUDA:  # copy the input to the GPU
+                    from . import cuda
+                    d = cuda.mem_alloc(max(a.nbytes, 1))
+                    cuda.memcpy_htod(d, a)
+                    a = d
                 self.set_tensor_address(n, a)
             for n in out_names:
                 self.set_tensor_address(n, None)
@@ -418,7 +439,7 @@ class IExecutionContext(Wrapper):
                         self._bound.pop(n, None)
 
     def _check_input(self, name, value):
-        expected = self.engine.get_tensor_dtype(name)
+        expected = self._e.get_tensor_dtype(name)
         try:
             want = expected.numpy
         except TypeError:
@@ -432,7 +453,7 @@ class IExecutionContext(Wrapper):
             raise KilnTypeError(
                 "infer: input '%s' expects %s, but the array given is %s: convert it with "
                 "array.astype(numpy.%s)" % (name, want.name, value.dtype, want.name))
-        built = self.engine.get_tensor_shape(name)
+        built = self._e.get_tensor_shape(name)
         if built is not None:
             wrong = len(built) != value.ndim or any(
                 b >= 0 and b != g for b, g in zip(built, value.shape))
@@ -473,7 +494,7 @@ class IExecutionContext(Wrapper):
 
     def get_layer_times(self):
         """``[(layer name, seconds), ...]`` of the last profiled run, in engine order."""
-        engine = self.engine
+        engine = self._e
         return [(engine.get_layer_name(i), self.get_layer_time(i))
                 for i in range(engine.num_layers)]
 
@@ -483,7 +504,7 @@ class IExecutionContext(Wrapper):
                 self._profiler.report_layer_time(name, seconds * 1e3)
 
     def __repr__(self):
-        return "<kiln.IExecutionContext of %r>" % self.engine
+        return "<kiln.IExecutionContext of %r>" % self._e
 
 
 ExecutionContext = IExecutionContext

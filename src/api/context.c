@@ -9,6 +9,9 @@
 #include "backends/cuda/cuda_executor.h"
 #endif
 
+/* The most CPU threads one context runs with (see kiln_engine_create_execution_context). */
+#define KILN_CONTEXT_MAX_THREADS 1024
+
 struct kiln_context {
     kiln_engine *engine;
     kiln_cpu_state cpu;
@@ -65,6 +68,10 @@ kiln_status kiln_engine_create_execution_context(kiln_engine *engine, kiln_conte
     extern int omp_get_num_procs(void);
     if (threads <= 0) threads = omp_get_num_procs();
 #endif
+    /* The thread count comes from the builder or a plan, unchecked above zero: libgomp
+     * crashes in GOMP_parallel on huge teams (65,537 threads), and teams far beyond the
+     * cores only add overhead, so cap it. */
+    if (threads > KILN_CONTEXT_MAX_THREADS) threads = KILN_CONTEXT_MAX_THREADS;
 #ifdef KILN_HAVE_CUDA
     if (st == KILN_OK && engine->device == KILN_DEVICE_CUDA)
         st = kiln_cuda_state_create(engine, threads, &c->cuda);

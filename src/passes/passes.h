@@ -22,4 +22,8 @@ kiln_status kiln_pass_fold_constants(kiln_graph *g, const kiln_tview *static_vie
 /* Dead code elimination: removes nodes and tensors no graph output depends on. */
 kiln_status kiln_pass_eliminate_dead_code(kiln_graph *g, int32_t *removed);
 
+/* Reduced precision for the FP16 / BF16 flags (see precision.c): float32 work moves to
+ * `half` where safe, with Cast nodes where precisions meet. */
+kiln_status kiln_pass_reduce_precision(kiln_graph *g, kiln_dtype half, int32_t *casts);
+
 #endif

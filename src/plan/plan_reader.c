@@ -30,6 +30,19 @@ static int kiln_plan_dtype_ok(uint32_t d) {
 static kiln_status kiln_plan_read_graph(kiln_reader *r, const kiln_plan_in *in, kiln_graph *parent,
                                         int depth, kiln_graph **out);
 
+/* Elements of a constant's shape, or -1 when a dim is negative or the count is too large
+ * to size in bits. kiln_shape_count wraps on overflow, and a wrapped count can match the
+ * byte size of the data: a weight [2^56 + 32, 16, 3, 3] would pass as 18,432 bytes. */
+static int64_t kiln_plan_shape_count(uint32_t rank, const int64_t *dims) {
+    int64_t n = 1;
+    for (uint32_t d = 0; d < rank; d++) {
+        if (dims[d] < 0) return -1;
+        if (dims[d] > 0 && n > INT64_MAX / 128 / dims[d]) return -1; /* 128: the widest dtype */
+        n *= dims[d];
+    }
+    return n;
+}
+
 static void kiln_plan_read_dims(kiln_reader *r, int64_t *dims, uint32_t rank) {
     for (uint32_t d = 0; d < rank; d++) dims[d] = kiln_read_i64(r);
 }
@@ -90,7 +103,7 @@ static void kiln_plan_read_attr(kiln_reader *r, const kiln_plan_in *in, kiln_gra
         a->tensor->rank = (int32_t)rank;
         kiln_plan_read_dims(r, a->tensor->dims, rank);
         uint64_t nbytes = kiln_read_u64(r);
-        int64_t count = kiln_shape_count((int32_t)rank, a->tensor->dims);
+        int64_t count = kiln_plan_shape_count(rank, a->tensor->dims);
         if (count < 0 || nbytes != kiln_dtype_nbytes((kiln_dtype)dtype, count) ||
             nbytes > r->size - r->pos) {
             kiln_reader_fail(r, "tensor attribute of %llu bytes does not match its shape",
@@ -130,7 +143,7 @@ static void kiln_plan_read_tensor(kiln_reader *r, const kiln_plan_in *in, kiln_g
     if (has_data) {
         offset = kiln_read_u64(r);
         nbytes = kiln_read_u64(r);
-        int64_t count = kiln_shape_count(srank, dims);
+        int64_t count = r->status == KILN_OK && srank >= 0 ? kiln_plan_shape_count(rank, dims) : -1;
         if (r->status == KILN_OK &&
             (count < 0 || nbytes != kiln_dtype_nbytes((kiln_dtype)dtype, count) ||
              offset > in->weights_size || nbytes > in->weights_size - offset))

@@ -301,6 +301,13 @@ kiln_status kiln_build_engine_internal(kiln_logger *logger, const kiln_graph *ne
     if (st == KILN_OK && !(cfg->flags >> KILN_BUILDER_FLAG_NO_OPTIMIZE & 1u))
         st = kiln_pass_fold_constants(e->graph, at_max, fixed, &folded);
     if (st == KILN_OK) st = kiln_pass_eliminate_dead_code(e->graph, &removed);
+    int32_t casts = 0;
+    int want_half = cfg->flags >> KILN_BUILDER_FLAG_FP16 & 1u, want_bf16 = cfg->flags >> KILN_BUILDER_FLAG_BF16 & 1u;
+    if (st == KILN_OK && cfg->device == KILN_DEVICE_CUDA && (want_half || want_bf16)) {
+        st = kiln_pass_reduce_precision(e->graph, want_half ? KILN_DTYPE_FLOAT16 : KILN_DTYPE_BFLOAT16,
+                                        &casts);
+        kiln_logf(logger, KILN_SEVERITY_INFO, "%s: %d casts inserted", want_half ? "FP16" : "BF16", casts);
+    }
     if (st == KILN_OK) st = kiln_build_io(e, &shapes);
     if (st == KILN_OK) st = kiln_engine_compute_liveness(e);
     kiln_tview *at_opt = NULL;

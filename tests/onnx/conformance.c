@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "kiln/kiln.h"
+#include "kiln/kiln_cuda.h"
 #include "onnx/onnx_model.h"
 
 typedef enum { RESULT_PASS, RESULT_FAIL, RESULT_UNSUPPORTED } result_kind;
@@ -42,7 +43,10 @@ typedef struct options {
     int no_optimize;
     int timeout;
     int quiet;
+    int cuda; /* --backend cuda */
 } options;
+
+static int cuda_engine; /* the engine under test runs on the GPU: buffers are device memory */
 
 typedef struct expected_entry {
     char *name;
@@ -250,7 +254,13 @@ static result_kind run_dataset(kiln_engine *engine, kiln_context *ctx, const cha
         }
         tensor_data *t = &inputs[in_k++];
         kiln_status st = kiln_context_set_input_shape(ctx, name, t->dims);
-        if (st == KILN_OK) st = kiln_context_set_tensor_address(ctx, name, t->data);
+        void *address = t->data;
+        if (st == KILN_OK && cuda_engine) {
+            /* device copies of the inputs, freed with the test process */
+            st = kiln_cuda_malloc(t->nbytes, &address);
+            if (st == KILN_OK) st = kiln_cuda_memcpy_htod(address, t->data, t->nbytes);
+        }
+        if (st == KILN_OK) st = kiln_context_set_tensor_address(ctx, name, address);
         if (st != KILN_OK) {
             snprintf(why, why_size, "%s", kiln_last_error());
             r = RESULT_FAIL;
@@ -275,8 +285,23 @@ static result_kind run_dataset(kiln_engine *engine, kiln_context *ctx, const cha
             r = RESULT_FAIL;
             goto done;
         }
-        if (!compare(name, kiln_engine_get_tensor_dtype(engine, name), dims, data, &outputs[out_k++],
-                     why, why_size)) {
+        void *host = NULL;
+        if (cuda_engine) {
+            size_t bytes = (size_t)kiln_dtype_bits(kiln_engine_get_tensor_dtype(engine, name)) / 8;
+            for (int d = 0; d < dims.nb_dims; d++) bytes *= (size_t)dims.d[d];
+            host = malloc(bytes ? bytes : 1);
+            if (!host || kiln_cuda_memcpy_dtoh(host, data, bytes) != KILN_OK) {
+                snprintf(why, why_size, "%s", kiln_last_error());
+                free(host);
+                r = RESULT_FAIL;
+                goto done;
+            }
+            data = host;
+        }
+        int same = compare(name, kiln_engine_get_tensor_dtype(engine, name), dims, data,
+                           &outputs[out_k++], why, why_size);
+        free(host);
+        if (!same) {
             r = RESULT_FAIL;
             goto done;
         }
@@ -356,6 +381,11 @@ static result_kind run_test(const char *test_dir, const options *opt, char *why,
     if (st == KILN_OK && opt->no_optimize)
         st = kiln_builder_config_set_flag(cfg, KILN_BUILDER_FLAG_NO_OPTIMIZE, 1);
     if (st == KILN_OK) st = kiln_builder_config_set_num_threads(cfg, 1);
+    if (st == KILN_OK && opt->cuda) st = kiln_builder_config_set_device(cfg, KILN_DEVICE_CUDA, 0);
+    /* Conformance compares with FP32 references: TF32 (on by default on GPUs) is measured
+     * on whole models instead (bench/gpu_models.py). */
+    if (st == KILN_OK && opt->cuda) st = kiln_builder_config_set_flag(cfg, KILN_BUILDER_FLAG_TF32, 0);
+    cuda_engine = opt->cuda;
     if (st == KILN_OK) st = add_profile(builder, net, cfg, test_dir);
     if (st == KILN_OK) st = kiln_builder_build_serialized_network(builder, net, cfg, &plan);
     /* The network and parser may go before the engine is loaded: the plan owns all. */
@@ -499,11 +529,20 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--timeout") && i + 1 < argc) opt.timeout = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--no-fork")) opt.no_fork = 1;
         else if (!strcmp(argv[i], "--no-optimize")) opt.no_optimize = 1;
+        else if (!strcmp(argv[i], "--backend") && i + 1 < argc) {
+            const char *b = argv[++i];
+            if (!strcmp(b, "cuda")) opt.cuda = 1;
+            else if (strcmp(b, "cpu")) {
+                fprintf(stderr, "conformance: --backend is cpu or cuda\n");
+                return 2;
+            }
+        }
         else if (!strcmp(argv[i], "--quiet")) opt.quiet = 1;
         else if (argv[i][0] == '-') {
             fprintf(stderr,
                     "usage: kiln_conformance [--filter SUBSTR]... [--expected FILE] [--results FILE]\n"
-                    "                        [--timeout SECONDS] [--no-fork] [--no-optimize] [--quiet] DIR...\n");
+                    "                        [--timeout SECONDS] [--no-fork] [--no-optimize] [--quiet]\n"
+                    "                        [--backend cpu|cuda] DIR...\n");
             return 2;
         } else if (ndirs < 16) dirs[ndirs++] = argv[i];
     }

@@ -11,6 +11,7 @@
 
 #include "cli.h"
 #include "engine_options.h"
+#include "kiln/kiln_cuda.h"
 
 typedef struct kiln_bench_options {
     int iterations;      /* 0: run for `duration` seconds */
@@ -135,7 +136,7 @@ int kiln_cli_bench(int argc, char **argv) {
     kiln_context *ctx = NULL;
     void **buffers = NULL;
     double *lat = NULL, *layer_ms = NULL;
-    int rc = 1, n = 0;
+    int rc = 1, n = 0, gpu_buffers = 0;
     double t_load = kiln_bench_now();
     if (kiln_cli_load_engine(model, &o, logger, &e)) goto done;
     t_load = kiln_bench_now() - t_load;
@@ -155,6 +156,18 @@ int kiln_cli_bench(int argc, char **argv) {
         buffers[i] = malloc((size_t)(count * kiln_dtype_bits(dt) / 8) + 1);
         if (!buffers[i]) goto done;
         kiln_bench_fill(buffers[i], dt, count, (uint32_t)i + 1);
+        if (kiln_engine_get_device(e) == KILN_DEVICE_CUDA) { /* inputs live on the GPU */
+            size_t bytes = (size_t)(count * kiln_dtype_bits(dt) / 8);
+            void *dev = NULL;
+            if (kiln_cuda_malloc(bytes, &dev) != KILN_OK ||
+                kiln_cuda_memcpy_htod(dev, buffers[i], bytes) != KILN_OK) {
+                fprintf(stderr, "kiln bench: %s\n", kiln_last_error());
+                goto done;
+            }
+            free(buffers[i]);
+            buffers[i] = dev;
+            gpu_buffers = 1;
+        }
         if (kiln_context_set_input_shape(ctx, name, d) != KILN_OK ||
             kiln_context_set_tensor_address(ctx, name, buffers[i]) != KILN_OK) {
             fprintf(stderr, "kiln bench: %s\n", kiln_last_error());
@@ -225,7 +238,10 @@ int kiln_cli_bench(int argc, char **argv) {
     }
     rc = 0;
 done:
-    for (int32_t i = 0; buffers && i < kiln_engine_num_io_tensors(e); i++) free(buffers[i]);
+    for (int32_t i = 0; buffers && i < kiln_engine_num_io_tensors(e); i++) {
+        if (gpu_buffers && buffers[i]) kiln_cuda_free(buffers[i]);
+        else free(buffers[i]);
+    }
     free(buffers);
     free(lat);
     free(layer_ms);

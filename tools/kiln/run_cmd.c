@@ -9,6 +9,7 @@
 #include "cli.h"
 #include "engine_options.h"
 #include "npy.h"
+#include "kiln/kiln_cuda.h"
 
 #define KILN_RUN_MAX_INPUTS 64
 
@@ -178,11 +179,15 @@ int kiln_cli_run(int argc, char **argv) {
     kiln_logger *logger = kiln_cli_logger(o.verbose);
     kiln_engine *engine = NULL;
     kiln_context *ctx = NULL;
+    int on_gpu = 0;
+    void *device[KILN_RUN_MAX_INPUTS] = {0};
+    void *host_out = NULL;
     if (kiln_cli_load_engine(model, &o, logger, &engine)) goto done;
     if (kiln_engine_create_execution_context(engine, &ctx) != KILN_OK) {
         fprintf(stderr, "kiln run: %s\n", kiln_last_error());
         goto done;
     }
+    on_gpu = kiln_engine_get_device(engine) == KILN_DEVICE_CUDA;
     for (int i = 0; i < n_inputs; i++) {
         const char *name = inputs[i].name;
         if (kiln_engine_get_tensor_mode(engine, name) != KILN_TENSOR_IO_INPUT) {
@@ -195,8 +200,15 @@ int kiln_cli_run(int argc, char **argv) {
                     kiln_dtype_name(want), inputs[i].path, kiln_dtype_name(inputs[i].tensor.dtype));
             goto done;
         }
+        void *address = inputs[i].tensor.data;
+        if (on_gpu && (kiln_cuda_malloc(inputs[i].tensor.nbytes, &device[i]) != KILN_OK ||
+                       kiln_cuda_memcpy_htod(device[i], address, inputs[i].tensor.nbytes) != KILN_OK)) {
+            fprintf(stderr, "kiln run: %s\n", kiln_last_error());
+            goto done;
+        }
+        if (on_gpu) address = device[i];
         if (kiln_context_set_input_shape(ctx, name, inputs[i].tensor.dims) != KILN_OK ||
-            kiln_context_set_tensor_address(ctx, name, inputs[i].tensor.data) != KILN_OK) {
+            kiln_context_set_tensor_address(ctx, name, address) != KILN_OK) {
             fprintf(stderr, "kiln run: %s\n", kiln_last_error());
             goto done;
         }
@@ -235,6 +247,18 @@ int kiln_cli_run(int argc, char **argv) {
             rc = 1;
             continue;
         }
+        if (on_gpu) { /* the output is in device memory: bring it over */
+            size_t bytes = (size_t)kiln_dtype_bits(dtype) / 8;
+            for (int d = 0; d < dims.nb_dims; d++) bytes *= (size_t)dims.d[d];
+            free(host_out);
+            host_out = malloc(bytes ? bytes : 1);
+            if (!host_out || kiln_cuda_memcpy_dtoh(host_out, data, bytes) != KILN_OK) {
+                fprintf(stderr, "kiln run: %s\n", kiln_last_error());
+                rc = 1;
+                continue;
+            }
+            data = host_out;
+        }
         kiln_run_summary(name, dtype, dims, data);
         if (labels && dtype == KILN_DTYPE_FLOAT32 && kiln_run_classify(name, dims, data, labels)) rc = 1;
         if (out_dir) {
@@ -253,6 +277,9 @@ done:
     kiln_context_destroy(ctx);
     kiln_engine_destroy(engine);
     kiln_logger_destroy(logger);
+    for (int i = 0; i < n_inputs; i++)
+        if (device[i]) kiln_cuda_free(device[i]);
+    free(host_out);
     free(derived);
 free_inputs:
     for (int i = 0; i < loaded; i++) kiln_cli_tensor_free(&inputs[i].tensor);

@@ -7,34 +7,50 @@
  * (onnx/reference/ops/op_attention.py), including zero output for fully masked rows.
  *
  * Q, K and V are unpacked once to (batch, heads, seq, size) in the compute type (float;
- * double for float64 Q), reusing the tensors in place when they already are, then each
- * query row runs independently (threaded over rows). softmax_precision needs nothing:
+ * double for float64 Q), reusing the tensors in place when they already are; then blocks
+ * of query rows of one KV head run independently (threaded over blocks), their two
+ * matrix products through the NN family's GEMM. softmax_precision needs nothing:
  * the softmax is always computed in float or wider.
  */
 #include <math.h>
 #include <string.h>
 
 #include "backends/cpu/attention_sdpa.h"
+#include "backends/cpu/nn_common.h"
+
+/* The NN family's GEMMs (C = alpha * A op(B), beta 0); dgemm needs no workspace. */
+#define ATTN_SGEMM(tb, m, n, k, alpha, a, lda, b, ldb, c, ldc, ws, threads)                    \
+    kiln_nn_sgemm(0, tb, m, n, k, alpha, a, lda, b, ldb, 0.0f, c, ldc, ws, threads)
+#define ATTN_DGEMM(tb, m, n, k, alpha, a, lda, b, ldb, c, ldc, ws, threads)                    \
+    kiln_nn_dgemm(0, tb, m, n, k, alpha, a, lda, b, ldb, 0.0, c, ldc)
 
 #define ATTN_T float
 #define ATTN_SFX f32
 #define ATTN_EXP expf
 #define ATTN_TANH tanhf
+#define ATTN_GEMM(ta, tb, ...) ATTN_SGEMM(tb, __VA_ARGS__)
+#define ATTN_GEMM_WS(m, n, k, threads) kiln_nn_sgemm_workspace(m, n, k, threads)
 #include "backends/cpu/attention_sdpa.h"
 #undef ATTN_T
 #undef ATTN_SFX
 #undef ATTN_EXP
 #undef ATTN_TANH
+#undef ATTN_GEMM
+#undef ATTN_GEMM_WS
 
 #define ATTN_T double
 #define ATTN_SFX f64
 #define ATTN_EXP exp
 #define ATTN_TANH tanh
+#define ATTN_GEMM(ta, tb, ...) ATTN_DGEMM(tb, __VA_ARGS__)
+#define ATTN_GEMM_WS(m, n, k, threads) ((size_t)0)
 #include "backends/cpu/attention_sdpa.h"
 #undef ATTN_T
 #undef ATTN_SFX
 #undef ATTN_EXP
 #undef ATTN_TANH
+#undef ATTN_GEMM
+#undef ATTN_GEMM_WS
 
 /* Broadcast strides of the mask onto (batch, q_heads, q_len); its last axis stays its own. */
 static void attn_mask_strides(const kiln_tview *m, attn_plan *p) {

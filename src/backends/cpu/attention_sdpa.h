@@ -1,8 +1,8 @@
 /*
  * Attention's plan and its compute core. The core is written once over a scalar type and
  * instantiated for float (float32, float16, bfloat16 tensors) and double (float64) by
- * including this header with ATTN_T, ATTN_SFX (f32 / f64: names the converters), ATTN_EXP
- * and ATTN_TANH defined (see attention_sdpa.c). Without
+ * including this header with ATTN_T, ATTN_SFX (f32 / f64: names the converters), ATTN_EXP,
+ * ATTN_TANH, ATTN_GEMM and ATTN_GEMM_WS (the GEMM and its workspace size) defined (see attention_sdpa.c). Without
  * them it only declares the plan.
  */
 #ifndef KILN_CPU_ATTENTION_SDPA_PLAN
@@ -11,6 +11,9 @@
 #include <math.h>
 
 #include "backends/cpu/attention_common.h"
+
+/* Query rows per GEMM block. */
+#define ATTN_BLOCK 64
 
 /* Everything the core needs, Q/K/V unpacked to (batch, heads, seq, size) buffers. */
 typedef struct attn_plan {
@@ -34,17 +37,6 @@ typedef struct attn_plan {
 #define ATTN_CAT2(a, b) a##_##b
 #define ATTN_CAT(a, b) ATTN_CAT2(a, b)
 #define ATTN_NAME(x) ATTN_CAT(x, ATTN_SFX)
-
-/* Dot product with independent partial sums (vectorizes; summing order is fixed). */
-static inline ATTN_T ATTN_NAME(attn_dot)(const ATTN_T *a, const ATTN_T *b, int64_t n) {
-    ATTN_T acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    int64_t i = 0;
-    for (; i + 8 <= n; i += 8)
-        for (int l = 0; l < 8; l++) acc[l] += a[i + l] * b[i + l];
-    ATTN_T s = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
-    for (; i < n; i++) s += a[i] * b[i];
-    return s;
-}
 
 /* The additive bias of query row i of (b, h): mask + causal + window + padding, each
  * disallowed key contributing -inf (added, as the reference does). Returns 1 when every
@@ -81,63 +73,54 @@ static int ATTN_NAME(attn_bias_row)(const attn_plan *p, int64_t b, int64_t h, in
 }
 
 /*
- * Query rows [r0, r1) of the (batch, q_heads, q_len) rows: scores against every key,
- * softcap, bias, a stable softmax (a fully masked row gives zero probabilities), then
- * probabilities times V. q: (B, Hq, S, Dk); k: (B, Hkv, T, Dk); v: (B, Hkv, T, Dv);
- * y: (B, Hq, S, Dv); qk (or NULL): (B, Hq, S, T). work holds 2 * T values.
+ * One block of query rows sharing a KV head: rows [r0, r0 + m) of the group * q_len rows
+ * of KV head kvh in batch b (the group's query heads are adjacent, so their rows are one
+ * contiguous run of Q). Scores = scale * Q K^T (GEMM), softcap, bias, a stable softmax
+ * (fully masked rows get zero probabilities), then Y = P V (GEMM). q: (B, Hq, S, Dk);
+ * k: (B, Hkv, T, Dk); v: (B, Hkv, T, Dv); y: (B, Hq, S, Dv); qk (or NULL): (B, Hq, S, T).
+ * work holds m * T + T values, gemm_ws the GEMM workspace for `threads`.
  */
-static void ATTN_NAME(attn_rows)(const attn_plan *p, const ATTN_T *q, const ATTN_T *k,
-                                 const ATTN_T *v, ATTN_T *y, ATTN_T *qk, ATTN_T *work,
-                                 int64_t r0, int64_t r1) {
+static void ATTN_NAME(attn_block)(const attn_plan *p, const ATTN_T *q, const ATTN_T *k,
+                                  const ATTN_T *v, ATTN_T *y, ATTN_T *qk, ATTN_T *work,
+                                  void *gemm_ws, int threads, int64_t b, int64_t kvh, int64_t r0,
+                                  int64_t m) {
     const kiln_attn_geom *g = &p->g;
     const int64_t T = g->total_len, S = g->q_len, Dk = g->head_size, Dv = g->v_head_size;
-    const ATTN_T ninf = (ATTN_T)-INFINITY, scale = (ATTN_T)p->scale, cap = (ATTN_T)p->softcap;
-    const int raw_out = qk && p->mode <= 1; /* scores before the bias go out */
-    ATTN_T *bias = work, *x = work + T;
-    for (int64_t r = r0; r < r1; r++) {
-        int64_t i = r % S, bh = r / S, h = bh % g->q_heads, b = bh / g->q_heads;
-        int64_t kvh = b * g->kv_heads + h / p->group;
-        const ATTN_T *qi = q + r * Dk, *kb = k + kvh * T * Dk, *vb = v + kvh * T * Dv;
-        ATTN_T *yi = y + r * Dv, *qki = qk ? qk + r * T : NULL;
+    const ATTN_T ninf = (ATTN_T)-INFINITY, cap = (ATTN_T)p->softcap;
+    const int64_t row0 = (b * g->q_heads + kvh * p->group) * S + r0; /* first global row */
+    const ATTN_T *kb = k + (b * g->kv_heads + kvh) * T * Dk, *vb = v + (b * g->kv_heads + kvh) * T * Dv;
+    ATTN_T *sc = work, *bias = work + m * T;
+    ATTN_GEMM(0, 1, m, T, Dk, (ATTN_T)p->scale, q + row0 * Dk, Dk, kb, Dk, sc, T, gemm_ws, threads);
+    for (int64_t r = 0; r < m; r++) {
+        int64_t h = kvh * p->group + (r0 + r) / S, i = (r0 + r) % S;
+        ATTN_T *x = sc + r * T, *qkr = qk ? qk + (row0 + r) * T : NULL;
         int masked = ATTN_NAME(attn_bias_row)(p, b, h, i, bias);
-        for (int64_t j = 0; j < T; j++) {
-            if (bias[j] == ninf && !raw_out) { /* disallowed: its score cannot matter */
-                x[j] = ninf;
-                continue;
-            }
-            ATTN_T s = ATTN_NAME(attn_dot)(qi, kb + j * Dk, Dk) * scale;
-            if (cap > 0) s = cap * ATTN_TANH(s / cap);
-            if (raw_out) qki[j] = s;
-            x[j] = s + bias[j];
-        }
-        if (qki && p->mode == 2)
-            for (int64_t j = 0; j < T; j++) qki[j] = x[j];
-        for (int64_t d = 0; d < Dv; d++) yi[d] = 0;
+        if (cap > 0)
+            for (int64_t j = 0; j < T; j++) x[j] = cap * ATTN_TANH(x[j] / cap);
+        if (qkr && p->mode <= 1)
+            for (int64_t j = 0; j < T; j++) qkr[j] = x[j];
+        for (int64_t j = 0; j < T; j++) x[j] += bias[j];
+        if (qkr && p->mode == 2)
+            for (int64_t j = 0; j < T; j++) qkr[j] = x[j];
         if (masked) {
-            if (qki && p->mode == 3)
-                for (int64_t j = 0; j < T; j++) qki[j] = 0;
-            continue;
+            for (int64_t j = 0; j < T; j++) x[j] = 0;
+        } else {
+            ATTN_T top = ninf;
+            for (int64_t j = 0; j < T; j++)
+                if (x[j] > top || isnan(x[j])) top = x[j];
+            if (top == ninf) top = 0;
+            ATTN_T sum = 0;
+            for (int64_t j = 0; j < T; j++) {
+                x[j] = ATTN_EXP(x[j] - top);
+                sum += x[j];
+            }
+            ATTN_T inv = sum == 0 ? 1 : 1 / sum;
+            for (int64_t j = 0; j < T; j++) x[j] *= inv;
         }
-        ATTN_T top = ninf;
-        for (int64_t j = 0; j < T; j++)
-            if (x[j] > top || isnan(x[j])) top = x[j];
-        if (top == ninf) top = 0;
-        ATTN_T sum = 0;
-        for (int64_t j = 0; j < T; j++) {
-            x[j] = ATTN_EXP(x[j] - top);
-            sum += x[j];
-        }
-        ATTN_T inv = sum == 0 ? 1 : 1 / sum;
-        for (int64_t j = 0; j < T; j++) x[j] *= inv;
-        if (qki && p->mode == 3)
-            for (int64_t j = 0; j < T; j++) qki[j] = x[j];
-        for (int64_t j = 0; j < T; j++) {
-            ATTN_T pj = x[j];
-            if (pj == 0) continue;
-            const ATTN_T *vj = vb + j * Dv;
-            for (int64_t d = 0; d < Dv; d++) yi[d] += pj * vj[d];
-        }
+        if (qkr && p->mode == 3)
+            for (int64_t j = 0; j < T; j++) qkr[j] = x[j];
     }
+    ATTN_GEMM(0, 0, m, Dv, T, (ATTN_T)1, sc, T, vb, Dv, y + row0 * Dv, Dv, gemm_ws, threads);
 }
 
 /* Copies a Q/K/V-shaped input into dst laid out (B, H, dst_len, D) at sequence offset
@@ -188,10 +171,18 @@ static kiln_status ATTN_NAME(attn_run)(kiln_cpu_ctx *ctx, const kiln_node *node,
     const size_t es = sizeof(ATTN_T);
     const int64_t nq = B * Hq * S * Dk, nk = B * Hkv * T * Dk, nv = B * Hkv * T * Dv;
     const int64_t ny = B * Hq * S * Dv, nqk = B * Hq * S * T, rows = B * Hq * S;
+    /* Tasks: blocks of up to ATTN_BLOCK query rows of one (batch, KV head); threads take
+     * whole tasks when there are enough of them, else share each GEMM. */
+    const int64_t grows = p->group * S, per_head = (grows + ATTN_BLOCK - 1) / ATTN_BLOCK;
+    const int64_t tasks = B * Hkv * per_head, mb = grows < ATTN_BLOCK ? grows : ATTN_BLOCK;
     int threads = kiln_cpu_threads(ctx);
     double work = (double)rows * (double)T * (double)(Dk + Dv);
-    int64_t parts = threads > 1 && work > 65536.0 ? (rows < threads ? rows : threads) : 1;
-    if (parts < 1) parts = 1;
+    int64_t parts = threads > 1 && work > 65536.0 && tasks >= threads ? threads : 1;
+    int gemm_threads = parts > 1 ? 1 : threads;
+    size_t ws_bytes = ATTN_GEMM_WS(mb, T, Dk, gemm_threads);
+    size_t ws2 = ATTN_GEMM_WS(mb, Dv, T, gemm_threads);
+    if (ws2 > ws_bytes) ws_bytes = ws2;
+    ws_bytes = kiln_attn_align(ws_bytes + 64);
     /* Where each operand lives: the tensor itself when it already has the core's layout
      * and type, the matching output for K/V (building the present cache in place), else
      * scratch. */
@@ -205,7 +196,7 @@ static kiln_status ATTN_NAME(attn_run)(kiln_cpu_ctx *ctx, const kiln_node *node,
                    (y_out ? 0 : kiln_attn_align(es * (size_t)ny)) +
                    (!oqk || qk_out ? 0 : kiln_attn_align(es * (size_t)nqk)) +
                    (mask ? kiln_attn_align(es * (size_t)kiln_tview_count(mask)) : 0) +
-                   kiln_attn_align(es * (size_t)(parts * 2 * T));
+                   (size_t)parts * (kiln_attn_align(es * (size_t)(mb * T + T)) + ws_bytes);
     char *cur;
     KILN_TRY(kiln_attn_scratch(ctx, node, bytes, &cur));
     ATTN_T *qb = q_in ? (ATTN_T *)q->data : (ATTN_T *)kiln_attn_carve(&cur, es * (size_t)nq);
@@ -219,8 +210,8 @@ static kiln_status ATTN_NAME(attn_run)(kiln_cpu_ctx *ctx, const kiln_node *node,
     ATTN_T *qkb = !oqk    ? NULL
                   : qk_out ? (ATTN_T *)oqk->data
                            : (ATTN_T *)kiln_attn_carve(&cur, es * (size_t)nqk);
-    ATTN_T *mb = mask ? (ATTN_T *)kiln_attn_carve(&cur, es * (size_t)kiln_tview_count(mask)) : NULL;
-    ATTN_T *wb = (ATTN_T *)kiln_attn_carve(&cur, es * (size_t)(parts * 2 * T));
+    ATTN_T *maskb = mask ? (ATTN_T *)kiln_attn_carve(&cur, es * (size_t)kiln_tview_count(mask)) : NULL;
+    char *part_mem = kiln_attn_carve(&cur, (size_t)parts * (kiln_attn_align(es * (size_t)(mb * T + T)) + ws_bytes));
     if (!q_in) ATTN_NAME(attn_load_heads)(q, B, Hq, S, Dk, qb, S, 0);
     if (!k_in) {
         if (pk) ATTN_NAME(attn_load_heads)(pk, B, Hkv, P, Dk, kb, T, 0);
@@ -231,14 +222,23 @@ static kiln_status ATTN_NAME(attn_run)(kiln_cpu_ctx *ctx, const kiln_node *node,
         ATTN_NAME(attn_load_heads)(v, B, Hkv, L, Dv, vb, T, P);
     }
     if (mask) {
-        ATTN_NAME(attn_load_mask)(mask, mb);
-        p->mask = mb;
+        ATTN_NAME(attn_load_mask)(mask, maskb);
+        p->mask = maskb;
     }
+    size_t part_bytes = kiln_attn_align(es * (size_t)(mb * T + T)) + ws_bytes;
     KILN_ATTN_PRAGMA(omp parallel for num_threads(threads) if (parts > 1) schedule(static))
     for (int64_t c = 0; c < parts; c++) {
+        char *mine = part_mem + (size_t)c * part_bytes;
+        ATTN_T *wk = (ATTN_T *)mine;
+        void *ws = mine + kiln_attn_align(es * (size_t)(mb * T + T));
         int64_t lo, hi;
-        kiln_attn_split(rows, parts, c, &lo, &hi);
-        ATTN_NAME(attn_rows)(p, qb, kb, vb, yb, qkb, wb + c * 2 * T, lo, hi);
+        kiln_attn_split(tasks, parts, c, &lo, &hi);
+        for (int64_t t = lo; t < hi; t++) {
+            int64_t blk = t % per_head, bk = t / per_head, r0 = blk * ATTN_BLOCK;
+            int64_t m = grows - r0 < ATTN_BLOCK ? grows - r0 : ATTN_BLOCK;
+            ATTN_NAME(attn_block)(p, qb, kb, vb, yb, qkb, wk, ws, gemm_threads, bk / Hkv, bk % Hkv,
+                                  r0, m);
+        }
     }
     if (!y_out) {
         if (g->rank == 4) {
