@@ -520,8 +520,18 @@ static kiln_status kiln_import_run(kiln_importer *im) {
     if (im->errors && im->errors->count) {
         if (im->errors->count == 1)
             return kiln_error(KILN_ERR_UNSUPPORTED, "%s", im->errors->items[0].message);
-        return kiln_error(KILN_ERR_UNSUPPORTED, "%d nodes cannot be imported; the first: %s",
-                          im->errors->count, im->errors->items[0].message);
+    {
+        /* One error naming every node at fault, then the first reason in full. */
+        char list[1200];
+        size_t pos = 0;
+        list[0] = '\0';
+        for (int32_t i = 0; i < im->errors->count && pos < sizeof list - 80; i++)
+            pos += (size_t)snprintf(list + pos, sizeof list - pos, "%s'%s' (%s)", i ? ", " : "",
+                                    im->errors->items[i].node, im->errors->items[i].op);
+        if (pos >= sizeof list - 80) snprintf(list + pos, sizeof list - pos, ", ...");
+        return kiln_error(KILN_ERR_UNSUPPORTED, "%d nodes cannot be imported: %s. First: %s",
+                          im->errors->count, list, im->errors->items[0].message);
+    }
     }
     return KILN_OK;
 }

@@ -7,5 +7,7 @@ int kiln_cli_inspect(int argc, char **argv);
 int kiln_cli_build(int argc, char **argv);
 int kiln_cli_run(int argc, char **argv);
 int kiln_cli_bench(int argc, char **argv);
+int kiln_cli_inspect_plan(const char *path, int json);
+int kiln_cli_inspect_support(const char *path, int json);
 
 #endif

@@ -91,6 +91,7 @@ static void ATTN_NAME(attn_block)(const attn_plan *p, const ATTN_T *q, const ATT
     const ATTN_T *kb = k + (b * g->kv_heads + kvh) * T * Dk, *vb = v + (b * g->kv_heads + kvh) * T * Dv;
     ATTN_T *sc = work, *bias = work + m * T;
     ATTN_GEMM(0, 1, m, T, Dk, (ATTN_T)p->scale, q + row0 * Dk, Dk, kb, Dk, sc, T, gemm_ws, threads);
+    __asm__ volatile("vzeroupper");
     for (int64_t r = 0; r < m; r++) {
         int64_t h = kvh * p->group + (r0 + r) / S, i = (r0 + r) % S;
         ATTN_T *x = sc + r * T, *qkr = qk ? qk + (row0 + r) * T : NULL;
