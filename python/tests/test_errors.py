@@ -1,6 +1,7 @@
 """Errors: every failing C call raises a KilnError subclass with kiln_last_error()'s
 message, and the classic mistakes get a sentence that says what to do."""
 
+import re
 import struct
 
 import numpy as np
@@ -102,6 +103,34 @@ def test_plan_from_another_version(digits_plan):
         kiln.Runtime(kiln.Logger()).deserialize_engine(forged)
     assert "1.2.3" in str(info.value) and kiln.__version__ in str(info.value)
     assert info.value.status == "KILN_ERR_VERSION_MISMATCH"
+
+
+def _reseal(plan, section_id):
+    """Recomputes the checksums of a section, the section table and the header after a
+    test edited the section (docs/plan-format.md)."""
+    count = struct.unpack_from("<I", plan, 20)[0]
+    for i in range(count):
+        sid, _, offset, size, _ = struct.unpack_from("<IIQQQ", plan, 48 + 32 * i)
+        if sid == section_id:
+            struct.pack_into("<Q", plan, 48 + 32 * i + 24,
+                             _checksum64(bytes(plan[offset:offset + size])))
+    struct.pack_into("<Q", plan, 32, _checksum64(bytes(plan[48:48 + 32 * count])))
+    struct.pack_into("<Q", plan, 40, _checksum64(bytes(plan[:40])))
+
+
+def test_plan_from_another_device(digits_plan):
+    forged = bytearray(digits_plan)
+    found = re.search(rb"cpu ([A-Za-z0-9_]+)", forged)
+    assert found, "no CPU fingerprint in the plan's META section"
+    arch = found.group(1)
+    other = b"z" * len(arch)
+    forged[found.start(1):found.end(1)] = other
+    _reseal(forged, 1)  # META
+    with pytest.raises(kiln.KilnVersionError) as info:
+        kiln.Runtime(kiln.Logger()).deserialize_engine(forged)
+    msg = str(info.value)
+    assert ("cpu " + other.decode()) in msg and ("cpu " + arch.decode()) in msg
+    assert "rebuild the plan" in msg
 
 
 # ---------------------------------------------------------------------------- shapes

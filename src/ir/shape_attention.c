@@ -55,8 +55,7 @@ static kiln_status attention_qkv(const kiln_node *node, const kiln_tview *q, con
         return KILN_OK;
     }
     g->q_heads = q->dims[1];
-    if (clash(k->dims[1], v->dims[1]))
-        return kiln_shape_error(node, "K and V head counts differ");
+    if (clash(k->dims[1], v->dims[1])) return kiln_shape_error(node, "K and V head counts differ");
     g->kv_heads = merge(k->dims[1], v->dims[1]);
     if (clash(q->dims[3], k->dims[3]))
         return kiln_shape_error(node, "Q head size %lld differs from K head size %lld",
@@ -70,8 +69,8 @@ static kiln_status attention_qkv(const kiln_node *node, const kiln_tview *q, con
     return KILN_OK;
 }
 
-static kiln_status attention_past(const kiln_node *node, const kiln_tview *pk,
-                                  const kiln_tview *pv, kiln_attn_geom *g) {
+static kiln_status attention_past(const kiln_node *node, const kiln_tview *pk, const kiln_tview *pv,
+                                  kiln_attn_geom *g) {
     if (!pk != !pv) return kiln_shape_error(node, "past_key and past_value go together");
     g->past_len = 0;
     if (!pk) return KILN_OK;
@@ -97,11 +96,13 @@ static kiln_status attention_mask(const kiln_node *node, const kiln_tview *m,
     if (m->rank < 1 || m->rank > 4)
         return kiln_shape_error(node, "attn_mask must have rank 1 to 4, got %d", m->rank);
     if (m->dtype == KILN_DTYPE_STRING || kiln_dtype_bits(m->dtype) < 8)
-        return kiln_shape_error(node, "attn_mask dtype %s not supported", kiln_dtype_name(m->dtype));
+        return kiln_shape_error(node, "attn_mask dtype %s not supported",
+                                kiln_dtype_name(m->dtype));
     const int64_t full[4] = {g->batch, g->q_heads, g->q_len, g->total_len};
     int64_t last = m->dims[m->rank - 1];
     if (last >= 0 && g->total_len >= 0 && last > g->total_len)
-        return kiln_shape_error(node, "attn_mask last dim %lld exceeds the total sequence length %lld",
+        return kiln_shape_error(node,
+                                "attn_mask last dim %lld exceeds the total sequence length %lld",
                                 (long long)last, (long long)g->total_len);
     for (int32_t i = 0; i + 1 < m->rank; i++) {
         int64_t d = m->dims[i], want = full[4 - m->rank + i];
@@ -189,8 +190,9 @@ kiln_status kiln_shape_RotaryEmbedding(const kiln_node *node, const kiln_tview *
     const kiln_tview *pos = kiln_attn_opt(in, n_in, 3);
     for (int i = 0; i < 3; i++)
         if (!kiln_attn_is_float(in[i].dtype))
-            return kiln_shape_error(node, "input %d has dtype %s; RotaryEmbedding takes float types",
-                                    i, kiln_dtype_name(in[i].dtype));
+            return kiln_shape_error(node,
+                                    "input %d has dtype %s; RotaryEmbedding takes float types", i,
+                                    kiln_dtype_name(in[i].dtype));
     if (pos && pos->dtype != KILN_DTYPE_INT64)
         return kiln_shape_error(node, "position_ids must be int64, got %s",
                                 kiln_dtype_name(pos->dtype));
@@ -206,8 +208,10 @@ kiln_status kiln_shape_RotaryEmbedding(const kiln_node *node, const kiln_tview *
     if (x->rank == 3 && heads <= 0)
         return kiln_shape_error(node, "a 3-D input needs a positive num_heads");
     int64_t head_size = -1;
-    if (x->rank == 4) head_size = x->dims[3];
-    else KILN_TRY(unpack_heads(node, "input", x->dims[2], heads, &head_size));
+    if (x->rank == 4)
+        head_size = x->dims[3];
+    else
+        KILN_TRY(unpack_heads(node, "input", x->dims[2], heads, &head_size));
     int64_t rot = kiln_attr_int(node, "rotary_embedding_dim", 0);
     if (rot < 0) return kiln_shape_error(node, "rotary_embedding_dim must be >= 0");
     if (head_size >= 0) {

@@ -41,9 +41,8 @@ static int linear_rule(const kiln_node *node) {
     return 0;
 }
 
-static kiln_status linear_side_input(const kiln_node *node, const char *what,
-                                     const kiln_tview *t, const kiln_linattn_geom *g,
-                                     int64_t alt_last) {
+static kiln_status linear_side_input(const kiln_node *node, const char *what, const kiln_tview *t,
+                                     const kiln_linattn_geom *g, int64_t alt_last) {
     if (!kiln_attn_is_float(t->dtype))
         return kiln_shape_error(node, "%s has dtype %s", what, kiln_dtype_name(t->dtype));
     if (t->rank < 0) return KILN_OK;
@@ -71,7 +70,8 @@ kiln_status kiln_linear_attention_geometry(const kiln_node *node, const kiln_tvi
     g->q_heads = kiln_attr_int(node, "q_num_heads", 0);
     g->kv_heads = kiln_attr_int(node, "kv_num_heads", 0);
     if (g->q_heads <= 0 || g->kv_heads <= 0 || g->q_heads % g->kv_heads)
-        return kiln_shape_error(node, "q_num_heads (%lld) must be a positive multiple of "
+        return kiln_shape_error(node,
+                                "q_num_heads (%lld) must be a positive multiple of "
                                 "kv_num_heads (%lld)",
                                 (long long)g->q_heads, (long long)g->kv_heads);
     g->batch = g->seq = -1;
@@ -107,13 +107,11 @@ kiln_status kiln_linear_attention_geometry(const kiln_node *node, const kiln_tvi
                                 kiln_attr_string(node, "update_rule", "gated_delta"),
                                 delta ? "requires" : "forbids");
     if (decay)
-        KILN_TRY(linear_side_input(node, "decay", decay, g,
-                                   g->dk >= 0 ? g->kv_heads * g->dk : -1));
+        KILN_TRY(linear_side_input(node, "decay", decay, g, g->dk >= 0 ? g->kv_heads * g->dk : -1));
     if (beta) KILN_TRY(linear_side_input(node, "beta", beta, g, 1));
     if (past) {
         if (!kiln_attn_is_float(past->dtype))
-            return kiln_shape_error(node, "past_state has dtype %s",
-                                    kiln_dtype_name(past->dtype));
+            return kiln_shape_error(node, "past_state has dtype %s", kiln_dtype_name(past->dtype));
         if (past->rank >= 0) {
             if (past->rank != 4 || clash(past->dims[0], g->batch) ||
                 clash(past->dims[1], g->kv_heads) || clash(past->dims[2], g->dk) ||
@@ -172,8 +170,10 @@ kiln_status kiln_shape_CausalConvWithState(const kiln_node *node, const kiln_tvi
          clash(past->dims[2], k >= 0 ? k - 1 : -1)))
         return kiln_shape_error(node, "past_state must be (batch, channels, k - 1)");
     int64_t y[3] = {batch, ch, len}, s[3] = {batch, ch, k >= 0 ? k - 1 : -1};
-    if (x->rank < 0) out[0].dtype = x->dtype, out[0].rank = -1;
-    else set_shape(&out[0], x->dtype, 3, y);
+    if (x->rank < 0)
+        out[0].dtype = x->dtype, out[0].rank = -1;
+    else
+        set_shape(&out[0], x->dtype, 3, y);
     if (n_out > 1 && kiln_tview_present(&out[1])) set_shape(&out[1], x->dtype, 3, s);
     return KILN_OK;
 }

@@ -618,27 +618,35 @@ static void test_version_mismatch(const uint8_t *plan, size_t size) {
     free(d);
 }
 
-/* A META section with another fingerprint, every checksum fixed. */
-static kiln_status load_with_fingerprint(const uint8_t *plan, size_t size, const char *fp) {
+/* The plan with its META section rewritten: another fingerprint (NULL: keep it) and thread
+ * count (< 0: keep it), every checksum fixed. */
+static uint8_t *plan_with_meta(const uint8_t *plan, size_t size, const char *fp, int64_t threads,
+                               size_t *out_size) {
     plan_parts parts;
-    if (!plan_split(plan, size, &parts)) return KILN_ERR_INTERNAL;
+    if (!plan_split(plan, size, &parts)) return NULL;
     const uint8_t *m = parts.sec[0];
     uint32_t vlen = get_u32(m), flen = get_u32(m + 4 + vlen);
     size_t tail = parts.len[0] - (8 + vlen + flen); /* device index, flags, threads */
-    size_t fl = strlen(fp), len = 8 + vlen + fl + tail;
+    size_t fl = fp ? strlen(fp) : flen, len = 8 + vlen + fl + tail;
     uint8_t *meta = malloc(len);
     memcpy(meta, m, 4 + vlen);
     put_u32(meta + 4 + vlen, (uint32_t)fl);
-    memcpy(meta + 8 + vlen, fp, fl);
+    memcpy(meta + 8 + vlen, fp ? (const uint8_t *)fp : m + 8 + vlen, fl);
     memcpy(meta + 8 + vlen + fl, m + 8 + vlen + flen, tail);
+    if (threads >= 0) put_u32(meta + len - 4, (uint32_t)threads);
     free(parts.sec[0]);
     parts.sec[0] = meta;
     parts.len[0] = len;
-    size_t n = 0;
-    uint8_t *d = plan_join(&parts, &n);
-    kiln_status st = load_status(d, n);
-    free(d);
+    uint8_t *d = plan_join(&parts, out_size);
     parts_free(&parts);
+    return d;
+}
+
+static kiln_status load_with_fingerprint(const uint8_t *plan, size_t size, const char *fp) {
+    size_t n = 0;
+    uint8_t *d = plan_with_meta(plan, size, fp, -1, &n);
+    kiln_status st = d ? load_status(d, n) : KILN_ERR_INTERNAL;
+    free(d);
     return st;
 }
 
@@ -682,6 +690,48 @@ static void test_onnx_is_not_a_plan(const char *onnx_path) {
     kiln_engine_destroy(e);
     EXPECT_EQ_INT(kiln_runtime_deserialize_engine_from_file(runtime, "/nonexistent/x.plan", &e),
                   KILN_ERR_IO);
+}
+
+/* Plans with valid checksums that once loaded and then crashed at run time. */
+static void test_rechecksummed_regressions(const uint8_t *plan, size_t size, const npy *images,
+                                           const npy *expected) {
+    /* A weight whose dims overflow the element count: conv2.weight [32, 16, 3, 3] with
+     * dim 0 = 32 + 127 * 2^56. The wrapped count times 32 bits matched its 18,432 bytes. */
+    plan_parts parts;
+    EXPECT(plan_split(plan, size, &parts));
+    uint8_t pattern[48];
+    static const int64_t conv2_dims[] = {32, 16, 3, 3};
+    for (int k = 0; k < 4; k++) {
+        put_u64(pattern + 12 * k, (uint64_t)conv2_dims[k]);
+        put_u32(pattern + 12 * k + 8, 0); /* no dim name */
+    }
+    uint8_t *hit = NULL;
+    for (size_t i = 0; i + sizeof pattern <= parts.len[1] && !hit; i++)
+        if (memcmp(parts.sec[1] + i, pattern, sizeof pattern) == 0) hit = parts.sec[1] + i;
+    EXPECT(hit != NULL);
+    if (hit) {
+        put_u64(hit, 32 + ((uint64_t)127 << 56));
+        size_t n = 0;
+        uint8_t *d = plan_join(&parts, &n);
+        EXPECT_EQ_INT(load_status(d, n), KILN_ERR_PLAN);
+        EXPECT_STR_CONTAINS(kiln_last_error(), "conv2.weight");
+        free(d);
+    }
+    parts_free(&parts);
+
+    /* A huge thread count (libgomp crashed on a team of 65,537): contexts cap it. */
+    size_t n = 0;
+    uint8_t *d = plan_with_meta(plan, size, NULL, 65537, &n);
+    kiln_engine *e = NULL;
+    EXPECT(d && kiln_runtime_deserialize_engine(runtime, d, n, &e) == KILN_OK);
+    float *out = calloc((size_t)expected->count, sizeof(float));
+    if (e) {
+        EXPECT(run_digits(e, images->data, images->dims[0], out));
+        EXPECT(close_to(out, expected->data, expected->count, 1e-5f, "65,537 threads"));
+    }
+    free(out);
+    kiln_engine_destroy(e);
+    free(d);
 }
 
 /*
@@ -762,6 +812,7 @@ int main(void) {
         test_truncation(bytes, size);
         test_version_mismatch(bytes, size);
         test_device_mismatch(bytes, size);
+        test_rechecksummed_regressions(bytes, size, &images, &expected);
         test_rechecksummed_damage(bytes, size);
     }
     kiln_host_memory_destroy(plan);

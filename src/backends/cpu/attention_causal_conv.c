@@ -29,12 +29,16 @@ kiln_status kiln_cpu_CausalConvWithState(kiln_cpu_ctx *ctx, const kiln_node *nod
     float *bf = kiln_attn_carve(&cur, (size_t)C * 4);
     float *yf = kiln_attn_carve(&cur, (size_t)(B * C * L) * 4);
     kiln_attn_to_f32(w->dtype, w->data, 0, wf, C * K);
-    if (bias) kiln_attn_to_f32(bias->dtype, bias->data, 0, bf, C);
-    else memset(bf, 0, (size_t)C * 4);
+    if (bias)
+        kiln_attn_to_f32(bias->dtype, bias->data, 0, bf, C);
+    else
+        memset(bf, 0, (size_t)C * 4);
     for (int64_t bc = 0; bc < B * C; bc++) {
         float *row = pad + bc * W;
-        if (past) kiln_attn_to_f32(past->dtype, past->data, bc * P, row, P);
-        else memset(row, 0, (size_t)P * 4);
+        if (past)
+            kiln_attn_to_f32(past->dtype, past->data, bc * P, row, P);
+        else
+            memset(row, 0, (size_t)P * 4);
         kiln_attn_to_f32(x->dtype, x->data, bc * L, row + P, L);
     }
     int round = y->dtype != KILN_DTYPE_FLOAT32;
@@ -46,7 +50,7 @@ kiln_status kiln_cpu_CausalConvWithState(kiln_cpu_ctx *ctx, const kiln_node *nod
         for (int64_t t = 0; t < L; t++) {
             float acc = bf[bc % C];
             for (int64_t j = 0; j < K; j++) acc += wc[j] * row[t + j];
-            if (round) { /* the reference rounds the convolution to the tensor's type */
+            if (round) {  /* the reference rounds the convolution to the tensor's type */
                 double r; /* room for one element of any float type */
                 kiln_attn_from_f32(y->dtype, &acc, &r, 0, 1);
                 kiln_attn_to_f32(y->dtype, &r, 0, &acc, 1);

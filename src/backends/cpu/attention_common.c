@@ -1,6 +1,20 @@
 /* Attention family: dtype conversion and scratch helpers shared by its kernels. */
 #include "backends/cpu/attention_common.h"
 
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+#include <immintrin.h>
+
+__attribute__((target("avx"))) static void attn_zeroupper(void) {
+    _mm256_zeroupper();
+}
+
+void kiln_attn_clear_avx_state(void) {
+    if (__builtin_cpu_supports("avx")) attn_zeroupper();
+}
+#else
+void kiln_attn_clear_avx_state(void) {}
+#endif
+
 void kiln_attn_to_f32(kiln_dtype dtype, const void *src, int64_t at, float *dst, int64_t count) {
     switch (dtype) {
     case KILN_DTYPE_FLOAT32: {

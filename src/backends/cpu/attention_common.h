@@ -26,6 +26,14 @@ void kiln_attn_to_f64(kiln_dtype dtype, const void *src, int64_t at, double *dst
 void kiln_attn_from_f32(kiln_dtype dtype, const float *src, void *dst, int64_t at, int64_t count);
 void kiln_attn_from_f64(kiln_dtype dtype, const double *src, void *dst, int64_t at, int64_t count);
 
+/*
+ * Clears the upper halves of the AVX registers (vzeroupper) when the CPU has AVX. The
+ * GEMM's AVX2 micro-kernel can return with them dirty (its ragged-tile path), and then
+ * every SSE instruction of the softmax that follows pays a state-transition penalty (30x
+ * slower exp loops measured); calling this after each GEMM keeps that off our loops.
+ */
+void kiln_attn_clear_avx_state(void);
+
 /* One scratch allocation carved into 64-byte aligned blocks. */
 static inline size_t kiln_attn_align(size_t bytes) {
     return (bytes + 63) & ~(size_t)63;

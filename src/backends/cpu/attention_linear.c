@@ -79,9 +79,8 @@ static size_t lin_bytes(const kiln_tview *t) {
     return t ? kiln_attn_align((size_t)kiln_tview_count(t) * 4) : 0;
 }
 
-kiln_status kiln_cpu_LinearAttention(kiln_cpu_ctx *ctx, const kiln_node *node,
-                                     const kiln_tview *in, int32_t n_in, kiln_tview *out,
-                                     int32_t n_out) {
+kiln_status kiln_cpu_LinearAttention(kiln_cpu_ctx *ctx, const kiln_node *node, const kiln_tview *in,
+                                     int32_t n_in, kiln_tview *out, int32_t n_out) {
     lin_plan p;
     memset(&p, 0, sizeof p);
     KILN_TRY(kiln_linear_attention_geometry(node, in, n_in, &p.g));
@@ -113,8 +112,10 @@ kiln_status kiln_cpu_LinearAttention(kiln_cpu_ctx *ctx, const kiln_node *node,
     float *state = kiln_attn_carve(&cur, (size_t)ns * 4);
     float *yf = kiln_attn_carve(&cur, (size_t)ny * 4);
     float *vt = kiln_attn_carve(&cur, (size_t)(heads * g->dv) * 4);
-    if (past) kiln_attn_to_f32(past->dtype, past->data, 0, state, ns);
-    else memset(state, 0, (size_t)ns * 4);
+    if (past)
+        kiln_attn_to_f32(past->dtype, past->data, 0, state, ns);
+    else
+        memset(state, 0, (size_t)ns * 4);
     int64_t per = g->dk * g->dv;
     double work = (double)ns * (double)g->seq * (double)(p.group + 2);
     KILN_ATTN_PRAGMA(omp parallel for num_threads(threads) if (threads > 1 && heads > 1 && work > 65536.0) schedule(static))

@@ -17,9 +17,8 @@ static void rope_row(float *x, const float *c, const float *s, int64_t half, int
     }
 }
 
-kiln_status kiln_cpu_RotaryEmbedding(kiln_cpu_ctx *ctx, const kiln_node *node,
-                                     const kiln_tview *in, int32_t n_in, kiln_tview *out,
-                                     int32_t n_out) {
+kiln_status kiln_cpu_RotaryEmbedding(kiln_cpu_ctx *ctx, const kiln_node *node, const kiln_tview *in,
+                                     int32_t n_in, kiln_tview *out, int32_t n_out) {
     const kiln_tview *x = &in[0], *cos_c = &in[1], *sin_c = &in[2];
     const kiln_tview *pos = kiln_attn_opt(in, n_in, 3);
     kiln_tview *y = &out[0];

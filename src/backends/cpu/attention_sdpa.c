@@ -19,16 +19,16 @@
 #include "backends/cpu/nn_common.h"
 
 /* The NN family's GEMMs (C = alpha * A op(B), beta 0); dgemm needs no workspace. */
-#define ATTN_SGEMM(tb, m, n, k, alpha, a, lda, b, ldb, c, ldc, ws, threads)                    \
+#define ATTN_SGEMM(tb, m, n, k, alpha, a, lda, b, ldb, c, ldc, ws, threads)                        \
     kiln_nn_sgemm(0, tb, m, n, k, alpha, a, lda, b, ldb, 0.0f, c, ldc, ws, threads)
-#define ATTN_DGEMM(tb, m, n, k, alpha, a, lda, b, ldb, c, ldc, ws, threads)                    \
+#define ATTN_DGEMM(tb, m, n, k, alpha, a, lda, b, ldb, c, ldc, ws, threads)                        \
     kiln_nn_dgemm(0, tb, m, n, k, alpha, a, lda, b, ldb, 0.0, c, ldc)
 
-#define ATTN_T float
-#define ATTN_SFX f32
-#define ATTN_EXP expf
-#define ATTN_TANH tanhf
-#define ATTN_GEMM(ta, tb, ...) ATTN_SGEMM(tb, __VA_ARGS__)
+#define ATTN_T                         float
+#define ATTN_SFX                       f32
+#define ATTN_EXP                       expf
+#define ATTN_TANH                      tanhf
+#define ATTN_GEMM(ta, tb, ...)         ATTN_SGEMM(tb, __VA_ARGS__)
 #define ATTN_GEMM_WS(m, n, k, threads) kiln_nn_sgemm_workspace(m, n, k, threads)
 #include "backends/cpu/attention_sdpa.h"
 #undef ATTN_T
@@ -38,11 +38,11 @@
 #undef ATTN_GEMM
 #undef ATTN_GEMM_WS
 
-#define ATTN_T double
-#define ATTN_SFX f64
-#define ATTN_EXP exp
-#define ATTN_TANH tanh
-#define ATTN_GEMM(ta, tb, ...) ATTN_DGEMM(tb, __VA_ARGS__)
+#define ATTN_T                         double
+#define ATTN_SFX                       f64
+#define ATTN_EXP                       exp
+#define ATTN_TANH                      tanh
+#define ATTN_GEMM(ta, tb, ...)         ATTN_DGEMM(tb, __VA_ARGS__)
 #define ATTN_GEMM_WS(m, n, k, threads) ((size_t)0)
 #include "backends/cpu/attention_sdpa.h"
 #undef ATTN_T
@@ -73,8 +73,10 @@ kiln_status kiln_cpu_Attention(kiln_cpu_ctx *ctx, const kiln_node *node, const k
     if (p.g.rank < 0) return kiln_node_error(KILN_ERR_INTERNAL, node, "input shapes unknown");
     p.group = p.g.q_heads / p.g.kv_heads;
     const kiln_attr *scale = kiln_node_attr(node, "scale");
-    if (scale) p.scale = scale->f;
-    else p.scale = p.g.head_size > 0 ? 1.0 / sqrt((double)p.g.head_size) : 1.0;
+    if (scale)
+        p.scale = scale->f;
+    else
+        p.scale = p.g.head_size > 0 ? 1.0 / sqrt((double)p.g.head_size) : 1.0;
     p.softcap = kiln_attr_float(node, "softcap", 0.0f);
     p.causal = kiln_attr_int(node, "is_causal", 0) != 0;
     p.left_window = kiln_attr_int(node, "left_window_size", -1);
@@ -86,6 +88,7 @@ kiln_status kiln_cpu_Attention(kiln_cpu_ctx *ctx, const kiln_node *node, const k
     if (nonpad) p.nonpad = (const int64_t *)nonpad->data;
     const kiln_tview *mask = kiln_attn_opt(in, n_in, KILN_ATTN_MASK);
     if (mask) attn_mask_strides(mask, &p);
+    p.has_bias = mask || nonpad || p.causal || p.left_window >= 0 || p.right_window >= 0;
     if (in[KILN_ATTN_Q].dtype == KILN_DTYPE_FLOAT64)
         return attn_run_f64(ctx, node, in, n_in, out, n_out, &p, KILN_DTYPE_FLOAT64);
     return attn_run_f32(ctx, node, in, n_in, out, n_out, &p, KILN_DTYPE_FLOAT32);

@@ -2,8 +2,8 @@
  * Attention's plan and its compute core. The core is written once over a scalar type and
  * instantiated for float (float32, float16, bfloat16 tensors) and double (float64) by
  * including this header with ATTN_T, ATTN_SFX (f32 / f64: names the converters), ATTN_EXP,
- * ATTN_TANH, ATTN_GEMM and ATTN_GEMM_WS (the GEMM and its workspace size) defined (see attention_sdpa.c). Without
- * them it only declares the plan.
+ * ATTN_TANH, ATTN_GEMM and ATTN_GEMM_WS (the GEMM and its workspace size) defined (see
+ * attention_sdpa.c). Without them it only declares the plan.
  */
 #ifndef KILN_CPU_ATTENTION_SDPA_PLAN
 #define KILN_CPU_ATTENTION_SDPA_PLAN
@@ -24,6 +24,7 @@ typedef struct attn_plan {
     int causal;
     int64_t left_window, right_window; /* -1: unbounded */
     int mode;                          /* qk_matmul_output_mode */
+    int has_bias;                      /* any mask, causal, window or padding */
     const int64_t *nonpad;             /* (batch,) valid key counts, or NULL */
     /* The mask in the compute type (bool already mapped to 0 / -inf), with strides
      * broadcasting it onto (batch, q_heads, q_len); its last axis is mask_len long. */
@@ -35,8 +36,11 @@ typedef struct attn_plan {
 
 #ifdef ATTN_T
 #define ATTN_CAT2(a, b) a##_##b
-#define ATTN_CAT(a, b) ATTN_CAT2(a, b)
-#define ATTN_NAME(x) ATTN_CAT(x, ATTN_SFX)
+#define ATTN_CAT(a, b)  ATTN_CAT2(a, b)
+#define ATTN_NAME(x)    ATTN_CAT(x, ATTN_SFX)
+/* Short names for calls (plain identifiers keep clang-format's layout sane). */
+#define attn_block_t ATTN_NAME(attn_block)
+#define attn_from_t  ATTN_NAME(kiln_attn_from)
 
 /* The additive bias of query row i of (b, h): mask + causal + window + padding, each
  * disallowed key contributing -inf (added, as the reference does). Returns 1 when every
@@ -88,28 +92,36 @@ static void ATTN_NAME(attn_block)(const attn_plan *p, const ATTN_T *q, const ATT
     const int64_t T = g->total_len, S = g->q_len, Dk = g->head_size, Dv = g->v_head_size;
     const ATTN_T ninf = (ATTN_T)-INFINITY, cap = (ATTN_T)p->softcap;
     const int64_t row0 = (b * g->q_heads + kvh * p->group) * S + r0; /* first global row */
-    const ATTN_T *kb = k + (b * g->kv_heads + kvh) * T * Dk, *vb = v + (b * g->kv_heads + kvh) * T * Dv;
+    const ATTN_T *kb = k + (b * g->kv_heads + kvh) * T * Dk,
+                 *vb = v + (b * g->kv_heads + kvh) * T * Dv;
     ATTN_T *sc = work, *bias = work + m * T;
     ATTN_GEMM(0, 1, m, T, Dk, (ATTN_T)p->scale, q + row0 * Dk, Dk, kb, Dk, sc, T, gemm_ws, threads);
-    __asm__ volatile("vzeroupper");
+    kiln_attn_clear_avx_state();
     for (int64_t r = 0; r < m; r++) {
         int64_t h = kvh * p->group + (r0 + r) / S, i = (r0 + r) % S;
         ATTN_T *x = sc + r * T, *qkr = qk ? qk + (row0 + r) * T : NULL;
-        int masked = ATTN_NAME(attn_bias_row)(p, b, h, i, bias);
+        int masked = p->has_bias ? ATTN_NAME(attn_bias_row)(p, b, h, i, bias) : T == 0;
         if (cap > 0)
             for (int64_t j = 0; j < T; j++) x[j] = cap * ATTN_TANH(x[j] / cap);
         if (qkr && p->mode <= 1)
             for (int64_t j = 0; j < T; j++) qkr[j] = x[j];
-        for (int64_t j = 0; j < T; j++) x[j] += bias[j];
+        if (p->has_bias)
+            for (int64_t j = 0; j < T; j++) x[j] += bias[j];
         if (qkr && p->mode == 2)
             for (int64_t j = 0; j < T; j++) qkr[j] = x[j];
         if (masked) {
             for (int64_t j = 0; j < T; j++) x[j] = 0;
         } else {
             ATTN_T top = ninf;
-            for (int64_t j = 0; j < T; j++)
-                if (x[j] > top || isnan(x[j])) top = x[j];
-            if (top == ninf) top = 0;
+            int nan = 0; /* a NaN score poisons the row, as numpy's max does */
+            for (int64_t j = 0; j < T; j++) {
+                top = x[j] > top ? x[j] : top;
+                nan |= x[j] != x[j];
+            }
+            if (nan)
+                top = (ATTN_T)NAN;
+            else if (top == ninf)
+                top = 0;
             ATTN_T sum = 0;
             for (int64_t j = 0; j < T; j++) {
                 x[j] = ATTN_EXP(x[j] - top);
@@ -122,6 +134,7 @@ static void ATTN_NAME(attn_block)(const attn_plan *p, const ATTN_T *q, const ATT
             for (int64_t j = 0; j < T; j++) qkr[j] = x[j];
     }
     ATTN_GEMM(0, 0, m, Dv, T, (ATTN_T)1, sc, T, vb, Dv, y + row0 * Dv, Dv, gemm_ws, threads);
+    kiln_attn_clear_avx_state();
 }
 
 /* Copies a Q/K/V-shaped input into dst laid out (B, H, dst_len, D) at sequence offset
@@ -131,7 +144,8 @@ static void ATTN_NAME(attn_load_heads)(const kiln_tview *t, int64_t B, int64_t H
     for (int64_t b = 0; b < B; b++)
         for (int64_t h = 0; h < H; h++)
             for (int64_t s = 0; s < L; s++) {
-                int64_t from = t->rank == 4 ? ((b * H + h) * L + s) * D : (b * L + s) * H * D + h * D;
+                int64_t from =
+                    t->rank == 4 ? ((b * H + h) * L + s) * D : (b * L + s) * H * D + h * D;
                 ATTN_T *to = dst + ((b * H + h) * dst_len + dst_at + s) * D;
                 ATTN_NAME(kiln_attn_to)(t->dtype, t->data, from, to, D);
             }
@@ -208,11 +222,13 @@ static kiln_status ATTN_NAME(attn_run)(kiln_cpu_ctx *ctx, const kiln_node *node,
                  : v_out ? (ATTN_T *)ov->data
                          : (ATTN_T *)kiln_attn_carve(&cur, es * (size_t)nv);
     ATTN_T *yb = y_out ? (ATTN_T *)y->data : (ATTN_T *)kiln_attn_carve(&cur, es * (size_t)ny);
-    ATTN_T *qkb = !oqk    ? NULL
+    ATTN_T *qkb = !oqk     ? NULL
                   : qk_out ? (ATTN_T *)oqk->data
                            : (ATTN_T *)kiln_attn_carve(&cur, es * (size_t)nqk);
-    ATTN_T *maskb = mask ? (ATTN_T *)kiln_attn_carve(&cur, es * (size_t)kiln_tview_count(mask)) : NULL;
-    char *part_mem = kiln_attn_carve(&cur, (size_t)parts * (kiln_attn_align(es * (size_t)(mb * T + T)) + ws_bytes));
+    ATTN_T *maskb =
+        mask ? (ATTN_T *)kiln_attn_carve(&cur, es * (size_t)kiln_tview_count(mask)) : NULL;
+    char *part_mem = kiln_attn_carve(
+        &cur, (size_t)parts * (kiln_attn_align(es * (size_t)(mb * T + T)) + ws_bytes));
     if (!q_in) ATTN_NAME(attn_load_heads)(q, B, Hq, S, Dk, qb, S, 0);
     if (!k_in) {
         if (pk) ATTN_NAME(attn_load_heads)(pk, B, Hkv, P, Dk, kb, T, 0);
@@ -237,27 +253,28 @@ static kiln_status ATTN_NAME(attn_run)(kiln_cpu_ctx *ctx, const kiln_node *node,
         for (int64_t t = lo; t < hi; t++) {
             int64_t blk = t % per_head, bk = t / per_head, r0 = blk * ATTN_BLOCK;
             int64_t m = grows - r0 < ATTN_BLOCK ? grows - r0 : ATTN_BLOCK;
-            ATTN_NAME(attn_block)(p, qb, kb, vb, yb, qkb, wk, ws, gemm_threads, bk / Hkv, bk % Hkv,
-                                  r0, m);
+            attn_block_t(p, qb, kb, vb, yb, qkb, wk, ws, gemm_threads, bk / Hkv, bk % Hkv, r0, m);
         }
     }
     if (!y_out) {
         if (g->rank == 4) {
-            ATTN_NAME(kiln_attn_from)(y->dtype, yb, y->data, 0, ny);
+            attn_from_t(y->dtype, yb, y->data, 0, ny);
         } else { /* (B, Hq, S, Dv) -> (B, S, Hq * Dv) */
             for (int64_t b = 0; b < B; b++)
                 for (int64_t h = 0; h < Hq; h++)
                     for (int64_t s = 0; s < S; s++)
-                        ATTN_NAME(kiln_attn_from)(y->dtype, yb + ((b * Hq + h) * S + s) * Dv,
-                                                  y->data, (b * S + s) * Hq * Dv + h * Dv, Dv);
+                        attn_from_t(y->dtype, yb + ((b * Hq + h) * S + s) * Dv, y->data,
+                                    (b * S + s) * Hq * Dv + h * Dv, Dv);
         }
     }
-    if (ok && (ATTN_T *)ok->data != kb) ATTN_NAME(kiln_attn_from)(ok->dtype, kb, ok->data, 0, nk);
-    if (ov && (ATTN_T *)ov->data != vb) ATTN_NAME(kiln_attn_from)(ov->dtype, vb, ov->data, 0, nv);
-    if (oqk && !qk_out) ATTN_NAME(kiln_attn_from)(oqk->dtype, qkb, oqk->data, 0, nqk);
+    if (ok && (ATTN_T *)ok->data != kb) attn_from_t(ok->dtype, kb, ok->data, 0, nk);
+    if (ov && (ATTN_T *)ov->data != vb) attn_from_t(ov->dtype, vb, ov->data, 0, nv);
+    if (oqk && !qk_out) attn_from_t(oqk->dtype, qkb, oqk->data, 0, nqk);
     return KILN_OK;
 }
 
+#undef attn_block_t
+#undef attn_from_t
 #undef ATTN_NAME
 #undef ATTN_CAT
 #undef ATTN_CAT2

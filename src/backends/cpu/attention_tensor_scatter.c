@@ -7,9 +7,8 @@
 
 #include "backends/cpu/attention_common.h"
 
-kiln_status kiln_cpu_TensorScatter(kiln_cpu_ctx *ctx, const kiln_node *node,
-                                   const kiln_tview *in, int32_t n_in, kiln_tview *out,
-                                   int32_t n_out) {
+kiln_status kiln_cpu_TensorScatter(kiln_cpu_ctx *ctx, const kiln_node *node, const kiln_tview *in,
+                                   int32_t n_in, kiln_tview *out, int32_t n_out) {
     const kiln_tview *past = &in[0], *upd = &in[1], *idx = kiln_attn_opt(in, n_in, 2);
     kiln_tview *y = &out[0];
     int circular = !strcmp(kiln_attr_string(node, "mode", "linear"), "circular");
@@ -31,7 +30,8 @@ kiln_status kiln_cpu_TensorScatter(kiln_cpu_ctx *ctx, const kiln_node *node,
             int64_t at = start + s;
             if (circular && max_len > 0) at = ((at % max_len) + max_len) % max_len;
             if (at < 0 || at >= max_len)
-                return kiln_shape_error(node, "write index %lld out of range [0, %lld) in batch %lld",
+                return kiln_shape_error(node,
+                                        "write index %lld out of range [0, %lld) in batch %lld",
                                         (long long)at, (long long)max_len, (long long)b);
             for (int64_t o = 0; o < outer; o++)
                 memcpy(dst + (size_t)(((b * outer + o) * max_len + at) * inner) * es,

@@ -36,8 +36,8 @@ typedef struct kiln_ew_act {
 /* A float loop for type T computing y from x (params p). tgmath picks the float or double
  * version of every math call from the argument type. */
 #define KILN_EW_UNARY_LOOP(fname, TT, EXPR)                                                        \
-    KILN_EW_WIDE static void fname(void *out_, const void *const *in_, const int64_t *st, int64_t n,            \
-                      const void *params) {                                                        \
+    KILN_EW_WIDE static void fname(void *out_, const void *const *in_, const int64_t *st,          \
+                                   int64_t n, const void *params) {                                \
         typedef TT T;                                                                              \
         const T *a = in_[0];                                                                       \
         T *o = out_;                                                                               \

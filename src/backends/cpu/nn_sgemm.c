@@ -357,24 +357,28 @@ static void gemm_block(const gemm_args *g, int64_t m0, int64_t m1, int64_t n0, i
     }
 }
 
-/* Splits C into tm x tn blocks, one per thread, minimizing the duplicated packing (A is
- * packed once per column of blocks, B once per row of blocks). */
+/* Splits C into tm x tn blocks, one per thread (tm * tn <= threads), picking the split with
+ * the least estimated time per thread: its share of multiply-adds (about 16 per cycle) plus
+ * its own packing (A once per NC panel, B once per panel, or B read per MC block when B is
+ * used in place). Block edges are rounded to MR / NR, which the estimate includes. */
 static void pick_grid(int64_t m, int64_t n, int64_t k, int threads, int direct_b, int *tm,
                       int *tn) {
     double best = -1.0;
     *tm = *tn = 1;
-    for (int a = 1; a <= threads; a++) {
-        if (threads % a) continue;
-        int b = threads / a;
-        if ((a > 1 && m < (int64_t)a * MR) || (b > 1 && n < (int64_t)b * NR)) continue;
-        double cost = (double)b * (double)m * (double)k +
-                      (direct_b ? 0.0 : (double)a * (double)k * (double)n);
-        if (best < 0.0 || cost < best) {
-            best = cost;
-            *tm = a;
-            *tn = b;
+    for (int a = 1; a <= threads; a++)
+        for (int b = 1; a * b <= threads; b++) {
+            int64_t ms = round_up((m + a - 1) / a, MR), ns = round_up((n + b - 1) / b, NR);
+            if ((a > 1 && ms * (a - 1) >= m) || (b > 1 && ns * (b - 1) >= n)) continue; /* idle */
+            double fk = (double)k;
+            double t = (double)ms * (double)ns * fk / 16.0 +
+                       (double)ms * fk * (double)((ns + NC - 1) / NC) +
+                       (double)ns * fk * (direct_b ? 0.5 * (double)((ms + MC - 1) / MC) : 1.0);
+            if (best < 0.0 || t < best) {
+                best = t;
+                *tm = a;
+                *tn = b;
+            }
         }
-    }
 }
 
 void kiln_nn_sgemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, float alpha,
