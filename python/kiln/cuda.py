@@ -17,7 +17,7 @@ import ctypes
 
 import numpy as np
 
-from ._errors import KilnDeviceError, KilnError, KilnTypeError, KilnUnsupportedError
+from ._errors import KilnDeviceError, KilnTypeError, KilnUnsupportedError
 from ._handle import Handle
 from ._lib import check, has_symbol, last_error, lib
 

@@ -18,7 +18,7 @@ from ._enums import (ActivationType, DataType, ElementWiseOperation, MatrixOpera
                      PoolingType, ReduceOperation, ResizeMode, UnaryOperation, to_dtype, to_enum)
 from ._errors import KilnArgumentError, KilnTypeError
 from ._handle import Handle, Wrapper
-from ._lib import C, Dims, Weights_, Window, check, cstr, dims_to_tuple, text, to_dims
+from ._lib import C, Weights_, Window, check, cstr, dims_to_tuple, text, to_dims
 
 __all__ = ["NetworkDefinition", "INetworkDefinition", "ITensor", "ILayer", "Weights"]
 

@@ -7,7 +7,7 @@ import numpy as np
 
 from ._errors import KilnTypeError
 from ._handle import Handle, Wrapper
-from ._lib import C, check, cstr, error_for, last_error, text
+from ._lib import C, check, cstr, error_for, text
 from .logger import _logger_handle
 
 __all__ = ["OnnxParser", "ParserError"]

@@ -2,7 +2,6 @@
 
 import ctypes
 import json
-import os
 import sys
 
 import numpy as np
@@ -279,8 +278,8 @@ def _address(obj, what):
     if hasattr(obj, "__dlpack__"):
         arr = np.from_dlpack(obj)
         return _address(arr, what)[0], (obj, arr)
-    if hasattr(obj, "__int__"):
-        return int(obj), obj  # kiln.cuda.DeviceAllocation and the like
+    if hasattr(obj, "__index__"):  # kiln.cuda.DeviceAllocation and the like (not floats)
+        return obj.__index__(), obj
     raise KilnTypeError("%s: an address must be an int, None or an array, not %s"
                         % (what, type(obj).__name__))
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import kiln
-from conftest import build_digits_plan
+from conftest import DIGITS_ONNX
 
 CALLS = [
     lambda: kiln.cuda.mem_alloc(16),
@@ -63,7 +63,6 @@ def test_gpu_engine_infer(samples):
     builder = kiln.Builder(kiln.Logger(kiln.Logger.ERROR))
     network = builder.create_network()
     parser = kiln.OnnxParser(network)
-    from conftest import DIGITS_ONNX
     assert parser.parse_from_file(DIGITS_ONNX)
     config = builder.create_builder_config()
     config.set_device(kiln.DeviceType.CUDA)

@@ -188,6 +188,10 @@ def test_execute_without_shape_or_buffer(digits_engine):
         context.execute_async_v3(0)
     with pytest.raises(kiln.KilnArgumentError, match="C-contiguous"):
         context.set_tensor_address("image", np.zeros((8, 8, 1, 1), np.float32).T)
+    with pytest.raises(kiln.KilnTypeError, match="address"):
+        context.set_tensor_address("image", 3.5)
+    with pytest.raises(kiln.KilnArgumentError, match="no input or output named 'x'"):
+        context.set_tensor_address("x", 0)
 
 
 def test_missing_profile_is_a_shape_error(logger):

@@ -1,7 +1,6 @@
 """Loggers: the stderr Logger, ILogger subclasses as TensorRT's, severities."""
 
 import numpy as np
-import pytest
 
 import kiln
 from conftest import Collect, build_digits_plan

@@ -234,6 +234,16 @@ def test_profiling(digits_engine, samples):
     assert not context.profiling
 
 
+def test_printing_profiler(digits_engine, samples, capsys):
+    context = digits_engine.create_execution_context()
+    context.profiler = kiln.Profiler()
+    context.infer({"image": samples["batch"][:1]})
+    out = capsys.readouterr().out
+    assert "%s: " % digits_engine.get_layer_name(0) in out and " ms" in out
+    with pytest.raises(kiln.KilnTypeError, match="report_layer_time"):
+        context.profiler = object()
+
+
 def test_two_contexts_share_an_engine(digits_engine, samples):
     a = digits_engine.create_execution_context()
     b = digits_engine.create_execution_context()

@@ -162,7 +162,7 @@ KILN_EWC_UNARY(Cosh, KILN_EWC_FLOAT, KILN_EWC_SAME)
 KILN_EWC_UNARY(Asinh, KILN_EWC_FLOAT, KILN_EWC_SAME)
 KILN_EWC_UNARY(Acosh, KILN_EWC_FLOAT, KILN_EWC_SAME)
 KILN_EWC_UNARY(Atanh, KILN_EWC_FLOAT, KILN_EWC_SAME)
-KILN_EWC_UNARY(Erf, KILN_EWC_FLOAT, KILN_EWC_SAME)
+KILN_EWC_UNARY(Erf, KILN_EWC_NUM, KILN_EWC_SAME)
 KILN_EWC_UNARY(LeakyRelu, KILN_EWC_FLOAT, KILN_EWC_SAME)
 KILN_EWC_UNARY(Elu, KILN_EWC_FLOAT, KILN_EWC_SAME)
 KILN_EWC_UNARY(Selu, KILN_EWC_FLOAT, KILN_EWC_SAME)
@@ -176,7 +176,7 @@ KILN_EWC_UNARY(Softsign, KILN_EWC_FLOAT, KILN_EWC_SAME)
 KILN_EWC_UNARY(ThresholdedRelu, KILN_EWC_FLOAT, KILN_EWC_SAME)
 KILN_EWC_UNARY(Mish, KILN_EWC_FLOAT, KILN_EWC_SAME)
 KILN_EWC_UNARY(Swish, KILN_EWC_FLOAT, KILN_EWC_SAME)
-KILN_EWC_UNARY(Shrink, KILN_EWC_FLOAT, KILN_EWC_SAME)
+KILN_EWC_UNARY(Shrink, KILN_EWC_NUM, KILN_EWC_SAME)
 KILN_EWC_UNARY(IsNaN, KILN_EWC_FLOAT, KILN_DTYPE_BOOL)
 KILN_EWC_UNARY(IsInf, KILN_EWC_FLOAT, KILN_DTYPE_BOOL)
 KILN_EWC_UNARY(Not, KILN_EWC_BOOL, KILN_EWC_SAME)
@@ -272,9 +272,14 @@ kiln_status kiln_shape_Mean(const kiln_node *node, const kiln_tview *in, int32_t
 kiln_status kiln_shape_Where(const kiln_node *node, const kiln_tview *in, int32_t n_in,
                              kiln_tview *out, int32_t n_out) {
     KILN_TRY(kiln_ewc_input(node, in, n_in, 0, KILN_EWC_BOOL));
-    KILN_TRY(kiln_ewc_input(node, in, n_in, 1, KILN_EWC_ALL));
-    KILN_TRY(kiln_ewc_input(node, in, n_in, 2, KILN_EWC_ALL));
+    /* any dtype of whole bytes: the select only copies elements */
+    KILN_TRY(kiln_ewc_input(node, in, n_in, 1, KILN_EWC_ALL | KILN_EWC_OTHER));
+    KILN_TRY(kiln_ewc_input(node, in, n_in, 2, KILN_EWC_ALL | KILN_EWC_OTHER));
     KILN_TRY(kiln_ewc_same_dtype(node, in, 1, 2));
+    if (in[1].dtype == KILN_DTYPE_STRING || kiln_dtype_bits(in[1].dtype) < 8 ||
+        kiln_dtype_bits(in[1].dtype) > 64)
+        return kiln_node_error(KILN_ERR_UNSUPPORTED, node, "dtype %s not supported",
+                               kiln_dtype_name(in[1].dtype));
     kiln_tview xy, shape;
     KILN_TRY(kiln_broadcast_shapes(node, &in[1], &in[2], &xy));
     KILN_TRY(kiln_broadcast_shapes(node, &in[0], &xy, &shape));

@@ -464,6 +464,14 @@ static kiln_status kiln_import_graph_body(kiln_importer *im, const kiln_onnx_gra
     for (int32_t i = 0; i < og->input_count; i++) {
         const kiln_onnx_value_info *vi = &og->inputs[i];
         if (kiln_import_is_initializer(og, vi->name)) continue;
+        if (!vi->type && g->parent) {
+            /* Subgraph inputs may leave their type to the node (Scan, Loop): known at run. */
+            if (im->check_only) continue;
+            int32_t t;
+            KILN_TRY(kiln_graph_add_tensor(g, vi->name, KILN_DTYPE_UNDEFINED, -1, NULL, &t));
+            KILN_TRY(kiln_graph_add_input(g, t));
+            continue;
+        }
         if (!vi->type || vi->type->kind != KILN_ONNX_TYPE_TENSOR) {
             kiln_import_report(im, NULL, "graph input '%s' is not a tensor (sequence, map and "
                                          "optional inputs are not supported)",

@@ -313,6 +313,24 @@ static kiln_status kiln_ew_unary(kiln_cpu_ctx *ctx, const kiln_node *node, const
     return kiln_ew_unsupported(node, dt);
 }
 
+/* Integer tensors of ops ONNX defines on every numeric type but that compute in floats
+ * (Erf, Shrink): element by element through the float64 loop, truncating back. */
+static kiln_status kiln_ew_unary_int_via_double(const kiln_node *node, const kiln_tview *in,
+                                                kiln_tview *out, kiln_ew_loop_fn f64,
+                                                const kiln_ew_act *p) {
+    if (kiln_ew_int_index(in->dtype) < 0) return kiln_ew_unsupported(node, in->dtype);
+    int64_t n = kiln_tview_count(in);
+    for (int64_t i = 0; i < n; i++) {
+        double x = kiln_tview_get_double(in, i), y;
+        const void *px = &x;
+        const int64_t st = 1;
+        f64(&y, &px, &st, 1, p);
+        if (!(y > -9.2e18 && y < 9.2e18)) y = 0; /* keep the conversion defined */
+        kiln_tview_set_int(out, i, (int64_t)y);
+    }
+    return KILN_OK;
+}
+
 /* Reads the attributes of the parameterized ops with ONNX's defaults. */
 static void kiln_ew_act_params(const kiln_node *node, kiln_ew_act *p) {
     p->alpha = p->beta = p->gamma = 0;
@@ -392,7 +410,13 @@ KILN_EW_FLOAT_KERNEL(Cosh)
 KILN_EW_FLOAT_KERNEL(Asinh)
 KILN_EW_FLOAT_KERNEL(Acosh)
 KILN_EW_FLOAT_KERNEL(Atanh)
-KILN_EW_FLOAT_KERNEL(Erf)
+KILN_EW_KERNEL_SIG(Erf) {
+    kiln_ew_act p;
+    kiln_ew_act_params(node, &p);
+    if (kiln_ew_int_index(in[0].dtype) >= 0)
+        return kiln_ew_unary_int_via_double(node, &in[0], &out[0], kiln_ew_f64_Erf, &p);
+    return kiln_ew_unary(ctx, node, in, out, kiln_ew_f32_Erf, kiln_ew_f64_Erf, NULL, &p);
+}
 KILN_EW_FLOAT_KERNEL(LeakyRelu)
 KILN_EW_FLOAT_KERNEL(Elu)
 KILN_EW_FLOAT_KERNEL(Selu)
@@ -406,7 +430,13 @@ KILN_EW_FLOAT_KERNEL(Softsign)
 KILN_EW_FLOAT_KERNEL(ThresholdedRelu)
 KILN_EW_FLOAT_KERNEL(Mish)
 KILN_EW_FLOAT_KERNEL(Swish)
-KILN_EW_FLOAT_KERNEL(Shrink)
+KILN_EW_KERNEL_SIG(Shrink) {
+    kiln_ew_act p;
+    kiln_ew_act_params(node, &p);
+    if (kiln_ew_int_index(in[0].dtype) >= 0)
+        return kiln_ew_unary_int_via_double(node, &in[0], &out[0], kiln_ew_f64_Shrink, &p);
+    return kiln_ew_unary(ctx, node, in, out, kiln_ew_f32_Shrink, kiln_ew_f64_Shrink, NULL, &p);
+}
 KILN_EW_FLOAT_KERNEL(IsNaN)
 KILN_EW_FLOAT_KERNEL(IsInf)
 

@@ -91,6 +91,39 @@ template <> __device__ __forceinline__ float kiln_cu_stf<float>(float v) {
     return v;
 }
 
+/* ---------------------------------------------------------------- reductions ------- */
+
+/* Combiners for the warp / block reductions below. */
+struct kiln_cu_add_op {
+    template <typename A> __device__ __forceinline__ A operator()(A a, A b) const { return a + b; }
+};
+/* max ignoring NaN in b (as fmaxf does for either operand) */
+struct kiln_cu_max_op {
+    __device__ __forceinline__ float operator()(float a, float b) const { return fmaxf(a, b); }
+};
+
+/* Reduces v over the 32 lanes of a warp (all lanes must call); every lane gets the result. */
+template <typename A, typename Op> __device__ __forceinline__ A kiln_cu_warp_reduce(A v, Op op) {
+#pragma unroll
+    for (int m = 16; m > 0; m >>= 1) v = op(v, __shfl_xor_sync(0xffffffffu, v, m));
+    return v;
+}
+
+/* Reduces v over the block (blockDim.x a multiple of 32, at most 1024; every thread must
+ * call); every thread gets the result. `ident` is the combiner's identity. Safe to call
+ * several times in a row. */
+template <typename A, typename Op>
+__device__ __forceinline__ A kiln_cu_block_reduce(A v, Op op, A ident) {
+    __shared__ A kiln_cu_partial[32];
+    int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nwarps = (blockDim.x + 31) >> 5;
+    v = kiln_cu_warp_reduce(v, op);
+    __syncthreads(); /* an earlier call's readers are done with the partials */
+    if (lane == 0) kiln_cu_partial[warp] = v;
+    __syncthreads();
+    v = lane < nwarps ? kiln_cu_partial[lane] : ident;
+    return kiln_cu_warp_reduce(v, op);
+}
+
 /* ---------------------------------------------------------------- broadcasting ----- */
 
 #define KILN_CU_MAX_IN 3
