@@ -171,7 +171,7 @@ def build(batch, seed, layers=12, mask_min=False):
         b.nodes, "main_graph", inputs,
         [helper.make_tensor_value_info("last_hidden_state", TensorProto.FLOAT, [dim, SEQ, HIDDEN])],
         initializer=b.inits)
-    model = helper.make_model(graph, producer_name="pytorch", producer_version="2.5.1",
+    model = helper.make_model(graph, producer_name="pytorch", producer_version="2.11.0",
                               opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
     return model

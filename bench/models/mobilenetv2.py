@@ -111,7 +111,7 @@ def build(batch, seed):
         [helper.make_tensor_value_info("input", TensorProto.FLOAT, [dim, 3, 224, 224])],
         [helper.make_tensor_value_info("output", TensorProto.FLOAT, [dim, 1000])],
         initializer=b.inits)
-    model = helper.make_model(graph, producer_name="pytorch", producer_version="2.5.1",
+    model = helper.make_model(graph, producer_name="pytorch", producer_version="2.11.0",
                               opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
     return model

@@ -4,10 +4,14 @@
 torch.onnx.export of torchvision's resnet50 in eval mode folds each BatchNorm into the
 preceding Conv (so every Conv has a bias), names nodes by module path
 ("/layer1/layer1.0/conv1/Conv") and ends in GlobalAveragePool -> Flatten -> Gemm. This
-script writes the same graph with the onnx package alone, so no torch download is needed.
+script writes the same graph with the onnx package alone, so no torch download is needed,
+then checks it with onnx.checker and runs it once with ONNX Runtime.
 v1.5 puts the stride of each downsampling bottleneck on its 3x3 conv.
+Weights: He-normal convs (a fresh torchvision model with its BatchNorms folded; with no
+trained BN scales the activations grow along the residual path, to logits of order 1e3),
+and fc as nn.Linear's default uniform(+-1/sqrt(2048)), bias included.
 
-usage: resnet50.py OUT.onnx [--batch N|dynamic] [--seed S]
+usage: resnet50.py OUT.onnx [--batch N|dynamic] [--seed S] [--no-verify]
 """
 import argparse
 
@@ -78,9 +82,9 @@ def build(batch, seed):
     b.nodes.append(helper.make_node("GlobalAveragePool", [x], [gap], name="/avgpool/GlobalAveragePool"))
     flat = "/Flatten_output_0"
     b.nodes.append(helper.make_node("Flatten", [gap], [flat], name="/Flatten", axis=1))
-    fc_w = numpy_helper.from_array(
-        (b.rng.standard_normal((1000, 2048), dtype=np.float32) * 0.01).astype(np.float32), "fc.weight")
-    fc_b = numpy_helper.from_array(np.zeros(1000, np.float32), "fc.bias")
+    bound = 1.0 / np.sqrt(2048.0)
+    fc_w = numpy_helper.from_array(b.rng.uniform(-bound, bound, (1000, 2048)).astype(np.float32), "fc.weight")
+    fc_b = numpy_helper.from_array(b.rng.uniform(-bound, bound, 1000).astype(np.float32), "fc.bias")
     b.inits += [fc_w, fc_b]
     b.nodes.append(helper.make_node("Gemm", [flat, "fc.weight", "fc.bias"], ["output"], name="/fc/Gemm",
                                     alpha=1.0, beta=1.0, transB=1))
@@ -96,17 +100,31 @@ def build(batch, seed):
     return model
 
 
+def verify(path, batch):
+    """Runs the saved model once with ONNX Runtime on a random input."""
+    import onnxruntime as ort
+    n = 2 if batch == "dynamic" else int(batch)
+    sess = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+    x = np.random.default_rng(1).standard_normal((n, 3, 224, 224), dtype=np.float32)
+    (y,) = sess.run(None, {"input": x})
+    assert y.shape == (n, 1000) and np.isfinite(y).all(), (y.shape, "non-finite output")
+    print(f"onnxruntime {ort.__version__}: output {list(y.shape)}, std {float(y.std()):.4g}")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("out")
-    ap.add_argument("--batch", default="dynamic")
+    ap.add_argument("--batch", default="dynamic", help="N or 'dynamic' (dim 'batch_size')")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--no-verify", action="store_true", help="skip the ONNX Runtime check")
     args = ap.parse_args()
     model = build(args.batch, args.seed)
-    onnx.checker.check_model(model)
+    onnx.checker.check_model(model, full_check=True)
     onnx.save(model, args.out)
     params = sum(int(np.prod(t.dims)) for t in model.graph.initializer)
     print(f"wrote {args.out}: {len(model.graph.node)} nodes, {params} parameters")
+    if not args.no_verify:
+        verify(args.out, args.batch)
 
 
 if __name__ == "__main__":

@@ -24,7 +24,9 @@
  * Ownership
  * ---------
  * - A network belongs to its creator, not to the builder: destroy it yourself. It must
- *   outlive any parser filling it and any build that reads it.
+ *   outlive any parser filling it and any build that reads it. While its parser lives, the
+ *   network reads weights in place from the parsed model; destroying the parser first
+ *   gives the network copies of them.
  * - An engine owns everything it needs (weights included): after a build the network,
  *   parser, config and builder may be destroyed. An engine made by
  *   `kiln_runtime_deserialize_engine` copies what it needs from the plan bytes, so the

@@ -73,10 +73,15 @@ def _load():
                 return ctypes.CDLL(path), path
             except OSError:
                 tried.append(path)
+    folders = []
+    for path in tried:
+        folder = os.path.dirname(path.split(" (")[0])
+        if folder and folder not in folders:
+            folders.append(folder)
     raise ImportError(
-        "kiln: cannot find the kiln shared library (libkiln). Build it "
+        "kiln: cannot find the kiln shared library (%s). Build it "
         "(cmake -S . -B build && cmake --build build) or set KILN_LIBRARY to its path. "
-        "Looked at: " + ", ".join(tried[:12]) + (", ..." if len(tried) > 12 else ""))
+        "Looked in: %s, and the system's library path" % (_NAMES[0], ", ".join(folders)))
 
 
 lib, library_path = _load()

@@ -18,6 +18,8 @@ CALLS = [
     lambda: kiln.cuda.memcpy_dtoh(np.zeros(4, np.float32), 0),
     lambda: kiln.cuda.device_name(0),
     lambda: kiln.cuda.set_device(0),
+    lambda: kiln.cuda.memset(0, 0, 4),
+    lambda: kiln.cuda.memcpy_dtod_async(0, 0, 4),
 ]
 
 
@@ -55,6 +57,17 @@ def test_gpu_round_trip():
     stream.synchronize()
     assert end.time_since(start) >= 0
     np.testing.assert_array_equal(back, host)
+    kiln.cuda.set_device(0)
+    copy = kiln.cuda.mem_alloc(host.nbytes)
+    kiln.cuda.memcpy_dtod_async(copy, dev, host.nbytes, stream)
+    stream.synchronize()
+    kiln.cuda.memset(dev, 0, host.nbytes)
+    kiln.cuda.memcpy_dtoh(back, dev)
+    assert not back.any()
+    kiln.cuda.memcpy_dtoh(back, copy)
+    np.testing.assert_array_equal(back, host)
+    kiln.cuda.memcpy_htod(dev, host)
+    dev.free()
 
 
 def test_gpu_engine_infer(samples):

@@ -4,6 +4,7 @@
 
 #include "backends/cpu/cpu_executor.h"
 #include "core/logger.h"
+#include "passes/passes.h"
 #include "runtime/engine.h"
 #ifdef KILN_HAVE_CUDA
 #include "backends/cuda/cuda_executor.h"
@@ -184,6 +185,39 @@ kiln_status kiln_context_set_input_shape(kiln_context *context, const char *name
     return KILN_OK;
 }
 
+/* Before a run: an output's shape from the input shapes set so far (static shape
+ * inference); dims that depend on input values stay -1. */
+static kiln_status kiln_context_infer_output_shape(const kiln_context *c, const kiln_engine_io *io,
+                                                   kiln_dims *out) {
+    const kiln_engine *e = c->engine;
+    const kiln_graph *g = e->graph;
+    out->nb_dims = io->rank;
+    for (int32_t d = 0; d < io->rank; d++) out->d[d] = io->dims[d];
+    size_t n = (size_t)(g->input_count + 1);
+    int32_t *ranks = calloc(n, sizeof *ranks);
+    int64_t(*dims)[KILN_MAX_DIMS] = calloc(n, sizeof *dims);
+    kiln_tview *views = calloc((size_t)(g->tensor_count + 1), sizeof *views);
+    int ok = ranks && dims && views;
+    for (int32_t k = 0, j = 0; ok && k < e->io_count; k++) {
+        if (e->io[k].mode != KILN_TENSOR_IO_INPUT) continue;
+        if (!c->shape_set[k]) ok = 0; /* a dynamic input without a shape yet */
+        ranks[j] = c->ranks[k];
+        memcpy(dims[j++], c->shapes[k], sizeof dims[0]);
+    }
+    if (ok && kiln_pass_infer_shapes(g, ranks, (const int64_t(*)[KILN_MAX_DIMS])dims, views) == KILN_OK) {
+        const kiln_tview *v = &views[io->tensor];
+        if (v->rank >= 0) {
+            out->nb_dims = v->rank;
+            for (int32_t d = 0; d < v->rank; d++) out->d[d] = v->dims[d];
+        }
+    }
+    kiln_clear_error();
+    free(ranks);
+    free(dims);
+    free(views);
+    return KILN_OK;
+}
+
 kiln_status kiln_context_get_tensor_shape(const kiln_context *context, const char *name,
                                           kiln_dims *out) {
     KILN_CHECK_ARG(context && out, "kiln_context_get_tensor_shape");
@@ -198,6 +232,7 @@ kiln_status kiln_context_get_tensor_shape(const kiln_context *context, const cha
         memcpy(out->d, v->dims, sizeof(int64_t) * (size_t)(v->rank > 0 ? v->rank : 0));
         return KILN_OK;
     }
+    if (io->mode == KILN_TENSOR_IO_OUTPUT) return kiln_context_infer_output_shape(context, io, out);
     out->nb_dims = context->ranks[i];
     for (int32_t d = 0; d < out->nb_dims; d++) out->d[d] = context->shapes[i][d];
     return KILN_OK;
@@ -249,6 +284,21 @@ static kiln_status kiln_context_check_inputs(const kiln_context *c, const char *
     return KILN_OK;
 }
 
+/* An output whose computed type differs from the engine's (a model declaring one type and
+ * computing another) is an error, never bytes read with the wrong size. */
+static kiln_status kiln_context_check_outputs(const kiln_context *c, const char *call) {
+    const kiln_engine *e = c->engine;
+    for (int32_t i = 0; i < e->io_count; i++) {
+        const kiln_engine_io *io = &e->io[i];
+        if (io->mode != KILN_TENSOR_IO_OUTPUT) continue;
+        const kiln_tview *v = kiln_context_value(c, io->tensor);
+        if (v->dtype != io->dtype)
+            return kiln_error(KILN_ERR_SHAPE, "%s: output '%s' is declared %s, but the graph computed %s",
+                              call, io->name, kiln_dtype_name(io->dtype), kiln_dtype_name(v->dtype));
+    }
+    return KILN_OK;
+}
+
 #ifdef KILN_HAVE_CUDA
 /* CUDA engines: inputs and outputs are device buffers; the run is queued on `stream`. */
 static kiln_status kiln_context_run_cuda(kiln_context *c, void *stream, int wait) {
@@ -261,6 +311,7 @@ static kiln_status kiln_context_run_cuda(kiln_context *c, void *stream, int wait
     }
     c->ran = 0;
     KILN_TRY(kiln_cuda_run(c->cuda, stream));
+    KILN_TRY(kiln_context_check_outputs(c, "kiln_context_enqueue"));
     c->ran = 1;
     for (int32_t i = 0; i < e->io_count; i++) {
         const kiln_engine_io *io = &e->io[i];
@@ -294,6 +345,7 @@ static kiln_status kiln_context_run(kiln_context *c, const char *call, void *str
     }
     c->ran = 0;
     KILN_TRY(kiln_cpu_run(&c->cpu));
+    KILN_TRY(kiln_context_check_outputs(c, call));
     c->ran = 1;
     for (int32_t i = 0; i < e->io_count; i++) {
         const kiln_engine_io *io = &e->io[i];

@@ -6,6 +6,7 @@
 
 #include "api/host_memory_internal.h"
 #include "core/logger.h"
+#include "passes/passes.h"
 #include "plan/plan_format.h"
 #ifdef KILN_HAVE_CUDA
 #include "backends/cuda/cuda_executor.h"
@@ -66,6 +67,55 @@ void kiln_runtime_destroy(kiln_runtime *runtime) {
     free(runtime);
 }
 
+/*
+ * What a checksum cannot catch: a plan whose bytes are intact but whose graph no build
+ * would have produced (a buggy or hostile writer). The builder ran shape inference at the
+ * profile's bounds before writing the plan; run it again, so a graph that does not fit its
+ * own profile (Conv pads of 2^56, a Gemm whose inner dims differ) is refused here rather
+ * than reaching kernels at run time, and check that every graph input is an engine input.
+ */
+static kiln_status kiln_engine_check_loaded(kiln_engine *e) {
+    kiln_graph *g = e->graph;
+    size_t n = (size_t)(g->input_count + 1);
+    int32_t *io_of = calloc(n, sizeof *io_of), *ranks = calloc(n, sizeof *ranks);
+    int64_t(*dims)[KILN_MAX_DIMS] = calloc(n, sizeof *dims);
+    kiln_tview *views = calloc((size_t)(g->tensor_count + 1), sizeof *views);
+    kiln_status st = io_of && ranks && dims && views
+                         ? KILN_OK
+                         : kiln_error(KILN_ERR_OUT_OF_MEMORY, "out of memory loading a plan");
+    for (int32_t i = 0; st == KILN_OK && i < g->input_count; i++) {
+        io_of[i] = -1;
+        for (int32_t k = 0; k < e->io_count; k++)
+            if (e->io[k].mode == KILN_TENSOR_IO_INPUT && e->io[k].tensor == g->inputs[i])
+                io_of[i] = k;
+        if (io_of[i] < 0 || e->io[io_of[i]].rank < 0)
+            st = kiln_error(KILN_ERR_PLAN,
+                            "corrupted plan: graph input '%s' is not an input of the engine "
+                            "with a known rank",
+                            g->tensors[g->inputs[i]].name);
+    }
+    for (int32_t p = 0; st == KILN_OK && p < e->profile_count; p++)
+        for (int bound = 0; st == KILN_OK && bound < 2; bound++) {
+            for (int32_t i = 0; i < g->input_count; i++) {
+                ranks[i] = e->io[io_of[i]].rank;
+                memcpy(dims[i], bound ? e->profiles[p].max[io_of[i]] : e->profiles[p].min[io_of[i]],
+                       sizeof dims[i]);
+            }
+            st = kiln_pass_infer_shapes(g, ranks, (const int64_t(*)[KILN_MAX_DIMS])dims, views);
+            if (st != KILN_OK) {
+                kiln_error_prefix("corrupted plan: the graph does not fit the %s shapes of "
+                                  "optimization profile %d",
+                                  bound ? "max" : "min", p);
+                st = KILN_ERR_PLAN;
+            }
+        }
+    free(io_of);
+    free(ranks);
+    free(dims);
+    free(views);
+    return st;
+}
+
 kiln_status kiln_runtime_deserialize_engine(kiln_runtime *runtime, const void *plan, size_t size,
                                             kiln_engine **out) {
     KILN_CHECK_ARG(runtime && out, "kiln_runtime_deserialize_engine");
@@ -75,8 +125,8 @@ kiln_status kiln_runtime_deserialize_engine(kiln_runtime *runtime, const void *p
      * WEIGHTS section (256-byte aligned in the plan) is aligned in memory too; C11 wants
      * the size a multiple of the alignment. */
     size_t align = KILN_PLAN_WEIGHT_ALIGN;
-    void *copy = size <= SIZE_MAX - align ? aligned_alloc(align, (size + align) / align * align)
-                                          : NULL;
+    void *copy =
+        size <= SIZE_MAX - align ? aligned_alloc(align, (size + align) / align * align) : NULL;
     if (!copy) return kiln_error(KILN_ERR_OUT_OF_MEMORY, "out of memory loading a plan");
     if (size) memcpy(copy, plan, size);
     kiln_engine *e;
@@ -87,7 +137,8 @@ kiln_status kiln_runtime_deserialize_engine(kiln_runtime *runtime, const void *p
     }
     e->plan_copy = copy;
     e->logger = runtime->logger;
-    st = kiln_engine_load_device(e);
+    st = kiln_engine_check_loaded(e);
+    if (st == KILN_OK) st = kiln_engine_load_device(e);
     if (st != KILN_OK) {
         kiln_engine_free(e);
         return st;
@@ -110,7 +161,9 @@ kiln_status kiln_runtime_deserialize_engine_from_file(kiln_runtime *runtime, con
     }
     e->plan_file = map; /* weights stay in the mapping: zero-copy */
     e->logger = runtime->logger;
-    st = kiln_engine_load_device(e);
+    st = kiln_engine_check_loaded(e);
+    if (st != KILN_OK) kiln_error_prefix("%s", path);
+    if (st == KILN_OK) st = kiln_engine_load_device(e);
     if (st != KILN_OK) {
         kiln_engine_free(e);
         return st;

@@ -31,8 +31,23 @@ static void kiln_parser_reset(kiln_onnx_parser *p) {
     p->load_error = NULL;
 }
 
+/* The network borrowed its weights from the mapped model: before the model goes, the
+ * network takes copies, so it can still be built after the parser is destroyed. */
+static void kiln_parser_detach_weights(kiln_onnx_parser *p) {
+    if (!p->model || !p->network) return;
+    kiln_graph *g = p->network->graph;
+    for (int32_t t = 0; t < g->tensor_count; t++) {
+        kiln_ir_tensor *it = &g->tensors[t];
+        if (!it->borrowed || !it->data) continue;
+        if (kiln_graph_set_constant(g, t, it->data, it->nbytes) != KILN_OK)
+            kiln_logger_log(p->logger, KILN_SEVERITY_ERROR,
+                            "out of memory copying weights out of the ONNX model");
+    }
+}
+
 void kiln_onnx_parser_destroy(kiln_onnx_parser *parser) {
     if (!parser) return;
+    kiln_parser_detach_weights(parser);
     kiln_parser_reset(parser);
     kiln_onnx_model_destroy(parser->model);
     free(parser);

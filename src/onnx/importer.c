@@ -348,6 +348,19 @@ static kiln_status kiln_import_function_call(kiln_importer *im, const kiln_onnx_
     return kiln_import_nodes(im, fn->nodes, fn->node_count, &inner, depth + 1);
 }
 
+/* The outputs of a node that cannot be imported still get names, so the nodes reading
+ * them report their own problems rather than a missing input. */
+static void kiln_import_placeholder_outputs(kiln_importer *im, const kiln_onnx_node *n,
+                                            const kiln_import_scope *scope) {
+    char name[1024];
+    for (int32_t i = 0; !im->check_only && i < n->output_count; i++) {
+        kiln_import_resolve(scope, n->outputs[i], name, sizeof name);
+        int32_t t;
+        if (name[0] && kiln_graph_find_tensor(im->g, name) < 0)
+            kiln_graph_add_tensor(im->g, name, KILN_DTYPE_UNDEFINED, -1, NULL, &t);
+    }
+}
+
 static kiln_status kiln_import_node(kiln_importer *im, const kiln_onnx_node *n,
                                     const kiln_import_scope *scope, int depth) {
     kiln_graph *g = im->g;
@@ -359,6 +372,7 @@ static kiln_status kiln_import_node(kiln_importer *im, const kiln_onnx_node *n,
         kiln_import_report(im, n, "domain '%s' (opset %lld) is not supported by kiln; hint: "
                                   "export with the default ONNX domain only",
                            n->domain, (long long)kiln_import_opset(im->model, n->domain));
+        kiln_import_placeholder_outputs(im, n, scope);
         return KILN_OK;
     }
     char name[1024];
@@ -374,6 +388,7 @@ static kiln_status kiln_import_node(kiln_importer *im, const kiln_onnx_node *n,
         kiln_import_report(im, n, "kiln has no implementation of %s (opset %lld); hint: see "
                                   "docs/operators.md for the ops kiln supports",
                            n->op_type, (long long)im->default_opset);
+        kiln_import_placeholder_outputs(im, n, scope);
         return KILN_OK;
     }
     const kiln_op_info *info = kiln_op_get_info(op);

@@ -118,6 +118,9 @@ static kiln_status kiln_build_infer(kiln_graph *g, const kiln_build_shapes *s, k
     for (int32_t t = 0; t < g->tensor_count; t++) {
         kiln_ir_tensor *it = &g->tensors[t];
         const kiln_tview *a = &at_min[t], *b = &at_max[t];
+        /* A type the model declares (graph outputs) stays: static inference cannot always
+         * see through subgraphs. A model computing another type fails when run, with a
+         * message naming the output (kiln_context_check_outputs). */
         if (it->dtype == KILN_DTYPE_UNDEFINED) it->dtype = a->dtype;
         int same = a->rank >= 0 && a->rank == b->rank;
         for (int32_t d = 0; same && d < a->rank; d++) same = a->dims[d] == b->dims[d] && a->dims[d] >= 0;

@@ -5,6 +5,7 @@
  * whole path: parse -> build -> serialize -> deserialize -> execute every data set ->
  * compare with the expected outputs. One line per test, then a summary:
  *   PASS name
+ *   PASS name (checked by shape, dtype and range)   -- models with random ops, see below
  *   FAIL name: why (largest error, where)
  *   UNSUPPORTED name: op or reason
  *   N passed, N failed, N skipped
@@ -160,6 +161,95 @@ static void tolerance(kiln_dtype d, double *rtol, double *atol) {
     }
 }
 
+/* ---------------------------------------------------------------- random ops ------- */
+
+/* Random ops (RandomUniform*, RandomNormal*, Bernoulli, Multinomial) cannot reproduce the
+ * test's values. A test whose model has one is checked by dtype, shape and range instead:
+ * an output a random op writes directly must hold values its distribution allows (uniform:
+ * inside [low, high]; Bernoulli: 0 or 1; Multinomial: indices >= 0; normal: finite), any
+ * other output of such a model must be finite. */
+typedef enum { CHECK_VALUES, CHECK_FINITE, CHECK_RANGE, CHECK_BINARY } check_kind;
+typedef struct random_check {
+    char output[256];
+    check_kind kind;
+    double lo, hi; /* CHECK_RANGE */
+} random_check;
+
+static random_check random_checks[64];
+static int random_check_count, model_is_random;
+
+static double onnx_attr_float(const kiln_onnx_node *n, const char *name, double dflt) {
+    for (int32_t a = 0; a < n->attribute_count; a++)
+        if (!strcmp(n->attributes[a].name, name)) return n->attributes[a].f;
+    return dflt;
+}
+
+/* How an output written by node n is checked (CHECK_VALUES: n is no random op). */
+static check_kind random_op_check(const kiln_onnx_node *n, double *lo, double *hi) {
+    const char *op = n->op_type;
+    if (!strcmp(op, "RandomUniform") || !strcmp(op, "RandomUniformLike")) {
+        *lo = onnx_attr_float(n, "low", 0.0), *hi = onnx_attr_float(n, "high", 1.0);
+        return CHECK_RANGE;
+    }
+    if (!strcmp(op, "Multinomial")) {
+        *lo = 0, *hi = INFINITY;
+        return CHECK_RANGE;
+    }
+    if (!strcmp(op, "Bernoulli")) return CHECK_BINARY;
+    if (!strcmp(op, "RandomNormal") || !strcmp(op, "RandomNormalLike")) return CHECK_FINITE;
+    return CHECK_VALUES;
+}
+
+/* Reads the model's op types; sets model_is_random and the checks of its outputs. */
+static void find_random_ops(const char *model_path) {
+    model_is_random = 0, random_check_count = 0;
+    kiln_onnx_model *m = NULL;
+    if (kiln_onnx_model_load_file(model_path, &m) != KILN_OK || !m->graph) {
+        kiln_onnx_model_destroy(m); /* the import reports the error */
+        return;
+    }
+    const kiln_onnx_graph *g = m->graph;
+    double lo, hi;
+    for (int32_t i = 0; i < g->node_count; i++)
+        if (random_op_check(&g->nodes[i], &lo, &hi) != CHECK_VALUES) model_is_random = 1;
+    for (int32_t o = 0; model_is_random && o < g->output_count && o < 64; o++) {
+        random_check *c = &random_checks[random_check_count++];
+        snprintf(c->output, sizeof c->output, "%s", g->outputs[o].name);
+        c->kind = CHECK_FINITE;
+        for (int32_t i = 0; i < g->node_count; i++)
+            for (int32_t k = 0; k < g->nodes[i].output_count; k++)
+                if (!strcmp(g->nodes[i].outputs[k], c->output)) {
+                    check_kind kind = random_op_check(&g->nodes[i], &lo, &hi);
+                    if (kind != CHECK_VALUES) c->kind = kind, c->lo = lo, c->hi = hi;
+                }
+    }
+    kiln_onnx_model_destroy(m);
+}
+
+/* The values of a random output: 1 when they pass its check. */
+static int check_random(const char *name, kiln_dtype dtype, const void *data, size_t count,
+                        char *why, size_t why_size) {
+    const random_check *c = NULL;
+    for (int i = 0; i < random_check_count; i++)
+        if (!strcmp(random_checks[i].output, name)) c = &random_checks[i];
+    if (!c) return 1;
+    for (size_t i = 0; i < count; i++) {
+        double v = to_double(dtype, data, i);
+        int ok = c->kind == CHECK_BINARY  ? v == 0 || v == 1
+                 : c->kind == CHECK_RANGE ? v >= c->lo && v <= c->hi
+                                          : isfinite(v);
+        if (!ok) {
+            snprintf(why, why_size, "output '%s' (random): value %.9g at index %zu is %s", name, v,
+                     i,
+                     c->kind == CHECK_BINARY  ? "not 0 or 1"
+                     : c->kind == CHECK_RANGE ? "out of range"
+                                              : "not finite");
+            return 0;
+        }
+    }
+    return 1;
+}
+
 static int compare(const char *name, kiln_dtype dtype, kiln_dims dims, const void *data,
                    const tensor_data *want, char *why, size_t why_size) {
     char got_s[128] = "", want_s[128] = "";
@@ -182,6 +272,7 @@ static int compare(const char *name, kiln_dtype dtype, kiln_dims dims, const voi
     }
     int bits = kiln_dtype_bits(dtype);
     size_t count = bits ? want->nbytes * 8 / (size_t)bits : 0;
+    if (model_is_random) return check_random(name, dtype, data, count, why, why_size);
     if (bits < 8 || !(is_float(dtype) || bits >= 8)) {
         if (memcmp(data, want->data, want->nbytes) != 0) {
             snprintf(why, why_size, "output '%s' (%s) differs", name, kiln_dtype_name(dtype));
@@ -359,6 +450,7 @@ static result_kind run_test(const char *test_dir, const options *opt, char *why,
     kiln_engine *engine = NULL;
     kiln_context *ctx = NULL;
     result_kind r = RESULT_PASS;
+    find_random_ops(model);
     kiln_status st = kiln_logger_create(NULL, NULL, KILN_SEVERITY_INTERNAL_ERROR, &logger);
     if (st == KILN_OK) st = kiln_builder_create(logger, &builder);
     if (st == KILN_OK) st = kiln_builder_create_network(builder, KILN_NETWORK_EXPLICIT_BATCH, &net);
@@ -417,6 +509,8 @@ static result_kind run_test(const char *test_dir, const options *opt, char *why,
         snprintf(why, why_size, "no test data sets");
         r = RESULT_UNSUPPORTED;
     }
+    if (r == RESULT_PASS && model_is_random)
+        snprintf(why, why_size, "checked by shape, dtype and range");
 done:
     kiln_context_destroy(ctx);
     kiln_engine_destroy(engine);
@@ -440,10 +534,10 @@ static result_kind run_isolated(const char *test_dir, const options *opt, char *
     if (pid == 0) {
         close(fds[0]);
         alarm((unsigned)opt->timeout);
-        char msg[2048];
+        char msg[2048] = "";
         result_kind r = run_test(test_dir, opt, msg, sizeof msg);
         char out[2100];
-        int n = snprintf(out, sizeof out, "%d\n%s", (int)r, r == RESULT_PASS ? "" : msg);
+        int n = snprintf(out, sizeof out, "%d\n%s", (int)r, msg);
         if (n > 0 && write(fds[1], out, (size_t)n) < 0) _exit(3);
         _exit(0);
     }
@@ -586,8 +680,9 @@ int main(int argc, char **argv) {
                          : "  [UNEXPECTED: not in the expected-failures file]";
             }
             if (!opt.quiet || *note)
-                printf("%s %s%s%s%s\n", label, names[i], r == RESULT_PASS ? "" : ": ",
-                       r == RESULT_PASS ? "" : why, note);
+                printf("%s %s%s%s%s%s\n", label, names[i],
+                       r != RESULT_PASS ? ": " : *why ? " (" : "", why,
+                       r == RESULT_PASS && *why ? ")" : "", note);
             if (results) fprintf(results, "%s\t%s\t%s\n", label, names[i], why);
             free(names[i]);
         }

@@ -19,11 +19,11 @@
 #include "kiln/kiln.h"
 #include "test_util.h"
 
-#define THREADS 4
+#define THREADS           4
 #define INPUTS_PER_THREAD 6
-#define ROUNDS 12
-#define MAX_BATCH 64
-#define IMAGE_FLOATS 64 /* 1 x 8 x 8 */
+#define ROUNDS            12
+#define MAX_BATCH         64
+#define IMAGE_FLOATS      64 /* 1 x 8 x 8 */
 
 static void source_path(char *buf, size_t size, const char *rel) {
     const char *env = getenv("KILN_SOURCE_DIR");
@@ -33,8 +33,10 @@ static void source_path(char *buf, size_t size, const char *rel) {
     }
     const char *file = __FILE__;
     const char *tail = strstr(file, "tests/unit/test_contexts.c");
-    if (tail) snprintf(buf, size, "%.*s%s", (int)(tail - file), file, rel);
-    else snprintf(buf, size, "../../%s", rel); /* ctest runs in <build>/tests */
+    if (tail)
+        snprintf(buf, size, "%.*s%s", (int)(tail - file), file, rel);
+    else
+        snprintf(buf, size, "../../%s", rel); /* ctest runs in <build>/tests */
 }
 
 static kiln_dims dims4(int64_t a, int64_t b, int64_t c, int64_t d) {
@@ -171,8 +173,7 @@ static void test_concurrent_contexts(kiln_engine *engine, const char *what) {
         if (started[t]) thrd_join(threads[t], NULL);
     for (int t = 0; t < THREADS; t++) {
         EXPECT(started[t]);
-        if (jobs[t].errors)
-            fprintf(stderr, "%s: thread %d: %s\n", what, t, jobs[t].first_error);
+        if (jobs[t].errors) fprintf(stderr, "%s: thread %d: %s\n", what, t, jobs[t].first_error);
         if (jobs[t].mismatches)
             fprintf(stderr, "%s: thread %d: %d of %d runs differ from the single-threaded run\n",
                     what, t, jobs[t].mismatches, jobs[t].runs);

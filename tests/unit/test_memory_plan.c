@@ -72,7 +72,8 @@ static int check_plan(int32_t n, const uint64_t *sizes, const int32_t *first, co
     for (int32_t s = 0; s <= max_step; s++) {
         uint64_t live = 0;
         for (int32_t i = 0; i < n; i++)
-            if (placed(sizes, first, i) && first[i] <= s && s <= last[i]) live += align_up(sizes[i]);
+            if (placed(sizes, first, i) && first[i] <= s && s <= last[i])
+                live += align_up(sizes[i]);
         if (live > arena && bad++ < 5)
             fprintf(stderr, "%s: %llu bytes live at step %d, arena only %llu\n", what,
                     (unsigned long long)live, s, (unsigned long long)arena);

@@ -38,8 +38,10 @@ static void source_path(char *buf, size_t size, const char *rel) {
     }
     const char *file = __FILE__;
     const char *tail = strstr(file, "tests/unit/test_plan.c");
-    if (tail) snprintf(buf, size, "%.*s%s", (int)(tail - file), file, rel);
-    else snprintf(buf, size, "../../%s", rel); /* ctest runs in <build>/tests */
+    if (tail)
+        snprintf(buf, size, "%.*s%s", (int)(tail - file), file, rel);
+    else
+        snprintf(buf, size, "../../%s", rel); /* ctest runs in <build>/tests */
 }
 
 static uint8_t *read_file(const char *path, size_t *size) {
@@ -99,8 +101,9 @@ static int npy_load(const char *path, npy *out) {
         header_len = (size_t)raw[8] | (size_t)raw[9] << 8;
         start = 10;
     } else {
-        header_len = size < 12 ? 0 : (size_t)raw[8] | (size_t)raw[9] << 8 |
-                                          (size_t)raw[10] << 16 | (size_t)raw[11] << 24;
+        header_len = size < 12 ? 0
+                               : (size_t)raw[8] | (size_t)raw[9] << 8 | (size_t)raw[10] << 16 |
+                                     (size_t)raw[11] << 24;
         start = 12;
     }
     if (start + header_len > size) {
@@ -112,8 +115,7 @@ static int npy_load(const char *path, npy *out) {
     memcpy(header, raw + start, hl);
     header[hl] = '\0';
     const char *shape = strstr(header, "'shape': (");
-    if (!strstr(header, "'descr': '<f4'") || !strstr(header, "'fortran_order': False") ||
-        !shape) {
+    if (!strstr(header, "'descr': '<f4'") || !strstr(header, "'fortran_order': False") || !shape) {
         free(raw);
         return 0;
     }
@@ -316,8 +318,7 @@ static kiln_status load_status(const uint8_t *plan, size_t size) {
 
 /* A damaged plan must be refused, with a plan or version status and a message. Prints at
  * most a few of the failures of one loop; returns 1 when the case was refused properly. */
-static int refused(const uint8_t *plan, size_t size, const char *what, size_t where,
-                   int *printed) {
+static int refused(const uint8_t *plan, size_t size, const char *what, size_t where, int *printed) {
     kiln_status st = load_status(plan, size);
     const char *msg = kiln_last_error();
     int ok = (st == KILN_ERR_PLAN || st == KILN_ERR_VERSION_MISMATCH) && msg && *msg;
@@ -791,8 +792,7 @@ int main(void) {
     int have_npy = npy_load(batch_path, &images) && npy_load(expected_path, &expected);
     EXPECT(have_npy);
     if (!have_npy) {
-        fprintf(stderr, "cannot read %s or %s (set KILN_SOURCE_DIR)\n", batch_path,
-                expected_path);
+        fprintf(stderr, "cannot read %s or %s (set KILN_SOURCE_DIR)\n", batch_path, expected_path);
         TEST_MAIN_END();
     }
     EXPECT(images.rank == 4 && images.dims[0] == 64 && images.dims[1] == 1);

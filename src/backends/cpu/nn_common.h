@@ -15,10 +15,74 @@
 #include "backends/cpu/cpu_kernel.h"
 #include "ir/shape_nn.h"
 
+/* ------------------------------------------------------------------ fused epilogue -- */
+
+/* The activation of a fused node (docs/dev/fusion-contract.md: `_kiln_activation` with
+ * `_kiln_alpha` / `_kiln_beta`). */
+typedef enum kiln_nn_act_kind {
+    KILN_NN_ACT_NONE = 0,
+    KILN_NN_ACT_RELU,
+    KILN_NN_ACT_LEAKY_RELU,  /* alpha: slope below 0 (default 0.01) */
+    KILN_NN_ACT_CLIP,        /* [alpha, beta] (default unbounded) */
+    KILN_NN_ACT_SIGMOID,
+    KILN_NN_ACT_TANH,
+    KILN_NN_ACT_HARD_SIGMOID, /* max(0, min(1, alpha x + beta)), default 0.2, 0.5 */
+    KILN_NN_ACT_GELU,         /* erf form */
+    KILN_NN_ACT_GELU_TANH,
+    KILN_NN_ACT_SWISH         /* x sigmoid(alpha x), alpha default 1 */
+} kiln_nn_act_kind;
+
+typedef struct kiln_nn_act {
+    kiln_nn_act_kind kind;
+    float alpha, beta;
+} kiln_nn_act;
+
+/* The node's fused activation (KILN_NN_ACT_NONE when it has none); an unknown name is an
+ * UNSUPPORTED error naming it. */
+kiln_status kiln_nn_act_from_node(const kiln_node *node, kiln_nn_act *act);
+/* x[i] = act(x[i]) for n floats / doubles. */
+void kiln_nn_act_apply(const kiln_nn_act *act, float *x, int64_t n);
+void kiln_nn_act_apply_f64(const kiln_nn_act *act, double *x, int64_t n);
+
+/* What a GEMM adds to its result tile, while the tile is in cache, after the last K panel:
+ * C = act(alpha op(A) op(B) + beta C + row_bias[i] + col_bias[j] + sum[i, j]). */
+typedef struct kiln_nn_epilogue {
+    const float *row_bias; /* one per row of C (Conv: per output channel), or NULL */
+    const float *col_bias; /* one per column of C (MatMul's bias input), or NULL */
+    const float *sum;      /* a matrix added element-wise (Conv's sum input), or NULL */
+    int64_t ld_sum;        /* sum's row stride */
+    kiln_nn_act act;
+} kiln_nn_epilogue;
+
+/* True when the epilogue does anything. */
+static inline int kiln_nn_epilogue_active(const kiln_nn_epilogue *ep) {
+    return ep && (ep->row_bias || ep->col_bias || ep->sum || ep->act.kind != KILN_NN_ACT_NONE);
+}
+
+/* Applies ep to rows [i0, i0 + rows) x columns [j0, j0 + cols) of C (c points at C[0, 0]). */
+void kiln_nn_epilogue_apply(const kiln_nn_epilogue *ep, float *c, int64_t ldc, int64_t i0,
+                            int64_t rows, int64_t j0, int64_t cols);
+
+/* Conv's `_kiln_sum_input`: *sum is that input (NULL when the node has none); it must have
+ * y's shape and dtype. */
+kiln_status kiln_nn_sum_input(const kiln_node *node, const kiln_tview *in, int32_t n_in,
+                              const kiln_tview *y, const kiln_tview **sum);
+/* MatMul's `_kiln_bias_input`: *bias is that input (NULL when none); it must hold `n`
+ * elements (the last output dim) of the operands' dtype. */
+kiln_status kiln_nn_bias_input(const kiln_node *node, const kiln_tview *in, int32_t n_in,
+                               int64_t n, const kiln_tview **bias);
+
 /* ------------------------------------------------------------------ GEMM ------------ */
 
 /* Bytes of workspace kiln_nn_sgemm needs for these sizes and thread count. */
 size_t kiln_nn_sgemm_workspace(int64_t m, int64_t n, int64_t k, int threads);
+
+/* kiln_nn_sgemm with an epilogue (NULL: none) applied per output tile; row / column indices
+ * of the epilogue are those of C. */
+void kiln_nn_sgemm_ep(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+                      const float *a, int64_t lda, const float *b, int64_t ldb, float beta,
+                      float *c, int64_t ldc, void *workspace, int threads,
+                      const kiln_nn_epilogue *ep);
 
 /*
  * C[m x n] = alpha * op(A) * op(B) + beta * C, all row-major. op(A) is m x k: element (i, p)

@@ -17,8 +17,9 @@ static void tap_range(int64_t i0, int64_t s, int64_t in, int64_t out, int64_t *l
 
 /* Depthwise 2-D (one input and one output channel per group): a direct loop over taps,
  * each tap a strided axpy over an output row. */
-static void depthwise_2d(const float *x, const float *w, const float *bias, float *y, int64_t batch,
-                         int64_t channels, const kiln_nn_window *win, int threads) {
+static void depthwise_2d(const float *x, const float *w, const float *bias, const float *sum,
+                         const kiln_nn_act *act, float *y, int64_t batch, int64_t channels,
+                         const kiln_nn_window *win, int threads) {
     int64_t ih = win->in[0], iw = win->in[1], oh = win->out[0], ow = win->out[1];
     int64_t kh = win->kernel[0], kw = win->kernel[1];
     int64_t planes = batch * channels;
@@ -49,6 +50,12 @@ static void depthwise_2d(const float *x, const float *w, const float *bias, floa
                     }
                 }
             }
+            /* fused residual and activation on the row just finished */
+            if (sum) {
+                const float *srow = sum + pl * oh * ow + oy * ow;
+                for (int64_t ox = 0; ox < ow; ox++) yrow[ox] += srow[ox];
+            }
+            kiln_nn_act_apply(act, yrow, ow);
         }
     }
 }
@@ -66,6 +73,10 @@ kiln_status kiln_cpu_conv(kiln_cpu_ctx *ctx, const kiln_node *node, const kiln_t
     const kiln_tview *b = n_in > 2 && kiln_tview_present(&in[2]) ? &in[2] : NULL;
     kiln_tview *y = &out[0];
     if (!kiln_nn_is_float(x->dtype)) return kiln_nn_bad_dtype(node, x->dtype);
+    kiln_nn_act act;
+    KILN_TRY(kiln_nn_act_from_node(node, &act));
+    const kiln_tview *sum = NULL;
+    KILN_TRY(kiln_nn_sum_input(node, in, n_in, y, &sum));
     kiln_nn_window win;
     KILN_TRY(kiln_nn_window_init(node, x->rank - 2, x->dims + 2, w->dims + 2, 0, &win));
     int threads = kiln_cpu_threads(ctx);
@@ -81,16 +92,18 @@ kiln_status kiln_cpu_conv(kiln_cpu_ctx *ctx, const kiln_node *node, const kiln_t
     size_t ws_bytes =
         depthwise ? 0 : kiln_nn_align(kiln_nn_sgemm_workspace(mg, osize, kdim, threads));
     size_t bytes = col_bytes + ws_bytes + kiln_nn_f32_bytes(x) + kiln_nn_f32_bytes(w) +
-                   (b ? kiln_nn_f32_bytes(b) : 0) + kiln_nn_f32_bytes(y);
+                   (b ? kiln_nn_f32_bytes(b) : 0) + (sum ? kiln_nn_f32_bytes(sum) : 0) +
+                   kiln_nn_f32_bytes(y);
     char *cur;
     KILN_TRY(kiln_nn_scratch(ctx, node, bytes, &cur));
     float *col = col_bytes ? (float *)kiln_nn_carve(&cur, col_bytes) : NULL;
     char *ws = ws_bytes ? (char *)kiln_nn_carve(&cur, ws_bytes) : NULL;
     const float *xf = kiln_nn_f32_in(x, &cur), *wf = kiln_nn_f32_in(w, &cur);
     const float *bf = b ? kiln_nn_f32_in(b, &cur) : NULL;
+    const float *sf = sum ? kiln_nn_f32_in(sum, &cur) : NULL;
     float *yf = kiln_nn_f32_out(y, &cur);
     if (depthwise) {
-        depthwise_2d(xf, wf, bf, yf, batch, c, &win, threads);
+        depthwise_2d(xf, wf, bf, sf, &act, yf, batch, c, &win, threads);
     } else {
         for (int64_t nb = 0; nb < batch; nb++) {
             for (int64_t g = 0; g < group; g++) {
@@ -101,11 +114,11 @@ kiln_status kiln_cpu_conv(kiln_cpu_ctx *ctx, const kiln_node *node, const kiln_t
                     src = col;
                 }
                 float *yg = yf + (nb * m + g * mg) * osize;
-                if (bf)
-                    for (int64_t i = 0; i < mg; i++)
-                        for (int64_t j = 0; j < osize; j++) yg[i * osize + j] = bf[g * mg + i];
-                kiln_nn_sgemm(0, 0, mg, osize, kdim, 1.0f, wf + g * mg * kdim, kdim, src, osize,
-                              bf ? 1.0f : 0.0f, yg, osize, ws, threads);
+                /* bias, residual and activation in the GEMM's epilogue, per output tile */
+                kiln_nn_epilogue ep = {bf ? bf + g * mg : NULL, NULL,
+                                       sf ? sf + (nb * m + g * mg) * osize : NULL, osize, act};
+                kiln_nn_sgemm_ep(0, 0, mg, osize, kdim, 1.0f, wf + g * mg * kdim, kdim, src,
+                                 osize, 0.0f, yg, osize, ws, threads, &ep);
             }
         }
     }

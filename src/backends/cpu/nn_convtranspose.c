@@ -10,6 +10,8 @@ kiln_status kiln_cpu_convtranspose(kiln_cpu_ctx *ctx, const kiln_node *node, con
     const kiln_tview *b = n_in > 2 && kiln_tview_present(&in[2]) ? &in[2] : NULL;
     kiln_tview *y = &out[0];
     if (!kiln_nn_is_float(x->dtype)) return kiln_nn_bad_dtype(node, x->dtype);
+    kiln_nn_act act;
+    KILN_TRY(kiln_nn_act_from_node(node, &act));
     kiln_nn_window ct;
     KILN_TRY(kiln_nn_convtranspose_window(node, x->rank - 2, x->dims + 2, w->dims + 2, &ct));
     /* the equivalent Conv maps the output image onto the input positions */
@@ -49,6 +51,13 @@ kiln_status kiln_cpu_convtranspose(kiln_cpu_ctx *ctx, const kiln_node *node, con
             kiln_nn_sgemm(1, 0, rows, isize, cg, 1.0f, wg, rows, xg, isize, 0.0f, col, isize, ws,
                           threads);
             kiln_nn_col2im_add(col, mg, &cw, yf + (nb * m + g * mg) * osize, threads);
+        }
+        /* the fused activation, once every tap of the image has landed */
+        if (act.kind != KILN_NN_ACT_NONE) {
+            int par = threads > 1 && m > 1 && m * osize > (1 << 15);
+            KILN_NN_PRAGMA(omp parallel for num_threads(threads) if (par) schedule(static))
+            for (int64_t oc = 0; oc < m; oc++)
+                kiln_nn_act_apply(&act, yf + (nb * m + oc) * osize, osize);
         }
     }
     kiln_nn_f32_out_done(y, yf);

@@ -20,6 +20,8 @@ kiln_status kiln_cpu_gemm(kiln_cpu_ctx *ctx, const kiln_node *node, const kiln_t
     int64_t lda = a->dims[1], ldb = b->dims[1];
     if (!c || beta == 0.0f) c = NULL;
     if (m == 0 || n == 0) return KILN_OK;
+    kiln_nn_act act;
+    KILN_TRY(kiln_nn_act_from_node(node, &act));
 
     if (dt == KILN_DTYPE_FLOAT32 || dt == KILN_DTYPE_FLOAT16 || dt == KILN_DTYPE_BFLOAT16) {
         int threads = kiln_cpu_threads(ctx);
@@ -32,11 +34,19 @@ kiln_status kiln_cpu_gemm(kiln_cpu_ctx *ctx, const kiln_node *node, const kiln_t
         const float *af = kiln_nn_f32_in(a, &cur), *bf = kiln_nn_f32_in(b, &cur);
         const float *cf = c ? kiln_nn_f32_in(c, &cur) : NULL;
         float *yf = kiln_nn_f32_out(y, &cur);
+        kiln_nn_epilogue ep = {NULL, NULL, NULL, 0, act};
+        /* a bias vector over N (the usual fully-connected layer) goes in the epilogue */
+        int c_row = cf && beta == 1.0f && kiln_tview_count(c) == n &&
+                    (c->rank == 1 || (c->rank == 2 && c->dims[0] == 1));
+        if (c_row && n > 1) {
+            ep.col_bias = cf;
+            cf = NULL;
+        }
         if (cf) /* Y starts as C, then the GEMM scales it by beta */
             for (int64_t i = 0; i < m; i++)
                 for (int64_t j = 0; j < n; j++) yf[i * n + j] = cf[c_index(c, i, j)];
-        kiln_nn_sgemm(ta, tb, m, n, k, alpha, af, lda, bf, ldb, cf ? beta : 0.0f, yf, n, ws,
-                      threads);
+        kiln_nn_sgemm_ep(ta, tb, m, n, k, alpha, af, lda, bf, ldb, cf ? beta : 0.0f, yf, n, ws,
+                         threads, &ep);
         kiln_nn_f32_out_done(y, yf);
         return KILN_OK;
     }
@@ -49,6 +59,7 @@ kiln_status kiln_cpu_gemm(kiln_cpu_ctx *ctx, const kiln_node *node, const kiln_t
                 for (int64_t j = 0; j < n; j++) yd[i * n + j] = cd[c_index(c, i, j)];
         kiln_nn_dgemm(ta, tb, m, n, k, alpha, (const double *)a->data, lda, (const double *)b->data,
                       ldb, cd ? beta : 0.0, yd, n);
+        kiln_nn_act_apply_f64(&act, yd, m * n);
         return KILN_OK;
     }
     switch (dt) {
@@ -60,6 +71,8 @@ kiln_status kiln_cpu_gemm(kiln_cpu_ctx *ctx, const kiln_node *node, const kiln_t
     default:
         return kiln_nn_bad_dtype(node, dt);
     }
+    if (act.kind != KILN_NN_ACT_NONE)
+        return kiln_node_error(KILN_ERR_UNSUPPORTED, node, "fused activation on integer Gemm");
     /* integer Gemm (opset 9+): exact int64 accumulation, alpha/beta applied in double */
     for (int64_t i = 0; i < m; i++)
         for (int64_t j = 0; j < n; j++) {

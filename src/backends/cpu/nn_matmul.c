@@ -63,12 +63,13 @@ static void mm_offsets(const kiln_tview *a, const kiln_tview *b, const kiln_tvie
 }
 
 static void mm_f32(kiln_cpu_ctx *ctx, const mm_geom *g, const float *a, const float *b, float *y,
-                   char *ws_base, size_t ws_one) {
+                   char *ws_base, size_t ws_one, const kiln_nn_epilogue *ep) {
     int threads = kiln_cpu_threads(ctx);
     int64_t m = g->m, n = g->n, k = g->k;
     if (g->b_batches == 1 && g->a_batches == g->batches) {
         /* B shared by every batch: one tall GEMM over all of A's rows */
-        kiln_nn_sgemm(0, 0, g->batches * m, n, k, 1.0f, a, k, b, n, 0.0f, y, n, ws_base, threads);
+        kiln_nn_sgemm_ep(0, 0, g->batches * m, n, k, 1.0f, a, k, b, n, 0.0f, y, n, ws_base,
+                         threads, ep);
         return;
     }
     double flops = (double)m * (double)n * (double)k;
@@ -80,14 +81,15 @@ static void mm_f32(kiln_cpu_ctx *ctx, const mm_geom *g, const float *a, const fl
 #ifdef KILN_HAVE_OPENMP
             tid = omp_get_thread_num();
 #endif
-            kiln_nn_sgemm(0, 0, m, n, k, 1.0f, a + g->a_off[t] * m * k, k, b + g->b_off[t] * k * n,
-                          n, 0.0f, y + t * m * n, n, ws_base + (size_t)tid * ws_one, 1);
+            kiln_nn_sgemm_ep(0, 0, m, n, k, 1.0f, a + g->a_off[t] * m * k, k,
+                             b + g->b_off[t] * k * n, n, 0.0f, y + t * m * n, n,
+                             ws_base + (size_t)tid * ws_one, 1, ep);
         }
         return;
     }
     for (int64_t t = 0; t < g->batches; t++)
-        kiln_nn_sgemm(0, 0, m, n, k, 1.0f, a + g->a_off[t] * m * k, k, b + g->b_off[t] * k * n, n,
-                      0.0f, y + t * m * n, n, ws_base, threads);
+        kiln_nn_sgemm_ep(0, 0, m, n, k, 1.0f, a + g->a_off[t] * m * k, k, b + g->b_off[t] * k * n,
+                         n, 0.0f, y + t * m * n, n, ws_base, threads, ep);
 }
 
 static void mm_f64(const mm_geom *g, const double *a, const double *b, double *y) {
@@ -135,6 +137,15 @@ kiln_status kiln_cpu_matmul(kiln_cpu_ctx *ctx, const kiln_node *node, const kiln
     int32_t r;
     mm_sizes(a, b, y, &g, &r);
     if (kiln_nn_count(y) == 0) return KILN_OK;
+    kiln_nn_act act;
+    KILN_TRY(kiln_nn_act_from_node(node, &act));
+    const kiln_tview *bias = NULL;
+    KILN_TRY(kiln_nn_bias_input(node, in, n_in, g.n, &bias));
+    int fused = bias || act.kind != KILN_NN_ACT_NONE;
+    if (fused && dt != KILN_DTYPE_FLOAT32 && dt != KILN_DTYPE_FLOAT16 &&
+        dt != KILN_DTYPE_BFLOAT16 && dt != KILN_DTYPE_FLOAT64)
+        return kiln_node_error(KILN_ERR_UNSUPPORTED, node, "fused bias / activation on %s MatMul",
+                               kiln_dtype_name(dt));
     int threads = kiln_cpu_threads(ctx);
     int64_t big_m = g.b_batches == 1 && g.a_batches == g.batches ? g.batches * g.m : g.m;
     size_t ws_one = kiln_nn_align(kiln_nn_sgemm_workspace(big_m, g.n, g.k, 1));
@@ -142,7 +153,9 @@ kiln_status kiln_cpu_matmul(kiln_cpu_ctx *ctx, const kiln_node *node, const kiln
     if ((size_t)threads * ws_one > ws_all) ws_all = (size_t)threads * ws_one;
     size_t bytes = 2 * kiln_nn_align((size_t)g.batches * sizeof(int64_t));
     int f32 = dt == KILN_DTYPE_FLOAT32 || dt == KILN_DTYPE_FLOAT16 || dt == KILN_DTYPE_BFLOAT16;
-    if (f32) bytes += ws_all + kiln_nn_f32_bytes(a) + kiln_nn_f32_bytes(b) + kiln_nn_f32_bytes(y);
+    if (f32)
+        bytes += ws_all + kiln_nn_f32_bytes(a) + kiln_nn_f32_bytes(b) + kiln_nn_f32_bytes(y) +
+                 (bias ? kiln_nn_f32_bytes(bias) : 0);
     char *cur;
     KILN_TRY(kiln_nn_scratch(ctx, node, bytes, &cur));
     g.a_off = (int64_t *)kiln_nn_carve(&cur, (size_t)g.batches * sizeof(int64_t));
@@ -151,11 +164,22 @@ kiln_status kiln_cpu_matmul(kiln_cpu_ctx *ctx, const kiln_node *node, const kiln
     if (f32) {
         char *ws = (char *)kiln_nn_carve(&cur, ws_all);
         const float *af = kiln_nn_f32_in(a, &cur), *bf = kiln_nn_f32_in(b, &cur);
+        kiln_nn_epilogue ep = {NULL, bias ? kiln_nn_f32_in(bias, &cur) : NULL, NULL, 0, act};
         float *yf = kiln_nn_f32_out(y, &cur);
-        mm_f32(ctx, &g, af, bf, yf, ws, ws_one);
+        mm_f32(ctx, &g, af, bf, yf, ws, ws_one, &ep);
         kiln_nn_f32_out_done(y, yf);
     } else if (dt == KILN_DTYPE_FLOAT64) {
-        mm_f64(&g, (const double *)a->data, (const double *)b->data, (double *)y->data);
+        double *yd = (double *)y->data;
+        mm_f64(&g, (const double *)a->data, (const double *)b->data, yd);
+        if (fused) {
+            const double *bd = bias ? (const double *)bias->data : NULL;
+            int64_t rows = kiln_nn_count(y) / g.n;
+            for (int64_t i = 0; i < rows; i++) {
+                if (bd)
+                    for (int64_t j = 0; j < g.n; j++) yd[i * g.n + j] += bd[j];
+                kiln_nn_act_apply_f64(&act, yd + i * g.n, g.n);
+            }
+        }
     } else {
         mm_int(&g, a, b, y);
     }

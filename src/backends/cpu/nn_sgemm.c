@@ -2,11 +2,16 @@
  * NN family: the float32 GEMM (and a plain double GEMM) behind MatMul, Gemm, Conv and
  * ConvTranspose.
  *
- * Goto/BLIS structure: B is packed into KC x NC panels of NR-wide strips (shared by the
- * threads), A into MC x KC blocks of MR-tall strips (per thread), and a 6x16 register-tile
- * micro-kernel multiplies one A strip by one B strip. The micro-kernel has a portable C
- * version the compiler vectorizes and an AVX2+FMA version picked at run time; the library
- * is built without -march flags, so the AVX2 code lives in a target("avx2,fma") function.
+ * Goto/BLIS structure: B is packed into KC x NC panels of NR-wide strips, A into MC x KC
+ * blocks of MR-tall strips, and a 6x16 register-tile micro-kernel multiplies one A strip by
+ * one B strip. With few rows of A (conv layers: M = output channels), B is read in place
+ * instead of packed. The micro-kernel has a portable C version the compiler vectorizes and
+ * an AVX2+FMA version picked at run time; the library is built without -march flags, so
+ * the AVX2 code lives in a target("avx2,fma") function.
+ *
+ * Threads each take one block of C and pack their own panels: some packing is duplicated,
+ * but there are no barriers, so a thread that gets descheduled (oversubscribed machines)
+ * only delays its own block. Matrix-vector shapes skip packing altogether.
  */
 #include <string.h>
 
@@ -121,6 +126,7 @@ ukernel_avx2(int64_t kc, const float *restrict a, const float *restrict b, int64
                 _mm256_storeu_ps(cr + 8, _mm256_fmadd_ps(va, rows[i][1], o1));
             }
         }
+        _mm256_zeroupper();
         return;
     }
     float acc[MR * NR];
@@ -136,6 +142,9 @@ ukernel_avx2(int64_t kc, const float *restrict a, const float *restrict b, int64
     _mm256_storeu_ps(acc + 4 * NR + 8, c41);
     _mm256_storeu_ps(acc + 5 * NR, c50);
     _mm256_storeu_ps(acc + 5 * NR + 8, c51);
+    /* store_tile is SSE code: leaving the upper halves dirty makes it (and whatever runs
+     * next) pay AVX-SSE transition penalties */
+    _mm256_zeroupper();
     store_tile(acc, c, ldc, alpha, beta, mr, nr);
 }
 #endif
@@ -229,7 +238,7 @@ static void scale_c(int64_t m, int64_t n, float beta, float *c, int64_t ldc) {
 /* Small problems: i-p-j loops straight from the operands. */
 static void sgemm_small(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, float alpha,
                         const float *a, int64_t lda, const float *b, int64_t ldb, float beta,
-                        float *c, int64_t ldc) {
+                        float *c, int64_t ldc, const kiln_nn_epilogue *ep) {
     float row[64];
     for (int64_t i = 0; i < m; i++) {
         for (int64_t j0 = 0; j0 < n; j0 += 64) {
@@ -247,6 +256,7 @@ static void sgemm_small(int trans_a, int trans_b, int64_t m, int64_t n, int64_t 
             float *crow = c + i * ldc + j0;
             for (int64_t j = 0; j < nn; j++)
                 crow[j] = alpha * row[j] + (beta == 0.0f ? 0.0f : beta * crow[j]);
+            if (ep) kiln_nn_epilogue_apply(ep, c, ldc, i, 1, j0, nn);
         }
     }
 }
@@ -268,7 +278,7 @@ static float dot(const float *x, int64_t incx, const float *y, int64_t incy, int
 /* Matrix-vector products (m == 1 or n == 1): no packing, just dots or axpys. */
 static void sgemv(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, float alpha,
                   const float *a, int64_t lda, const float *b, int64_t ldb, float beta, float *c,
-                  int64_t ldc, int threads) {
+                  int64_t ldc, int threads, const kiln_nn_epilogue *ep) {
     if (m == 1) {
         /* c[0, j] = a[0, :] . op(B)[:, j] */
         int64_t inca = trans_a ? lda : 1;
@@ -279,6 +289,7 @@ static void sgemv(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, flo
                 float v = alpha * dot(a, inca, b + j * ldb, 1, k);
                 c[j] = beta == 0.0f ? v : v + beta * c[j];
             }
+            if (ep) kiln_nn_epilogue_apply(ep, c, ldc, 0, 1, 0, n);
             return;
         }
         int64_t chunk = 512, nch = (n + chunk - 1) / chunk;
@@ -295,6 +306,7 @@ static void sgemv(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, flo
             }
             for (int64_t j = j0; j < j1; j++)
                 c[j] = beta == 0.0f ? alpha * acc[j - j0] : alpha * acc[j - j0] + beta * c[j];
+            if (ep) kiln_nn_epilogue_apply(ep, c, ldc, 0, 1, j0, j1 - j0);
         }
         return;
     }
@@ -306,6 +318,7 @@ static void sgemv(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, flo
         float v = trans_a ? dot(a + i, lda, b, incb, k) : dot(a + i * lda, 1, b, incb, k);
         v *= alpha;
         c[i * ldc] = beta == 0.0f ? v : v + beta * c[i * ldc];
+        if (ep) kiln_nn_epilogue_apply(ep, c, ldc, i, 1, 0, 1);
     }
 }
 
@@ -316,6 +329,7 @@ typedef struct gemm_args {
     const float *a, *b;
     float *c;
     ukernel_fn ukernel;
+    const kiln_nn_epilogue *ep; /* NULL: none */
 } gemm_args;
 
 /* C[m0..m1, n0..n1] with this thread's own packing buffers. */
@@ -345,11 +359,15 @@ static void gemm_block(const gemm_args *g, int64_t m0, int64_t m1, int64_t n0, i
                         pack_b_strip(0, g->b, g->ldb, pc, jc + jr, nr, kc, 0, edge);
                         bs = edge;
                     }
+                    int last = pc + kc >= g->k;
                     for (int64_t ir = 0; ir < mc; ir += MR) {
                         int mr = (int)(mc - ir < MR ? mc - ir : MR);
                         g->ukernel(kc, apack + ir * kc, bs, bstride,
                                    g->c + (ic + ir) * g->ldc + jc + jr, g->ldc, g->alpha, beta, mr,
                                    nr);
+                        /* the finished tile is still in L1: bias, sum and activation now */
+                        if (last && g->ep)
+                            kiln_nn_epilogue_apply(g->ep, g->c, g->ldc, ic + ir, mr, jc + jr, nr);
                     }
                 }
             }
@@ -384,19 +402,29 @@ static void pick_grid(int64_t m, int64_t n, int64_t k, int threads, int direct_b
 void kiln_nn_sgemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, float alpha,
                    const float *a, int64_t lda, const float *b, int64_t ldb, float beta, float *c,
                    int64_t ldc, void *workspace, int threads) {
+    kiln_nn_sgemm_ep(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, workspace,
+                     threads, NULL);
+}
+
+void kiln_nn_sgemm_ep(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+                      const float *a, int64_t lda, const float *b, int64_t ldb, float beta,
+                      float *c, int64_t ldc, void *workspace, int threads,
+                      const kiln_nn_epilogue *ep) {
     if (m <= 0 || n <= 0) return;
+    if (!kiln_nn_epilogue_active(ep)) ep = NULL;
     if (k <= 0 || alpha == 0.0f) {
         scale_c(m, n, beta, c, ldc);
+        if (ep) kiln_nn_epilogue_apply(ep, c, ldc, 0, m, 0, n);
         return;
     }
     double flops = (double)m * (double)n * (double)k;
     if (threads < 1 || flops < PARALLEL_GEMM_FLOPS) threads = 1;
     if (m == 1 || n == 1) {
-        sgemv(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, threads);
+        sgemv(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, threads, ep);
         return;
     }
     if (flops <= SMALL_GEMM_FLOPS) {
-        sgemm_small(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        sgemm_small(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, ep);
         return;
     }
     gemm_args g = {trans_a,
@@ -411,7 +439,8 @@ void kiln_nn_sgemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, fl
                    a,
                    b,
                    c,
-                   pick_ukernel()};
+                   pick_ukernel(),
+                   ep};
     int64_t kc_max = k < KC ? k : KC;
     size_t bpack_bytes = kiln_nn_align((size_t)(kc_max * round_up(n < NC ? n : NC, NR)) * 4);
     size_t apack_bytes = kiln_nn_align((size_t)(kc_max * round_up(m < MC ? m : MC, MR)) * 4);

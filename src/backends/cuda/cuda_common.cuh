@@ -67,18 +67,30 @@ static inline size_t kiln_cu_elem_size(kiln_dtype t) {
 /* Storage type T computes as C: half types as float, others as themselves. */
 template <typename T> struct kiln_cu_num {
     typedef T C;
-    static __device__ __forceinline__ C ld(T v) { return v; }
-    static __device__ __forceinline__ T st(C v) { return v; }
+    static __device__ __forceinline__ C ld(T v) {
+        return v;
+    }
+    static __device__ __forceinline__ T st(C v) {
+        return v;
+    }
 };
 template <> struct kiln_cu_num<__half> {
     typedef float C;
-    static __device__ __forceinline__ float ld(__half v) { return __half2float(v); }
-    static __device__ __forceinline__ __half st(float v) { return __float2half_rn(v); }
+    static __device__ __forceinline__ float ld(__half v) {
+        return __half2float(v);
+    }
+    static __device__ __forceinline__ __half st(float v) {
+        return __float2half_rn(v);
+    }
 };
 template <> struct kiln_cu_num<__nv_bfloat16> {
     typedef float C;
-    static __device__ __forceinline__ float ld(__nv_bfloat16 v) { return __bfloat162float(v); }
-    static __device__ __forceinline__ __nv_bfloat16 st(float v) { return __float2bfloat16_rn(v); }
+    static __device__ __forceinline__ float ld(__nv_bfloat16 v) {
+        return __bfloat162float(v);
+    }
+    static __device__ __forceinline__ __nv_bfloat16 st(float v) {
+        return __float2bfloat16_rn(v);
+    }
 };
 
 template <typename T> __device__ __forceinline__ float kiln_cu_ldf(T v) {
@@ -95,11 +107,15 @@ template <> __device__ __forceinline__ float kiln_cu_stf<float>(float v) {
 
 /* Combiners for the warp / block reductions below. */
 struct kiln_cu_add_op {
-    template <typename A> __device__ __forceinline__ A operator()(A a, A b) const { return a + b; }
+    template <typename A> __device__ __forceinline__ A operator()(A a, A b) const {
+        return a + b;
+    }
 };
 /* max ignoring NaN in b (as fmaxf does for either operand) */
 struct kiln_cu_max_op {
-    __device__ __forceinline__ float operator()(float a, float b) const { return fmaxf(a, b); }
+    __device__ __forceinline__ float operator()(float a, float b) const {
+        return fmaxf(a, b);
+    }
 };
 
 /* Reduces v over the 32 lanes of a warp (all lanes must call); every lane gets the result. */
@@ -196,6 +212,18 @@ __device__ __forceinline__ void kiln_cu_bcast_offsets(const kiln_cu_bcast &b, in
         for (int k = 0; k < NIN; k++) off[k] = i * b.strides[k][0];
         return;
     }
+    if (b.count <= 0x7fffffff) { /* 32-bit divisions: several times cheaper */
+        uint32_t j = (uint32_t)i;
+#pragma unroll
+        for (int d = KILN_MAX_DIMS - 1; d >= 0; d--) {
+            if (d >= b.rank) continue;
+            uint32_t n = (uint32_t)b.dims[d], q = j / n, r = j - q * n;
+            j = q;
+#pragma unroll
+            for (int k = 0; k < NIN; k++) off[k] += (int64_t)r * b.strides[k][d];
+        }
+        return;
+    }
 #pragma unroll
     for (int d = KILN_MAX_DIMS - 1; d >= 0; d--) {
         if (d >= b.rank) continue;
@@ -204,6 +232,31 @@ __device__ __forceinline__ void kiln_cu_bcast_offsets(const kiln_cu_bcast &b, in
 #pragma unroll
         for (int k = 0; k < NIN; k++) off[k] += r * b.strides[k][d];
     }
+}
+
+/* Element offset of dense index i in a box of `rank` dims read at strides (base not added). */
+__device__ __forceinline__ int64_t kiln_cu_box_offset(int64_t i, int32_t rank, int64_t count,
+                                                      const int64_t *dims, const int64_t *strides) {
+    int64_t off = 0;
+    if (count <= 0x7fffffff) {
+        uint32_t j = (uint32_t)i;
+#pragma unroll
+        for (int d = KILN_MAX_DIMS - 1; d >= 0; d--) {
+            if (d >= rank) continue;
+            uint32_t n = (uint32_t)dims[d], q = j / n;
+            off += (int64_t)(j - q * n) * strides[d];
+            j = q;
+        }
+        return off;
+    }
+#pragma unroll
+    for (int d = KILN_MAX_DIMS - 1; d >= 0; d--) {
+        if (d >= rank) continue;
+        int64_t q = i / dims[d];
+        off += (i - q * dims[d]) * strides[d];
+        i = q;
+    }
+    return off;
 }
 
 /* ---------------------------------------------------------------- strided copies --- */
@@ -261,9 +314,9 @@ static inline void kiln_cu_dense_strides(int32_t rank, const int64_t *dims, int6
 kiln_status kiln_cu_strided_copy(kiln_cuda_ctx *ctx, const kiln_node *node, void *dst,
                                  const void *src, const kiln_cu_strided *s, size_t es);
 /* Copies rows x cols elements: dst[r * dst_pitch + c] = src[r * src_pitch + c]. */
-kiln_status kiln_cu_copy_2d(kiln_cuda_ctx *ctx, const kiln_node *node, void *dst,
-                            int64_t dst_pitch, const void *src, int64_t src_pitch, int64_t rows,
-                            int64_t cols, size_t es);
+kiln_status kiln_cu_copy_2d(kiln_cuda_ctx *ctx, const kiln_node *node, void *dst, int64_t dst_pitch,
+                            const void *src, int64_t src_pitch, int64_t rows, int64_t cols,
+                            size_t es);
 /* Copies bytes device to device on the stream, unless dst == src or bytes == 0. */
 kiln_status kiln_cu_copy_bytes(kiln_cuda_ctx *ctx, const kiln_node *node, void *dst,
                                const void *src, size_t bytes);

@@ -569,7 +569,10 @@ kiln_status kiln_cuda_state_copy_out(kiln_cuda_state *s, int32_t t, void *dst, v
 }
 
 kiln_status kiln_cuda_state_device_data(kiln_cuda_state *s, int32_t t, const void **data) {
+    int uploaded = !(s->where[t] & KILN_ON_DEVICE);
     KILN_TRY(kiln_cuda_to_device(s, t, NULL));
+    /* The caller reads the pointer from any stream: the upload must be done. */
+    if (uploaded) KILN_TRY(kiln_cuda_check(NULL, cudaStreamSynchronize(s->stream), "cudaStreamSynchronize"));
     *data = s->dev[t];
     return KILN_OK;
 }

@@ -5,7 +5,9 @@
     kiln_status run(kiln_cuda_ctx *ctx, const kiln_node *node, const kiln_tview *in,          \
                     int32_t n_in, kiln_tview *out, int32_t n_out);                            \
     int supports(const kiln_node *node, const kiln_tview *in, int32_t n_in,                   \
-                 const kiln_tview *out, int32_t n_out);
+                 const kiln_tview *out, int32_t n_out);                                       \
+    int64_t tune(kiln_cuda_ctx *ctx, const kiln_node *node, const kiln_tview *in,             \
+                 int32_t n_in, kiln_tview *out, int32_t n_out);
 #include "backends/cuda/cuda_kernels.def"
 #undef KILN_CUDA_KERNEL
 

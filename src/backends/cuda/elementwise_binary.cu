@@ -129,8 +129,7 @@ template <typename T> __global__ void kiln_cu_divide_kernel(T *o, int64_t n, flo
 
 template <typename E>
 __global__ void kiln_cu_where_kernel(const uint8_t *__restrict__ c, const E *__restrict__ x,
-                                     const E *__restrict__ y, E *__restrict__ o,
-                                     kiln_cu_bcast bc) {
+                                     const E *__restrict__ y, E *__restrict__ o, kiln_cu_bcast bc) {
     KILN_CU_FOR(i, bc.count) {
         int64_t off[3];
         kiln_cu_bcast_offsets<3>(bc, i, off);
@@ -230,8 +229,8 @@ static kiln_status kiln_cu_binary_launch(kiln_cuda_ctx *ctx, const kiln_node *no
 }
 
 /* Two inputs of one dtype the op computes on; output of that dtype, bool for compares. */
-extern "C" int kiln_cuda_supports_binary(const kiln_node *node, const kiln_tview *in,
-                                         int32_t n_in, const kiln_tview *out, int32_t n_out) {
+extern "C" int kiln_cuda_supports_binary(const kiln_node *node, const kiln_tview *in, int32_t n_in,
+                                         const kiln_tview *out, int32_t n_out) {
     if (n_in < 2 || n_out < 1) return 0;
     kiln_dtype t = in[0].dtype;
     if (in[1].dtype != t || !kiln_cu_binary_dtype_ok(node->op, t)) return 0;
@@ -250,8 +249,8 @@ extern "C" kiln_status kiln_cuda_binary(kiln_cuda_ctx *ctx, const kiln_node *nod
     kiln_cu_bcast bc;
     if (!kiln_cu_bcast_init(&bc, &out[0], ins, 2))
         return kiln_shape_error(node, "inputs do not broadcast to the output shape");
-    return kiln_cu_binary_launch(ctx, node, node->op, in[0].dtype, in[0].data, b.data,
-                                 out[0].data, &bc);
+    return kiln_cu_binary_launch(ctx, node, node->op, in[0].dtype, in[0].data, b.data, out[0].data,
+                                 &bc);
 }
 
 /* ---------------------------------------------------------------- variadic --------- */
@@ -298,8 +297,8 @@ extern "C" kiln_status kiln_cuda_variadic(kiln_cuda_ctx *ctx, const kiln_node *n
             s.dims[d] = bc.dims[d];
             s.strides[d] = bc.strides[0][d];
         }
-        KILN_TRY(kiln_cu_strided_copy(ctx, node, out[0].data, in[first].data, &s,
-                                      kiln_cu_elem_size(t)));
+        KILN_TRY(
+            kiln_cu_strided_copy(ctx, node, out[0].data, in[first].data, &s, kiln_cu_elem_size(t)));
     }
     for (int32_t k = first + 1; k < n_in; k++) {
         if (!kiln_tview_present(&in[k])) continue;
@@ -316,15 +315,16 @@ extern "C" kiln_status kiln_cuda_variadic(kiln_cuda_ctx *ctx, const kiln_node *n
     float c = (float)count;
     switch (t) {
     case KILN_DTYPE_FLOAT32:
-        kiln_cu_divide_kernel<float><<<blocks, KILN_CU_THREADS, 0, st>>>((float *)out[0].data, n, c);
+        kiln_cu_divide_kernel<float>
+            <<<blocks, KILN_CU_THREADS, 0, st>>>((float *)out[0].data, n, c);
         break;
     case KILN_DTYPE_FLOAT16:
-        kiln_cu_divide_kernel<__half><<<blocks, KILN_CU_THREADS, 0, st>>>((__half *)out[0].data, n,
-                                                                          c);
+        kiln_cu_divide_kernel<__half>
+            <<<blocks, KILN_CU_THREADS, 0, st>>>((__half *)out[0].data, n, c);
         break;
     case KILN_DTYPE_BFLOAT16:
-        kiln_cu_divide_kernel<__nv_bfloat16><<<blocks, KILN_CU_THREADS, 0, st>>>(
-            (__nv_bfloat16 *)out[0].data, n, c);
+        kiln_cu_divide_kernel<__nv_bfloat16>
+            <<<blocks, KILN_CU_THREADS, 0, st>>>((__nv_bfloat16 *)out[0].data, n, c);
         break;
     default:
         return kiln_node_error(KILN_ERR_UNSUPPORTED, node, "dtype %s not supported on CUDA",
@@ -364,13 +364,13 @@ extern "C" kiln_status kiln_cuda_where(kiln_cuda_ctx *ctx, const kiln_node *node
         break;
     case 2:
         kiln_cu_where_kernel<uint16_t><<<blocks, KILN_CU_THREADS, 0, st>>>(
-            c, (const uint16_t *)in[1].data, (const uint16_t *)in[2].data,
-            (uint16_t *)out[0].data, bc);
+            c, (const uint16_t *)in[1].data, (const uint16_t *)in[2].data, (uint16_t *)out[0].data,
+            bc);
         break;
     case 4:
         kiln_cu_where_kernel<uint32_t><<<blocks, KILN_CU_THREADS, 0, st>>>(
-            c, (const uint32_t *)in[1].data, (const uint32_t *)in[2].data,
-            (uint32_t *)out[0].data, bc);
+            c, (const uint32_t *)in[1].data, (const uint32_t *)in[2].data, (uint32_t *)out[0].data,
+            bc);
         break;
     case 8:
         kiln_cu_where_kernel<unsigned long long><<<blocks, KILN_CU_THREADS, 0, st>>>(

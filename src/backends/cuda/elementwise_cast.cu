@@ -15,19 +15,31 @@ typedef struct kiln_cu_b8 {
 
 template <typename S> struct kiln_cu_src {
     static const bool fl = false;
-    static __device__ __forceinline__ double f(S) { return 0.0; }
-    static __device__ __forceinline__ int64_t i(S v) { return (int64_t)v; }
+    static __device__ __forceinline__ double f(S) {
+        return 0.0;
+    }
+    static __device__ __forceinline__ int64_t i(S v) {
+        return (int64_t)v;
+    }
 };
 template <> struct kiln_cu_src<kiln_cu_b8> {
     static const bool fl = false;
-    static __device__ __forceinline__ double f(kiln_cu_b8) { return 0.0; }
-    static __device__ __forceinline__ int64_t i(kiln_cu_b8 v) { return (int64_t)v.v; }
+    static __device__ __forceinline__ double f(kiln_cu_b8) {
+        return 0.0;
+    }
+    static __device__ __forceinline__ int64_t i(kiln_cu_b8 v) {
+        return (int64_t)v.v;
+    }
 };
 #define KILN_CU_FLOAT_SRC(S, EXPR)                                                                 \
     template <> struct kiln_cu_src<S> {                                                            \
         static const bool fl = true;                                                               \
-        static __device__ __forceinline__ double f(S v) { return (double)(EXPR); }                 \
-        static __device__ __forceinline__ int64_t i(S) { return 0; }                               \
+        static __device__ __forceinline__ double f(S v) {                                          \
+            return (double)(EXPR);                                                                 \
+        }                                                                                          \
+        static __device__ __forceinline__ int64_t i(S) {                                           \
+            return 0;                                                                              \
+        }                                                                                          \
     };
 KILN_CU_FLOAT_SRC(float, v)
 KILN_CU_FLOAT_SRC(double, v)
@@ -42,20 +54,36 @@ __device__ __forceinline__ int64_t kiln_cu_f2i64(double v) {
 
 /* integer destinations (narrower ones wrap) */
 template <typename D> struct kiln_cu_dst {
-    static __device__ __forceinline__ D from_f(double v) { return (D)kiln_cu_f2i64(v); }
-    static __device__ __forceinline__ D from_i(int64_t v) { return (D)v; }
+    static __device__ __forceinline__ D from_f(double v) {
+        return (D)kiln_cu_f2i64(v);
+    }
+    static __device__ __forceinline__ D from_i(int64_t v) {
+        return (D)v;
+    }
 };
 template <> struct kiln_cu_dst<float> {
-    static __device__ __forceinline__ float from_f(double v) { return (float)v; }
-    static __device__ __forceinline__ float from_i(int64_t v) { return (float)v; }
+    static __device__ __forceinline__ float from_f(double v) {
+        return (float)v;
+    }
+    static __device__ __forceinline__ float from_i(int64_t v) {
+        return (float)v;
+    }
 };
 template <> struct kiln_cu_dst<double> {
-    static __device__ __forceinline__ double from_f(double v) { return v; }
-    static __device__ __forceinline__ double from_i(int64_t v) { return (double)v; }
+    static __device__ __forceinline__ double from_f(double v) {
+        return v;
+    }
+    static __device__ __forceinline__ double from_i(int64_t v) {
+        return (double)v;
+    }
 };
 template <> struct kiln_cu_dst<__half> {
-    static __device__ __forceinline__ __half from_f(double v) { return __float2half_rn((float)v); }
-    static __device__ __forceinline__ __half from_i(int64_t v) { return __float2half_rn((float)v); }
+    static __device__ __forceinline__ __half from_f(double v) {
+        return __float2half_rn((float)v);
+    }
+    static __device__ __forceinline__ __half from_i(int64_t v) {
+        return __float2half_rn((float)v);
+    }
 };
 template <> struct kiln_cu_dst<__nv_bfloat16> {
     static __device__ __forceinline__ __nv_bfloat16 from_f(double v) {
@@ -116,8 +144,8 @@ static int kiln_cu_cast_to(kiln_dtype dst, const void *x, void *y, int64_t n, cu
         kiln_cu_cast_kernel<S, __half><<<blocks, KILN_CU_THREADS, 0, st>>>(xs, (__half *)y, n);
         return 1;
     case KILN_DTYPE_BFLOAT16:
-        kiln_cu_cast_kernel<S, __nv_bfloat16><<<blocks, KILN_CU_THREADS, 0, st>>>(
-            xs, (__nv_bfloat16 *)y, n);
+        kiln_cu_cast_kernel<S, __nv_bfloat16>
+            <<<blocks, KILN_CU_THREADS, 0, st>>>(xs, (__nv_bfloat16 *)y, n);
         return 1;
     case KILN_DTYPE_FLOAT64:
         kiln_cu_cast_kernel<S, double><<<blocks, KILN_CU_THREADS, 0, st>>>(xs, (double *)y, n);
@@ -135,8 +163,8 @@ static int kiln_cu_cast_to(kiln_dtype dst, const void *x, void *y, int64_t n, cu
         kiln_cu_cast_kernel<S, int64_t><<<blocks, KILN_CU_THREADS, 0, st>>>(xs, (int64_t *)y, n);
         return 1;
     case KILN_DTYPE_BOOL:
-        kiln_cu_cast_kernel<S, kiln_cu_b8><<<blocks, KILN_CU_THREADS, 0, st>>>(
-            xs, (kiln_cu_b8 *)y, n);
+        kiln_cu_cast_kernel<S, kiln_cu_b8>
+            <<<blocks, KILN_CU_THREADS, 0, st>>>(xs, (kiln_cu_b8 *)y, n);
         return 1;
     default:
         return 0;
@@ -201,7 +229,8 @@ extern "C" kiln_status kiln_cuda_cast(kiln_cuda_ctx *ctx, const kiln_node *node,
         break;
     }
     if (!ok)
-        return kiln_node_error(KILN_ERR_UNSUPPORTED, node, "cast from %s to %s not supported on CUDA",
-                               kiln_dtype_name(src), kiln_dtype_name(dst));
+        return kiln_node_error(KILN_ERR_UNSUPPORTED, node,
+                               "cast from %s to %s not supported on CUDA", kiln_dtype_name(src),
+                               kiln_dtype_name(dst));
     return kiln_cuda_check_launch(node, "kiln_cu_cast_kernel");
 }

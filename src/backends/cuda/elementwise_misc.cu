@@ -84,32 +84,32 @@ extern "C" kiln_status kiln_cuda_clip(kiln_cuda_ctx *ctx, const kiln_node *node,
     void *y = out[0].data;
     switch (t) {
     case KILN_DTYPE_FLOAT32:
-        kiln_cu_clip_float_kernel<float><<<blocks, KILN_CU_THREADS, 0, st>>>(
-            (const float *)x, (float *)y, n, flo, fhi);
+        kiln_cu_clip_float_kernel<float>
+            <<<blocks, KILN_CU_THREADS, 0, st>>>((const float *)x, (float *)y, n, flo, fhi);
         break;
     case KILN_DTYPE_FLOAT16:
-        kiln_cu_clip_float_kernel<__half><<<blocks, KILN_CU_THREADS, 0, st>>>(
-            (const __half *)x, (__half *)y, n, flo, fhi);
+        kiln_cu_clip_float_kernel<__half>
+            <<<blocks, KILN_CU_THREADS, 0, st>>>((const __half *)x, (__half *)y, n, flo, fhi);
         break;
     case KILN_DTYPE_BFLOAT16:
         kiln_cu_clip_float_kernel<__nv_bfloat16><<<blocks, KILN_CU_THREADS, 0, st>>>(
             (const __nv_bfloat16 *)x, (__nv_bfloat16 *)y, n, flo, fhi);
         break;
     case KILN_DTYPE_INT8:
-        kiln_cu_clip_int_kernel<int8_t><<<blocks, KILN_CU_THREADS, 0, st>>>(
-            (const int8_t *)x, (int8_t *)y, n, ilo, ihi);
+        kiln_cu_clip_int_kernel<int8_t>
+            <<<blocks, KILN_CU_THREADS, 0, st>>>((const int8_t *)x, (int8_t *)y, n, ilo, ihi);
         break;
     case KILN_DTYPE_UINT8:
-        kiln_cu_clip_int_kernel<uint8_t><<<blocks, KILN_CU_THREADS, 0, st>>>(
-            (const uint8_t *)x, (uint8_t *)y, n, ilo, ihi);
+        kiln_cu_clip_int_kernel<uint8_t>
+            <<<blocks, KILN_CU_THREADS, 0, st>>>((const uint8_t *)x, (uint8_t *)y, n, ilo, ihi);
         break;
     case KILN_DTYPE_INT32:
-        kiln_cu_clip_int_kernel<int32_t><<<blocks, KILN_CU_THREADS, 0, st>>>(
-            (const int32_t *)x, (int32_t *)y, n, ilo, ihi);
+        kiln_cu_clip_int_kernel<int32_t>
+            <<<blocks, KILN_CU_THREADS, 0, st>>>((const int32_t *)x, (int32_t *)y, n, ilo, ihi);
         break;
     case KILN_DTYPE_INT64:
-        kiln_cu_clip_int_kernel<int64_t><<<blocks, KILN_CU_THREADS, 0, st>>>(
-            (const int64_t *)x, (int64_t *)y, n, ilo, ihi);
+        kiln_cu_clip_int_kernel<int64_t>
+            <<<blocks, KILN_CU_THREADS, 0, st>>>((const int64_t *)x, (int64_t *)y, n, ilo, ihi);
         break;
     default:
         return kiln_node_error(KILN_ERR_UNSUPPORTED, node, "dtype %s not supported on CUDA",
@@ -141,8 +141,8 @@ template <typename T> __global__ void kiln_cu_fill_one_kernel(T *y, int64_t n) {
 
 /* Inference only: a training_mode input (opset 12+) leaves the node to the CPU, which
  * decides from its value. Data of a byte-sized dtype; mask bool (float before opset 10). */
-extern "C" int kiln_cuda_supports_dropout(const kiln_node *node, const kiln_tview *in,
-                                          int32_t n_in, const kiln_tview *out, int32_t n_out) {
+extern "C" int kiln_cuda_supports_dropout(const kiln_node *node, const kiln_tview *in, int32_t n_in,
+                                          const kiln_tview *out, int32_t n_out) {
     if (n_in < 1 || n_out < 1 || !kiln_cu_elem_size(in[0].dtype) || out[0].dtype != in[0].dtype)
         return 0;
     if (node->opset >= 12 && n_in > 2 && kiln_tview_present(&in[2])) return 0;
@@ -171,8 +171,8 @@ extern "C" kiln_status kiln_cuda_dropout(kiln_cuda_ctx *ctx, const kiln_node *no
         kiln_cu_fill_one_kernel<__half><<<blocks, KILN_CU_THREADS, 0, st>>>((__half *)m, n);
         break;
     case KILN_DTYPE_BFLOAT16:
-        kiln_cu_fill_one_kernel<__nv_bfloat16><<<blocks, KILN_CU_THREADS, 0, st>>>(
-            (__nv_bfloat16 *)m, n);
+        kiln_cu_fill_one_kernel<__nv_bfloat16>
+            <<<blocks, KILN_CU_THREADS, 0, st>>>((__nv_bfloat16 *)m, n);
         break;
     default:
         return kiln_node_error(KILN_ERR_UNSUPPORTED, node, "mask dtype %s not supported on CUDA",

@@ -216,8 +216,8 @@ static int kiln_cu_unary_int_op(kiln_op op) {
 
 /* Float ops: float32/float16/bfloat16 in, the same out; Abs, Neg, Sign, Relu also int32 and
  * int64; IsNaN / IsInf float in, bool out; Not bool; Gelu with approximate none or tanh. */
-extern "C" int kiln_cuda_supports_unary(const kiln_node *node, const kiln_tview *in,
-                                        int32_t n_in, const kiln_tview *out, int32_t n_out) {
+extern "C" int kiln_cuda_supports_unary(const kiln_node *node, const kiln_tview *in, int32_t n_in,
+                                        const kiln_tview *out, int32_t n_out) {
     if (n_in < 1 || n_out < 1) return 0;
     kiln_dtype dt = in[0].dtype;
     switch (node->op) {
@@ -263,20 +263,20 @@ extern "C" kiln_status kiln_cuda_unary(kiln_cuda_ctx *ctx, const kiln_node *node
     case KILN_DTYPE_BFLOAT16:
         if (node->op == KILN_OP_IsNaN || node->op == KILN_OP_IsInf) {
             if (in[0].dtype == KILN_DTYPE_FLOAT32)
-                kiln_cu_pred_kernel<float><<<blocks, KILN_CU_THREADS, 0, st>>>(
-                    (const float *)x, (uint8_t *)y, n, op, p);
+                kiln_cu_pred_kernel<float>
+                    <<<blocks, KILN_CU_THREADS, 0, st>>>((const float *)x, (uint8_t *)y, n, op, p);
             else if (in[0].dtype == KILN_DTYPE_FLOAT16)
-                kiln_cu_pred_kernel<__half><<<blocks, KILN_CU_THREADS, 0, st>>>(
-                    (const __half *)x, (uint8_t *)y, n, op, p);
+                kiln_cu_pred_kernel<__half>
+                    <<<blocks, KILN_CU_THREADS, 0, st>>>((const __half *)x, (uint8_t *)y, n, op, p);
             else
                 kiln_cu_pred_kernel<__nv_bfloat16><<<blocks, KILN_CU_THREADS, 0, st>>>(
                     (const __nv_bfloat16 *)x, (uint8_t *)y, n, op, p);
         } else if (in[0].dtype == KILN_DTYPE_FLOAT32) {
-            kiln_cu_unary_float_kernel<float><<<blocks, KILN_CU_THREADS, 0, st>>>(
-                (const float *)x, (float *)y, n, op, p);
+            kiln_cu_unary_float_kernel<float>
+                <<<blocks, KILN_CU_THREADS, 0, st>>>((const float *)x, (float *)y, n, op, p);
         } else if (in[0].dtype == KILN_DTYPE_FLOAT16) {
-            kiln_cu_unary_float_kernel<__half><<<blocks, KILN_CU_THREADS, 0, st>>>(
-                (const __half *)x, (__half *)y, n, op, p);
+            kiln_cu_unary_float_kernel<__half>
+                <<<blocks, KILN_CU_THREADS, 0, st>>>((const __half *)x, (__half *)y, n, op, p);
         } else {
             kiln_cu_unary_float_kernel<__nv_bfloat16><<<blocks, KILN_CU_THREADS, 0, st>>>(
                 (const __nv_bfloat16 *)x, (__nv_bfloat16 *)y, n, op, p);
@@ -284,18 +284,17 @@ extern "C" kiln_status kiln_cuda_unary(kiln_cuda_ctx *ctx, const kiln_node *node
         break;
     case KILN_DTYPE_INT32:
         if (!kiln_cu_unary_int_op(node->op)) goto unsupported;
-        kiln_cu_unary_int_kernel<int32_t, uint32_t><<<blocks, KILN_CU_THREADS, 0, st>>>(
-            (const int32_t *)x, (int32_t *)y, n, op);
+        kiln_cu_unary_int_kernel<int32_t, uint32_t>
+            <<<blocks, KILN_CU_THREADS, 0, st>>>((const int32_t *)x, (int32_t *)y, n, op);
         break;
     case KILN_DTYPE_INT64:
         if (!kiln_cu_unary_int_op(node->op)) goto unsupported;
-        kiln_cu_unary_int_kernel<int64_t, uint64_t><<<blocks, KILN_CU_THREADS, 0, st>>>(
-            (const int64_t *)x, (int64_t *)y, n, op);
+        kiln_cu_unary_int_kernel<int64_t, uint64_t>
+            <<<blocks, KILN_CU_THREADS, 0, st>>>((const int64_t *)x, (int64_t *)y, n, op);
         break;
     case KILN_DTYPE_BOOL:
         if (node->op != KILN_OP_Not) goto unsupported;
-        kiln_cu_not_kernel<<<blocks, KILN_CU_THREADS, 0, st>>>((const uint8_t *)x, (uint8_t *)y,
-                                                               n);
+        kiln_cu_not_kernel<<<blocks, KILN_CU_THREADS, 0, st>>>((const uint8_t *)x, (uint8_t *)y, n);
         break;
     default:
     unsupported:

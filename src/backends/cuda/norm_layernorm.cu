@@ -22,11 +22,10 @@ __device__ __forceinline__ void kiln_cu_ln_param_offsets(const kiln_cu_bcast &pb
 }
 
 template <typename T>
-__device__ __forceinline__ void kiln_cu_ln_row(const T *__restrict__ xr, T *__restrict__ yr,
-                                               const T *__restrict__ scale,
-                                               const T *__restrict__ bias, const kiln_cu_bcast &pb,
-                                               int64_t cols, float mean, float inv, int64_t j0,
-                                               int64_t step) {
+__device__ __forceinline__ void
+kiln_cu_ln_row(const T *__restrict__ xr, T *__restrict__ yr, const T *__restrict__ scale,
+               const T *__restrict__ bias, const kiln_cu_bcast &pb, int64_t cols, float mean,
+               float inv, int64_t j0, int64_t step) {
     for (int64_t j = j0; j < cols; j += step) {
         int64_t off[2];
         kiln_cu_ln_param_offsets(pb, j, off);

@@ -76,18 +76,18 @@ __global__ void kiln_cu_softmax_cols_kernel(const T *__restrict__ x, T *__restri
 }
 
 template <typename T>
-static void kiln_cu_softmax_launch(const void *x, void *y, int64_t outer, int64_t n,
-                                   int64_t inner, int log_, cudaStream_t st) {
+static void kiln_cu_softmax_launch(const void *x, void *y, int64_t outer, int64_t n, int64_t inner,
+                                   int log_, cudaStream_t st) {
     const T *xt = (const T *)x;
     T *yt = (T *)y;
     if (inner == 1 && n <= 1024) {
         int64_t threads = outer * 32;
-        kiln_cu_softmax_warp_kernel<T><<<kiln_cu_blocks(threads), KILN_CU_THREADS, 0, st>>>(
-            xt, yt, outer, n, log_);
+        kiln_cu_softmax_warp_kernel<T>
+            <<<kiln_cu_blocks(threads), KILN_CU_THREADS, 0, st>>>(xt, yt, outer, n, log_);
     } else if (inner == 1) {
         unsigned blocks = outer < KILN_CU_MAX_BLOCKS ? (unsigned)outer : KILN_CU_MAX_BLOCKS;
-        kiln_cu_softmax_block_kernel<T><<<blocks, KILN_CU_SOFTMAX_BLOCK, 0, st>>>(xt, yt, outer, n,
-                                                                                 log_);
+        kiln_cu_softmax_block_kernel<T>
+            <<<blocks, KILN_CU_SOFTMAX_BLOCK, 0, st>>>(xt, yt, outer, n, log_);
     } else {
         kiln_cu_softmax_cols_kernel<T><<<kiln_cu_blocks(outer * inner), KILN_CU_THREADS, 0, st>>>(
             xt, yt, outer, n, inner, log_);
@@ -95,8 +95,8 @@ static void kiln_cu_softmax_launch(const void *x, void *y, int64_t outer, int64_
 }
 
 /* float32 / float16 / bfloat16 in, the same out. */
-extern "C" int kiln_cuda_supports_softmax(const kiln_node *node, const kiln_tview *in,
-                                          int32_t n_in, const kiln_tview *out, int32_t n_out) {
+extern "C" int kiln_cuda_supports_softmax(const kiln_node *node, const kiln_tview *in, int32_t n_in,
+                                          const kiln_tview *out, int32_t n_out) {
     (void)node;
     if (n_in < 1 || n_out < 1) return 0;
     return kiln_cu_is_float(in[0].dtype) && out[0].dtype == in[0].dtype;

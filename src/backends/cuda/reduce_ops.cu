@@ -45,9 +45,9 @@ enum {
 struct kiln_cu_rf {
     int kind;
     __device__ __forceinline__ float init() const {
-        return kind == KILN_CU_RMAX ? -INFINITY
-                                    : (kind == KILN_CU_RMIN ? INFINITY
-                                                            : (kind == KILN_CU_RPROD ? 1.0f : 0.0f));
+        return kind == KILN_CU_RMAX
+                   ? -INFINITY
+                   : (kind == KILN_CU_RMIN ? INFINITY : (kind == KILN_CU_RPROD ? 1.0f : 0.0f));
     }
     /* mx: log-sum-exp's shift */
     __device__ __forceinline__ float map(float v, float mx) const {
@@ -95,9 +95,12 @@ struct kiln_cu_ri {
     int kind;
     int64_t lo, hi;
     __device__ __forceinline__ int64_t init() const {
-        return kind == KILN_CU_RMAX ? lo : (kind == KILN_CU_RMIN ? hi : (kind == KILN_CU_RPROD ? 1 : 0));
+        return kind == KILN_CU_RMAX ? lo
+                                    : (kind == KILN_CU_RMIN ? hi : (kind == KILN_CU_RPROD ? 1 : 0));
     }
-    __device__ __forceinline__ int64_t map(int64_t v, int64_t) const { return v; }
+    __device__ __forceinline__ int64_t map(int64_t v, int64_t) const {
+        return v;
+    }
     __device__ __forceinline__ int64_t operator()(int64_t a, int64_t b) const {
         switch (kind) {
         case KILN_CU_RMAX:
@@ -119,13 +122,21 @@ struct kiln_cu_ri {
 template <typename T, typename F> struct kiln_cu_rload;
 template <typename T> struct kiln_cu_rload<T, kiln_cu_rf> {
     typedef float A;
-    static __device__ __forceinline__ float ld(T v) { return kiln_cu_ldf(v); }
-    static __device__ __forceinline__ T st(float v) { return kiln_cu_stf<T>(v); }
+    static __device__ __forceinline__ float ld(T v) {
+        return kiln_cu_ldf(v);
+    }
+    static __device__ __forceinline__ T st(float v) {
+        return kiln_cu_stf<T>(v);
+    }
 };
 template <typename T> struct kiln_cu_rload<T, kiln_cu_ri> {
     typedef int64_t A;
-    static __device__ __forceinline__ int64_t ld(T v) { return (int64_t)v; }
-    static __device__ __forceinline__ T st(int64_t v) { return (T)v; }
+    static __device__ __forceinline__ int64_t ld(T v) {
+        return (int64_t)v;
+    }
+    static __device__ __forceinline__ T st(int64_t v) {
+        return (T)v;
+    }
 };
 
 /* the largest finite value (log-sum-exp's shift; 0 when there is none) */
@@ -144,7 +155,8 @@ struct kiln_cu_finite_max_op {
     A mx = 0;                                                                                      \
     if (f.kind == KILN_CU_RLOGSUMEXP) {                                                            \
         float m = -INFINITY;                                                                       \
-        for (int64_t j = lane; j < R; j += lanes) m = kiln_cu_finite_max_op()(m, (float)L::ld(xr[j])); \
+        for (int64_t j = lane; j < R; j += lanes)                                                  \
+            m = kiln_cu_finite_max_op()(m, (float)L::ld(xr[j]));                                   \
         m = REDUCE(m, kiln_cu_finite_max_op(), -INFINITY);                                         \
         mx = (A)(m == -INFINITY ? 0.0f : m);                                                       \
     }                                                                                              \
@@ -192,10 +204,19 @@ typedef struct kiln_cu_reduce_plan {
     int64_t rdims[KILN_MAX_DIMS], rstrides[KILN_MAX_DIMS];
 } kiln_cu_reduce_plan;
 
-/* Calls BODY(v) for every reduced element v of the output whose first input is `base`. */
+/* Runs BODY with v set to every reduced element of the output whose first input is `base`:
+ * one strided loop for one reduced group, an odometer over the groups otherwise. */
 #define KILN_CU_FOR_REDUCED(BODY)                                                                  \
     do {                                                                                           \
-        int64_t idx_[KILN_MAX_DIMS] = {0, 0, 0, 0, 0, 0, 0, 0};                                     \
+        if (p.nr <= 1) {                                                                           \
+            int64_t st_ = p.nr ? p.rstrides[0] : 0;                                                \
+            for (int64_t r_ = 0; r_ < p.R; r_++) {                                                 \
+                A v = L::ld(x[base + r_ * st_]);                                                   \
+                BODY;                                                                              \
+            }                                                                                      \
+            break;                                                                                 \
+        }                                                                                          \
+        int64_t idx_[KILN_MAX_DIMS] = {0, 0, 0, 0, 0, 0, 0, 0};                                    \
         int64_t off_ = base;                                                                       \
         for (int64_t r_ = 0; r_ < p.R; r_++) {                                                     \
             A v = L::ld(x[off_]);                                                                  \
@@ -269,8 +290,8 @@ static int kiln_cu_reduce_int_kind(int k) {
 
 /* float32 / float16 / bfloat16 for every kind; int32 / int64 for sum, mean, max, min, prod;
  * the output of the input's dtype. */
-extern "C" int kiln_cuda_supports_reduce(const kiln_node *node, const kiln_tview *in,
-                                         int32_t n_in, const kiln_tview *out, int32_t n_out) {
+extern "C" int kiln_cuda_supports_reduce(const kiln_node *node, const kiln_tview *in, int32_t n_in,
+                                         const kiln_tview *out, int32_t n_out) {
     if (n_in < 1 || n_out < 1) return 0;
     int k = kiln_cu_reduce_kind(node->op);
     kiln_dtype t = in[0].dtype;
@@ -285,15 +306,15 @@ static void kiln_cu_reduce_launch(const void *x, void *y, int rows_path, int64_t
     const T *xt = (const T *)x;
     T *yt = (T *)y;
     if (rows_path && R <= 1024) {
-        kiln_cu_reduce_rows_warp<T, F><<<kiln_cu_blocks(rows * 32), KILN_CU_THREADS, 0, st>>>(
-            xt, yt, rows, R, f);
+        kiln_cu_reduce_rows_warp<T, F>
+            <<<kiln_cu_blocks(rows * 32), KILN_CU_THREADS, 0, st>>>(xt, yt, rows, R, f);
     } else if (rows_path) {
         unsigned blocks = rows < KILN_CU_MAX_BLOCKS ? (unsigned)rows : KILN_CU_MAX_BLOCKS;
-        kiln_cu_reduce_rows_block<T, F><<<blocks, KILN_CU_REDUCE_BLOCK, 0, st>>>(xt, yt, rows, R,
-                                                                                f);
+        kiln_cu_reduce_rows_block<T, F>
+            <<<blocks, KILN_CU_REDUCE_BLOCK, 0, st>>>(xt, yt, rows, R, f);
     } else {
-        kiln_cu_reduce_generic<T, F><<<kiln_cu_blocks(p->n_out), KILN_CU_THREADS, 0, st>>>(
-            xt, yt, *p, f);
+        kiln_cu_reduce_generic<T, F>
+            <<<kiln_cu_blocks(p->n_out), KILN_CU_THREADS, 0, st>>>(xt, yt, *p, f);
     }
 }
 

@@ -11,8 +11,8 @@ extern "C" {
 }
 
 /* Every present input and output of one byte-sized dtype. */
-extern "C" int kiln_cuda_supports_concat(const kiln_node *node, const kiln_tview *in,
-                                         int32_t n_in, const kiln_tview *out, int32_t n_out) {
+extern "C" int kiln_cuda_supports_concat(const kiln_node *node, const kiln_tview *in, int32_t n_in,
+                                         const kiln_tview *out, int32_t n_out) {
     (void)node;
     if (n_in < 1 || n_out < 1 || !kiln_cu_elem_size(out[0].dtype)) return 0;
     for (int32_t i = 0; i < n_in; i++)
@@ -81,8 +81,8 @@ extern "C" kiln_status kiln_cuda_split(kiln_cuda_ctx *ctx, const kiln_node *node
         if (kiln_tview_present(&out[i]) && kiln_tview_count(&out[i]) > 0) {
             int64_t cols = sizes[i] * inner;
             st = kiln_cu_copy_2d(ctx, node, out[i].data, cols,
-                                 (const char *)in[0].data + offset * inner * (int64_t)es,
-                                 src_pitch, outer, cols, es);
+                                 (const char *)in[0].data + offset * inner * (int64_t)es, src_pitch,
+                                 outer, cols, es);
         }
         offset += sizes[i];
     }

@@ -20,24 +20,16 @@ __global__ void kiln_cu_strided_kernel(E *__restrict__ dst, const E *__restrict_
         return;
     }
     KILN_CU_FOR(i, s.count) {
-        int64_t off = s.base, j = i;
-#pragma unroll
-        for (int d = KILN_MAX_DIMS - 1; d >= 0; d--) {
-            if (d >= s.rank) continue;
-            int64_t q = j / s.dims[d];
-            off += (j - q * s.dims[d]) * s.strides[d];
-            j = q;
-        }
-        dst[i] = src[off];
+        dst[i] = src[s.base + kiln_cu_box_offset(i, s.rank, s.count, s.dims, s.strides)];
     }
 }
 
 kiln_status kiln_cu_copy_bytes(kiln_cuda_ctx *ctx, const kiln_node *node, void *dst,
                                const void *src, size_t bytes) {
     if (!bytes || dst == src) return KILN_OK;
-    return kiln_cuda_check(node, cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice,
-                                                 kiln_cu_stream(ctx)),
-                           "cudaMemcpyAsync (device to device)");
+    return kiln_cuda_check(
+        node, cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, kiln_cu_stream(ctx)),
+        "cudaMemcpyAsync (device to device)");
 }
 
 kiln_status kiln_cu_strided_copy(kiln_cuda_ctx *ctx, const kiln_node *node, void *dst,
@@ -50,16 +42,16 @@ kiln_status kiln_cu_strided_copy(kiln_cuda_ctx *ctx, const kiln_node *node, void
     unsigned blocks = kiln_cu_blocks(s->count);
     switch (es) {
     case 1:
-        kiln_cu_strided_kernel<uint8_t><<<blocks, KILN_CU_THREADS, 0, st>>>(
-            (uint8_t *)dst, (const uint8_t *)src, *s);
+        kiln_cu_strided_kernel<uint8_t>
+            <<<blocks, KILN_CU_THREADS, 0, st>>>((uint8_t *)dst, (const uint8_t *)src, *s);
         break;
     case 2:
-        kiln_cu_strided_kernel<uint16_t><<<blocks, KILN_CU_THREADS, 0, st>>>(
-            (uint16_t *)dst, (const uint16_t *)src, *s);
+        kiln_cu_strided_kernel<uint16_t>
+            <<<blocks, KILN_CU_THREADS, 0, st>>>((uint16_t *)dst, (const uint16_t *)src, *s);
         break;
     case 4:
-        kiln_cu_strided_kernel<uint32_t><<<blocks, KILN_CU_THREADS, 0, st>>>(
-            (uint32_t *)dst, (const uint32_t *)src, *s);
+        kiln_cu_strided_kernel<uint32_t>
+            <<<blocks, KILN_CU_THREADS, 0, st>>>((uint32_t *)dst, (const uint32_t *)src, *s);
         break;
     case 8:
         kiln_cu_strided_kernel<unsigned long long><<<blocks, KILN_CU_THREADS, 0, st>>>(
@@ -80,9 +72,9 @@ __global__ void kiln_cu_copy2d_kernel(E *__restrict__ dst, int64_t dp, const E *
     }
 }
 
-kiln_status kiln_cu_copy_2d(kiln_cuda_ctx *ctx, const kiln_node *node, void *dst,
-                            int64_t dst_pitch, const void *src, int64_t src_pitch, int64_t rows,
-                            int64_t cols, size_t es) {
+kiln_status kiln_cu_copy_2d(kiln_cuda_ctx *ctx, const kiln_node *node, void *dst, int64_t dst_pitch,
+                            const void *src, int64_t src_pitch, int64_t rows, int64_t cols,
+                            size_t es) {
     if (rows <= 0 || cols <= 0) return KILN_OK;
     if (rows == 1 || (dst_pitch == cols && src_pitch == cols))
         return kiln_cu_copy_bytes(ctx, node, dst, src, (size_t)(rows * cols) * es);
@@ -114,8 +106,8 @@ kiln_status kiln_cu_copy_2d(kiln_cuda_ctx *ctx, const kiln_node *node, void *dst
             (unsigned long long *)dst, dp, (const unsigned long long *)src, sp, rows, c);
         break;
     default:
-        kiln_cu_copy2d_kernel<uint4><<<blocks, KILN_CU_THREADS, 0, st>>>(
-            (uint4 *)dst, dp, (const uint4 *)src, sp, rows, c);
+        kiln_cu_copy2d_kernel<uint4>
+            <<<blocks, KILN_CU_THREADS, 0, st>>>((uint4 *)dst, dp, (const uint4 *)src, sp, rows, c);
         break;
     }
     return kiln_cuda_check_launch(node, "kiln_cu_copy2d_kernel");

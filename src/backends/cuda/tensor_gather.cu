@@ -25,8 +25,8 @@ __global__ void kiln_cu_gather_kernel(E *__restrict__ dst, const E *__restrict__
     }
 }
 
-extern "C" int kiln_cuda_supports_gather(const kiln_node *node, const kiln_tview *in,
-                                         int32_t n_in, const kiln_tview *out, int32_t n_out) {
+extern "C" int kiln_cuda_supports_gather(const kiln_node *node, const kiln_tview *in, int32_t n_in,
+                                         const kiln_tview *out, int32_t n_out) {
     (void)node;
     if (n_in < 2 || n_out < 1 || !kiln_cu_elem_size(in[0].dtype)) return 0;
     if (in[1].dtype != KILN_DTYPE_INT32 && in[1].dtype != KILN_DTYPE_INT64) return 0;
@@ -77,10 +77,10 @@ extern "C" kiln_status kiln_cuda_gather(kiln_cuda_ctx *ctx, const kiln_node *nod
                                 (long long)kiln_tview_count(&out[0]), (long long)total);
     cudaStream_t st = kiln_cu_stream(ctx);
     if (in[1].dtype == KILN_DTYPE_INT32)
-        kiln_cu_gather_launch<int32_t>(es, out[0].data, in[0].data, in[1].data, total, n, ni,
-                                       inner, st);
+        kiln_cu_gather_launch<int32_t>(es, out[0].data, in[0].data, in[1].data, total, n, ni, inner,
+                                       st);
     else
-        kiln_cu_gather_launch<int64_t>(es, out[0].data, in[0].data, in[1].data, total, n, ni,
-                                       inner, st);
+        kiln_cu_gather_launch<int64_t>(es, out[0].data, in[0].data, in[1].data, total, n, ni, inner,
+                                       st);
     return kiln_cuda_check_launch(node, "kiln_cu_gather_kernel");
 }
