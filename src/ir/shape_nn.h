@@ -61,6 +61,24 @@ typedef struct kiln_nn_einsum {
 kiln_status kiln_nn_einsum_parse(const kiln_node *node, const kiln_tview *in, int32_t n_in,
                                  kiln_nn_einsum *e);
 
+/* The weights of Conv / ConvTranspose / MatMul / Gemm as shapes see them. The CPU backend
+ * may store a node's constant weights prepared for its kernels (reordered into oneDNN's
+ * blocked layout: a uint8 blob) with their logical dims in the `_kiln_wshape` attribute;
+ * for such a node this gives a view with those dims and the dtype of `like` (the other
+ * operand), else `w` itself. */
+static inline const kiln_tview *kiln_nn_logical_weight(const kiln_node *node, const kiln_tview *w,
+                                                       const kiln_tview *like, kiln_tview *tmp) {
+    int32_t rank = 0;
+    const int64_t *dims = kiln_attr_ints(node, "_kiln_wshape", &rank);
+    if (!dims || w->dtype != KILN_DTYPE_UINT8 || w->rank != 1 || rank < 1 || rank > KILN_MAX_DIMS)
+        return w;
+    *tmp = *w;
+    tmp->dtype = like->dtype;
+    tmp->rank = rank;
+    for (int32_t i = 0; i < rank; i++) tmp->dims[i] = dims[i];
+    return tmp;
+}
+
 /* Floor division for possibly negative numerators (pads arithmetic). */
 static inline int64_t kiln_nn_floordiv(int64_t a, int64_t b) {
     int64_t q = a / b;

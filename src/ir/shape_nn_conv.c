@@ -61,18 +61,23 @@ static kiln_status conv_shape(const kiln_node *node, const kiln_tview *in, kiln_
     return KILN_OK;
 }
 
+/* Inputs past W (bias, the fused sum input) play no part in the shape. */
 kiln_status kiln_shape_Conv(const kiln_node *node, const kiln_tview *in, int32_t n_in,
                             kiln_tview *out, int32_t n_out) {
-    if (in[0].dtype != in[1].dtype) return kiln_shape_error(node, "X and W dtypes differ");
+    kiln_tview tmp;
+    kiln_tview xw[2] = {in[0], *kiln_nn_logical_weight(node, &in[1], &in[0], &tmp)};
+    if (xw[0].dtype != xw[1].dtype) return kiln_shape_error(node, "X and W dtypes differ");
     out[0].dtype = in[0].dtype;
-    return conv_shape(node, in, out, 0);
+    return conv_shape(node, xw, out, 0);
 }
 
 kiln_status kiln_shape_ConvTranspose(const kiln_node *node, const kiln_tview *in, int32_t n_in,
                                      kiln_tview *out, int32_t n_out) {
-    if (in[0].dtype != in[1].dtype) return kiln_shape_error(node, "X and W dtypes differ");
+    kiln_tview tmp;
+    kiln_tview xw[2] = {in[0], *kiln_nn_logical_weight(node, &in[1], &in[0], &tmp)};
+    if (xw[0].dtype != xw[1].dtype) return kiln_shape_error(node, "X and W dtypes differ");
     out[0].dtype = in[0].dtype;
-    return conv_shape(node, in, out, 1);
+    return conv_shape(node, xw, out, 1);
 }
 
 kiln_status kiln_shape_ConvInteger(const kiln_node *node, const kiln_tview *in, int32_t n_in,

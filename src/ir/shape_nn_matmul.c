@@ -28,13 +28,16 @@ static kiln_status matmul_shape(const kiln_node *node, const kiln_tview *a, cons
     return KILN_OK;
 }
 
+/* A fused bias input (2) plays no part in the shape. */
 kiln_status kiln_shape_MatMul(const kiln_node *node, const kiln_tview *in, int32_t n_in,
                               kiln_tview *out, int32_t n_out) {
-    if (in[0].dtype != in[1].dtype)
+    kiln_tview tmp;
+    const kiln_tview *b = kiln_nn_logical_weight(node, &in[1], &in[0], &tmp);
+    if (in[0].dtype != b->dtype)
         return kiln_shape_error(node, "A and B dtypes differ (%s, %s)",
-                                kiln_dtype_name(in[0].dtype), kiln_dtype_name(in[1].dtype));
+                                kiln_dtype_name(in[0].dtype), kiln_dtype_name(b->dtype));
     out[0].dtype = in[0].dtype;
-    return matmul_shape(node, &in[0], &in[1], &out[0]);
+    return matmul_shape(node, &in[0], b, &out[0]);
 }
 
 kiln_status kiln_shape_MatMulInteger(const kiln_node *node, const kiln_tview *in, int32_t n_in,
@@ -48,7 +51,8 @@ kiln_status kiln_shape_MatMulInteger(const kiln_node *node, const kiln_tview *in
 
 kiln_status kiln_shape_Gemm(const kiln_node *node, const kiln_tview *in, int32_t n_in,
                             kiln_tview *out, int32_t n_out) {
-    const kiln_tview *a = &in[0], *b = &in[1];
+    kiln_tview tmp;
+    const kiln_tview *a = &in[0], *b = kiln_nn_logical_weight(node, &in[1], &in[0], &tmp);
     if (a->dtype != b->dtype) return kiln_shape_error(node, "A and B dtypes differ");
     out[0].dtype = a->dtype;
     out[0].rank = 2;

@@ -1,3 +1,4 @@
+#define _POSIX_C_SOURCE 200809L
 /*
  * kiln bench MODEL.onnx|MODEL.plan: warm-up, then timed runs on random inputs; prints a
  * performance summary in the manner of trtexec (throughput, latency percentiles), with

@@ -1,3 +1,4 @@
+#define _POSIX_C_SOURCE 200809L
 /* kiln build MODEL.onnx -o MODEL.plan [engine options] */
 #include <errno.h>
 #include <stdio.h>

@@ -1,3 +1,4 @@
+#define _POSIX_C_SOURCE 200809L
 #include "backends/cpu/cpu_executor.h"
 
 #include <stdlib.h>
@@ -11,6 +12,7 @@ struct kiln_cpu_ctx {
     const kiln_node *node;
     kiln_tview *out;
     int32_t n_out;
+    int32_t step;
 };
 
 /* Zero-byte tensors still need a valid, distinct-from-NULL address. */
@@ -38,6 +40,11 @@ kiln_status kiln_cpu_state_init(kiln_cpu_state *s, const kiln_graph *g, const in
 }
 
 void kiln_cpu_state_free(kiln_cpu_state *s) {
+    if (s->node_state)
+        for (int32_t i = 0; s->graph && i < s->graph->node_count; i++)
+            if (s->node_state[i] && s->node_destroy[i]) s->node_destroy[i](s->node_state[i]);
+    free(s->node_state);
+    free(s->node_destroy);
     for (int32_t i = 0; i < s->sub_count; i++) {
         kiln_cpu_state_free(s->subs[i].state);
         free(s->subs[i].state);
@@ -74,6 +81,30 @@ void *kiln_cpu_scratch(kiln_cpu_ctx *ctx, size_t bytes) {
 
 int kiln_cpu_threads(const kiln_cpu_ctx *ctx) {
     return ctx->state->threads;
+}
+
+void **kiln_cpu_node_state(kiln_cpu_ctx *ctx, void (*destroy)(void *)) {
+    kiln_cpu_state *s = ctx->state;
+    if (!s->node_state) {
+        size_t n = (size_t)(s->graph->node_count ? s->graph->node_count : 1);
+        s->node_state = calloc(n, sizeof *s->node_state);
+        s->node_destroy = calloc(n, sizeof *s->node_destroy);
+        if (!s->node_state || !s->node_destroy) {
+            free(s->node_state);
+            free(s->node_destroy);
+            s->node_state = NULL;
+            s->node_destroy = NULL;
+            return NULL;
+        }
+    }
+    s->node_destroy[ctx->step] = destroy;
+    return &s->node_state[ctx->step];
+}
+
+int kiln_cpu_input_is_constant(const kiln_cpu_ctx *ctx, int32_t index) {
+    if (index < 0 || index >= ctx->node->input_count) return 0;
+    int32_t t = ctx->node->inputs[index];
+    return t >= 0 && ctx->state->graph->tensors[t].data != NULL;
 }
 
 /* Gives tensor t `bytes` of memory: its arena slot when it fits, else its own. */
@@ -271,7 +302,7 @@ static kiln_status kiln_cpu_run_node(kiln_cpu_state *s, int32_t step, kiln_tview
     kiln_cpu_kernel_fn kernel = kiln_cpu_kernel_for(node->op);
     if (!kernel)
         return kiln_node_error(KILN_ERR_UNSUPPORTED, node, "the CPU backend has no kernel for it");
-    kiln_cpu_ctx ctx = {s, node, out, node->output_count};
+    kiln_cpu_ctx ctx = {s, node, out, node->output_count, step};
     double t0 = s->node_seconds ? kiln_cpu_now() : 0;
     KILN_TRY(kernel(&ctx, node, in, node->input_count, out, node->output_count));
     if (s->node_seconds) s->node_seconds[step] = kiln_cpu_now() - t0;

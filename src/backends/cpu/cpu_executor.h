@@ -39,6 +39,9 @@ struct kiln_cpu_state {
     int threads;
     /* profiling: seconds per node of the last run, when non-NULL */
     double *node_seconds;
+    /* per-node kernel state (kiln_cpu_node_state), allocated on first use */
+    void **node_state;
+    void (**node_destroy)(void *);
     /* subgraphs: the enclosing state (outer values are looked up there by name) and the
      * states of the subgraphs run from this one */
     kiln_cpu_state *parent;

@@ -33,6 +33,16 @@ kiln_status kiln_cpu_alloc_output(kiln_cpu_ctx *ctx, int32_t index, int32_t rank
 /* Threads the kernel may use (>= 1). */
 int kiln_cpu_threads(const kiln_cpu_ctx *ctx);
 
+/* State a kernel keeps for its node between runs of one context (oneDNN primitives,
+ * reordered weights): a slot holding NULL until the kernel stores something there. The
+ * kernel checks what it stored still fits the current shapes and rebuilds it if not.
+ * `destroy` (recorded at each call) frees the value when the context is freed. NULL when
+ * out of memory. */
+void **kiln_cpu_node_state(kiln_cpu_ctx *ctx, void (*destroy)(void *));
+/* True when input `index` of the running node is a constant of the graph (weights): its
+ * data and address are the same on every run. */
+int kiln_cpu_input_is_constant(const kiln_cpu_ctx *ctx, int32_t index);
+
 /* Runs a subgraph (If/Loop/Scan bodies): inputs bound to the graph's inputs in order;
  * outputs come back as views over memory that stays valid until the calling kernel
  * returns. Names the subgraph does not define resolve to the enclosing graph's values. */

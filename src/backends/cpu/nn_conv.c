@@ -3,7 +3,9 @@
  * blocked SGEMM per image and group; pointwise convolutions skip im2col, depthwise 2-D
  * convolutions run a direct loop.
  */
-#include "backends/cpu/nn_common.h"
+#include <stdlib.h>
+
+#include "backends/cpu/dnnl_common.h"
 
 /* Range [lo, hi) of output positions whose tap i0 + o * s is inside [0, in). */
 static void tap_range(int64_t i0, int64_t s, int64_t in, int64_t out, int64_t *lo, int64_t *hi) {
@@ -67,8 +69,8 @@ static int is_pointwise(const kiln_nn_window *w) {
     return 1;
 }
 
-kiln_status kiln_cpu_conv(kiln_cpu_ctx *ctx, const kiln_node *node, const kiln_tview *in,
-                          int32_t n_in, kiln_tview *out, int32_t n_out) {
+static kiln_status conv_ref(kiln_cpu_ctx *ctx, const kiln_node *node, const kiln_tview *in,
+                            int32_t n_in, kiln_tview *out, int32_t n_out) {
     const kiln_tview *x = &in[0], *w = &in[1];
     const kiln_tview *b = n_in > 2 && kiln_tview_present(&in[2]) ? &in[2] : NULL;
     kiln_tview *y = &out[0];
@@ -124,4 +126,26 @@ kiln_status kiln_cpu_conv(kiln_cpu_ctx *ctx, const kiln_node *node, const kiln_t
     }
     kiln_nn_f32_out_done(y, yf);
     return KILN_OK;
+}
+
+/* The reference kernel on what oneDNN left: prepared weights decoded to plain ones, and
+ * channel-blocked activations converted on the way in and out. */
+kiln_status kiln_cpu_conv(kiln_cpu_ctx *ctx, const kiln_node *node, const kiln_tview *in,
+                          int32_t n_in, kiln_tview *out, int32_t n_out) {
+#ifdef KILN_HAVE_DNNL
+    if (kiln_dnnl_enabled()) {
+        int handled = 0;
+        KILN_TRY(kiln_dnnl_conv(ctx, node, in, n_in, out, &handled));
+        if (handled) return KILN_OK;
+    }
+#endif
+    kiln_tview v[4];
+    int32_t n = n_in < 4 ? n_in : 4;
+    for (int32_t i = 0; i < n; i++) v[i] = in[i];
+    if (n > 1 && kiln_nn_weights_prepared(node, &in[1]))
+        KILN_TRY(kiln_nn_plain_weights(ctx, node, &in[1], &v[1]));
+    int64_t ib = kiln_nn_in_block(node), ob = kiln_nn_out_block(node), sb = kiln_nn_sum_block(node);
+    int64_t si = kiln_attr_int(node, "_kiln_sum_input", -1);
+    if (!ib && !ob && !sb) return conv_ref(ctx, node, v, n_in, out, n_out);
+    return kiln_nn_run_unblocked(ctx, node, v, n_in, out, n_out, ib, sb ? si : -1, sb, ob, conv_ref);
 }

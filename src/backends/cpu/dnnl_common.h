@@ -1,0 +1,165 @@
+/*
+ * The CPU backend's oneDNN path: Conv, MatMul and Gemm (and pooling) run as oneDNN
+ * primitives with the fused epilogue as post-ops, on weights reordered once (at build time,
+ * dnnl_prepare.c) into the layout the primitive prefers.
+ *
+ * Prepared weights. A node whose constant weights were prepared keeps, in place of its
+ * weight input, a uint8 blob (the reordered bytes) and these attributes:
+ *   _kiln_wshape        (ints)   the logical weight dims (shape functions read them)
+ *   _kiln_wlayout       (ints)   the blob's layout, portable: ndims, dims, padded dims,
+ *                                outer strides, inner block count, inner blocks, their dims
+ *   _kiln_dnnl_wdesc    (string) the bytes of the dnnl_memory_desc_t it was reordered to
+ *   _kiln_dnnl_version  (int)    the oneDNN version that wrote them (major*10000+minor*100+patch)
+ *   _kiln_tactic        (int)    KILN_TACTIC_DNNL
+ * A kiln with the same oneDNN uses the blob directly (or reorders it once per context when
+ * the primitive it creates prefers another layout, e.g. on another ISA); any other kiln
+ * (no oneDNN, another version) decodes it with _kiln_wlayout into plain weights, once per
+ * context, and runs the reference kernel.
+ *
+ * Blocked activations. Between oneDNN nodes, activations may stay in oneDNN's channel-
+ * blocked layout (nChw8c / nChw16c: same bytes as NCHW when C is a multiple of the
+ * block). `_kiln_dnnl_in_block` / `_kiln_dnnl_out_block` / `_kiln_dnnl_sum_block` (int,
+ * the block size) on a node say which of its input 0, output 0 and sum input are blocked;
+ * every kernel that honours them also runs without oneDNN (the reference kernels convert).
+ */
+#ifndef KILN_CPU_DNNL_COMMON_H
+#define KILN_CPU_DNNL_COMMON_H
+
+#include "backends/cpu/nn_common.h"
+
+enum { KILN_TACTIC_REF = 0, KILN_TACTIC_DNNL = 1 };
+
+/* ------------------------------------------------------------ always available ------ */
+
+/* True when node's weight input w is a prepared blob (see above). */
+int kiln_nn_weights_prepared(const kiln_node *node, const kiln_tview *w);
+
+/* The plain float32 weights of a prepared node (logical dims `_kiln_wshape`, row-major),
+ * decoded once per context and kept in the node's state. *plain gets a view of them. */
+kiln_status kiln_nn_plain_weights(kiln_cpu_ctx *ctx, const kiln_node *node, const kiln_tview *w,
+                                  kiln_tview *plain);
+
+/* Decodes a blob in the portable layout into logical row-major floats (count elements). */
+kiln_status kiln_nn_unpack_layout(const kiln_node *node, const int64_t *layout, int32_t n_layout,
+                                  const float *blob, size_t blob_bytes, float *plain,
+                                  int64_t count);
+
+/* The channel block of input 0 / output 0 / the sum input (0: plain NCHW). */
+static inline int64_t kiln_nn_in_block(const kiln_node *node) {
+    return kiln_attr_int(node, "_kiln_dnnl_in_block", 0);
+}
+static inline int64_t kiln_nn_out_block(const kiln_node *node) {
+    return kiln_attr_int(node, "_kiln_dnnl_out_block", 0);
+}
+static inline int64_t kiln_nn_sum_block(const kiln_node *node) {
+    return kiln_attr_int(node, "_kiln_dnnl_sum_block", 0);
+}
+
+/* Channel-blocked <-> plain for an (N, C, spatial...) tensor, C a multiple of block. */
+void kiln_nn_unblock(const float *src, float *dst, int32_t rank, const int64_t *dims,
+                     int64_t block, int threads);
+void kiln_nn_block(const float *src, float *dst, int32_t rank, const int64_t *dims,
+                   int64_t block, int threads);
+
+/* Runs a reference kernel `fn` on plain copies of blocked tensors: input 0 (in_block),
+ * input extra_index (extra_block; -1: none) and output 0 (out_block), each float32. v is
+ * the node's input views (modified: blocked ones are replaced by plain copies). */
+kiln_status kiln_nn_run_unblocked(kiln_cpu_ctx *ctx, const kiln_node *node, kiln_tview *v,
+                                  int32_t n_in, kiln_tview *out, int32_t n_out, int64_t in_block,
+                                  int32_t extra_index, int64_t extra_block, int64_t out_block,
+                                  kiln_cpu_kernel_fn fn);
+
+/* The per-node state every NN kernel of this family shares: decoded weights for the
+ * reference path, or the oneDNN path's primitives (owned through dnnl_free). */
+typedef struct kiln_nn_state {
+    float *plain_w;           /* decoded prepared weights */
+    const void *plain_w_from; /* the blob they were decoded from */
+    void *dnnl;
+    void (*dnnl_free)(void *);
+} kiln_nn_state;
+
+/* This node's state (created on first use), or NULL when out of memory. */
+kiln_nn_state *kiln_nn_node_state(kiln_cpu_ctx *ctx);
+
+/* Turns the oneDNN path on or off for this process (tests: the reference kernels as the
+ * baseline); without oneDNN it does nothing. */
+void kiln_nn_use_dnnl(int enabled);
+
+/* ------------------------------------------------------------ with oneDNN ----------- */
+
+#ifdef KILN_HAVE_DNNL
+#include <dnnl.h>
+
+/* 0 when the environment says KILN_DNNL=0 (A/B timing, debugging): the reference kernels
+ * run everything, prepared weights included. */
+int kiln_dnnl_enabled(void);
+
+/* The process's oneDNN CPU engine (created once), or NULL when it cannot be created. */
+dnnl_engine_t kiln_dnnl_engine(void);
+
+/* major * 10000 + minor * 100 + patch of the oneDNN in use. */
+int64_t kiln_dnnl_version(void);
+
+/* True when a prepared node's stored descriptor can be used by this oneDNN. */
+int kiln_dnnl_wdesc(const kiln_node *node, dnnl_memory_desc_t *md);
+
+/* The channel block oneDNN's convolutions prefer on this CPU (16 with AVX-512, 8 with
+ * AVX2, 0 below). */
+int64_t kiln_dnnl_preferred_block(void);
+
+/* A failed oneDNN call as a kiln error naming the node and the call. */
+kiln_status kiln_dnnl_error(const kiln_node *node, dnnl_status_t st, const char *what);
+#define KILN_DNNL_TRY(node, call)                                                             \
+    do {                                                                                      \
+        dnnl_status_t st_ = (call);                                                           \
+        if (st_ != dnnl_success) return kiln_dnnl_error(node, st_, #call);                   \
+    } while (0)
+
+/* A primitive attribute with user-managed scratchpad and the post-ops of a fused node:
+ * sum (scale sum_scale, when sum_scale != 0) then the activation. *out is NULL-safe to
+ * destroy. Returns 0 when oneDNN cannot express the activation. */
+int kiln_dnnl_make_attr(const kiln_nn_act *act, float sum_scale, dnnl_primitive_attr_t *out);
+
+/* A memory descriptor of dims in a plain row-major layout, or channel-blocked (block > 0,
+ * ranks 3-5). */
+dnnl_status_t kiln_dnnl_md(dnnl_memory_desc_t *md, int32_t rank, const int64_t *dims,
+                           int64_t block);
+
+/* Reorders src (desc smd) into dst (desc dmd) on the calling thread's stream `stream`. */
+kiln_status kiln_dnnl_reorder(const kiln_node *node, dnnl_stream_t stream,
+                              const dnnl_memory_desc_t *smd, const void *src,
+                              const dnnl_memory_desc_t *dmd, void *dst);
+
+/* The portable layout of a blocked descriptor (see above) into out (capacity cap);
+ * returns the count, 0 when md is not a plain blocked layout. */
+int32_t kiln_dnnl_layout_ints(const dnnl_memory_desc_t *md, int64_t *out, int32_t cap);
+
+/* Sets the OpenMP threads oneDNN uses on this thread; returns the previous count. */
+int kiln_dnnl_threads_begin(int threads);
+void kiln_dnnl_threads_end(int previous);
+
+/* The oneDNN kernels. Each sets *handled = 0 (and returns KILN_OK) for a node it does not
+ * take (the reference kernel runs it), else runs it and sets *handled = 1. */
+kiln_status kiln_dnnl_conv(kiln_cpu_ctx *ctx, const kiln_node *node, const kiln_tview *in,
+                           int32_t n_in, kiln_tview *out, int *handled);
+kiln_status kiln_dnnl_matmul(kiln_cpu_ctx *ctx, const kiln_node *node, const kiln_tview *in,
+                             int32_t n_in, kiln_tview *out, int *handled);
+kiln_status kiln_dnnl_gemm(kiln_cpu_ctx *ctx, const kiln_node *node, const kiln_tview *in,
+                           int32_t n_in, kiln_tview *out, int *handled);
+kiln_status kiln_dnnl_pool(kiln_cpu_ctx *ctx, const kiln_node *node, const kiln_tview *in,
+                           int32_t n_in, kiln_tview *out, int32_t n_out, int *handled);
+
+/* Build time: the layout the node's primitive would want its weights in (*best) beside
+ * their plain layout (*plain), at the given shapes; *ok = 0 when oneDNN would not run it.
+ * w is the logical (plain) weight view. */
+kiln_status kiln_dnnl_conv_weights_md(const kiln_node *node, const kiln_tview *x,
+                                      const kiln_tview *w, const kiln_tview *y, int has_bias,
+                                      int has_sum, int threads, dnnl_memory_desc_t *plain,
+                                      dnnl_memory_desc_t *best, int *ok);
+kiln_status kiln_dnnl_matmul_weights_md(const kiln_node *node, const kiln_tview *a,
+                                        const kiln_tview *b, const kiln_tview *y, int threads,
+                                        dnnl_memory_desc_t *plain, dnnl_memory_desc_t *best,
+                                        int *ok);
+#endif
+
+#endif
