@@ -12,6 +12,7 @@
 
 #include "cli.h"
 #include "engine_options.h"
+#include "npy.h"
 #include "kiln/kiln_cuda.h"
 
 typedef struct kiln_bench_options {
@@ -21,6 +22,8 @@ typedef struct kiln_bench_options {
     int batch;           /* dynamic leading dims */
     int profile;
     const char *json;    /* path, or "-" for stdout */
+    int n_inputs;        /* --input NAME=FILE: real data instead of random values */
+    const char *input_names[16], *input_files[16];
 } kiln_bench_options;
 
 static double kiln_bench_now(void) {
@@ -51,6 +54,7 @@ static void kiln_bench_usage(FILE *f) {
             "  --shapes S          input shapes, name:1x3x224x224,...\n"
             "  --profile           time every layer\n"
             "  --json FILE         write the figures as JSON (- for stdout)\n"
+            "  --input NAME=FILE   feed this .npy/.pb instead of random values (e.g. token ids)\n"
             "engine options (for .onnx):\n%s",
             kiln_cli_engine_options_help());
 }
@@ -104,7 +108,7 @@ static void kiln_bench_json(FILE *f, const char *model, int threads, int n, doub
 
 int kiln_cli_bench(int argc, char **argv) {
     kiln_cli_engine_options o = {0};
-    kiln_bench_options b = {0, 3.0, 10, 0, 0, NULL};
+    kiln_bench_options b = {.duration = 3.0, .warmup = 10};
     const char *model = NULL;
     for (int i = 0; i < argc; i++) {
         int r = kiln_cli_engine_option(argc, argv, &i, &o);
@@ -121,6 +125,16 @@ int kiln_cli_bench(int argc, char **argv) {
         else if (!strcmp(a, "--batch") && has) b.batch = atoi(argv[++i]);
         else if (!strcmp(a, "--json") && has) b.json = argv[++i];
         else if (!strcmp(a, "--profile")) b.profile = 1;
+        else if (!strcmp(a, "--input") && has && b.n_inputs < 16) {
+            char *spec = argv[++i], *eq = strchr(spec, '=');
+            if (!eq) {
+                fprintf(stderr, "kiln bench: --input takes NAME=FILE\n");
+                return 2;
+            }
+            *eq = '\0';
+            b.input_names[b.n_inputs] = spec;
+            b.input_files[b.n_inputs++] = eq + 1;
+        }
         else if (a[0] == '-') {
             fprintf(stderr, "kiln bench: unknown option '%s'\n", a);
             kiln_bench_usage(stderr);
@@ -151,12 +165,33 @@ int kiln_cli_bench(int argc, char **argv) {
         const char *name = kiln_engine_get_tensor_name(e, i);
         if (kiln_engine_get_tensor_mode(e, name) != KILN_TENSOR_IO_INPUT) continue;
         kiln_dims d = kiln_bench_shape(e, name, b.batch);
-        int64_t count = 1;
-        for (int k = 0; k < d.nb_dims; k++) count *= d.d[k];
         kiln_dtype dt = kiln_engine_get_tensor_dtype(e, name);
-        buffers[i] = malloc((size_t)(count * kiln_dtype_bits(dt) / 8) + 1);
-        if (!buffers[i]) goto done;
-        kiln_bench_fill(buffers[i], dt, count, (uint32_t)i + 1);
+        const char *file = NULL;
+        for (int k = 0; k < b.n_inputs; k++)
+            if (!strcmp(b.input_names[k], name)) file = b.input_files[k];
+        int64_t count = 1;
+        if (file) {
+            kiln_cli_tensor t;
+            char why[512];
+            if (kiln_cli_tensor_load(file, &t, why, sizeof why)) {
+                fprintf(stderr, "kiln bench: input '%s': %s\n", name, why);
+                goto done;
+            }
+            if (t.dtype != dt) {
+                fprintf(stderr, "kiln bench: input '%s' is %s, %s holds %s\n", name,
+                        kiln_dtype_name(dt), file, kiln_dtype_name(t.dtype));
+                kiln_cli_tensor_free(&t);
+                goto done;
+            }
+            d = t.dims;
+            buffers[i] = t.data;
+        }
+        for (int k = 0; k < d.nb_dims; k++) count *= d.d[k];
+        if (!file) {
+            buffers[i] = malloc((size_t)(count * kiln_dtype_bits(dt) / 8) + 1);
+            if (!buffers[i]) goto done;
+            kiln_bench_fill(buffers[i], dt, count, (uint32_t)i + 1);
+        }
         if (kiln_engine_get_device(e) == KILN_DEVICE_CUDA) { /* inputs live on the GPU */
             size_t bytes = (size_t)(count * kiln_dtype_bits(dt) / 8);
             void *dev = NULL;
