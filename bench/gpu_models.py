@@ -106,22 +106,30 @@ def kiln_flags(mode):
     return {"fp32": ["--no-tf32"], "tf32": [], "fp16": ["--fp16"]}[mode]
 
 
-def kiln_run(kiln, onnx_path, inputs, mode, work):
-    args = [kiln, "run", onnx_path, "--device", "cuda", "--output-dir", work] + kiln_flags(mode)
+def input_args(inputs, work):
+    """Saves the inputs as .npy and returns the --input options naming them."""
+    args = []
     for name, value in inputs.items():
         path = os.path.join(work, f"{name}.npy")
         np.save(path, value.numpy())
         args += ["--input", f"{name}={path}"]
+    return args
+
+
+def kiln_run(kiln, onnx_path, inputs, mode, work):
+    args = [kiln, "run", onnx_path, "--device", "cuda", "--output-dir", work] + kiln_flags(mode)
+    args += input_args(inputs, work)
     r = subprocess.run(args, capture_output=True, text=True)
     if r.returncode != 0:
         return None, (r.stderr or r.stdout).strip()[-800:]
     return np.load(os.path.join(work, "output.npy")).astype(np.float32), None
 
 
-def kiln_time(kiln, onnx_path, mode, work):
+def kiln_time(kiln, onnx_path, inputs, mode, work):
+    """Median latency of `kiln bench` on the same inputs (token ids must be valid)."""
     out = os.path.join(work, f"bench_{mode}.json")
-    args = [kiln, "bench", onnx_path, "--device", "cuda", "--batch", "1", "--duration", "2",
-            "--json", out] + kiln_flags(mode)
+    args = [kiln, "bench", onnx_path, "--device", "cuda", "--duration", "2",
+            "--json", out] + kiln_flags(mode) + input_args(inputs, work)
     r = subprocess.run(args, capture_output=True, text=True)
     if r.returncode != 0:
         return None, (r.stderr or r.stdout).strip()[-800:]
@@ -152,7 +160,7 @@ def main():
             if got is not None:
                 rel = float(np.linalg.norm(got - ref) / np.linalg.norm(ref))
                 k.update(rel_error=rel, limit=LIMITS[mode], ok=rel <= LIMITS[mode])
-            ms, terr = kiln_time(args.kiln, onnx_path, mode, work)
+            ms, terr = kiln_time(args.kiln, onnx_path, inputs, mode, work)
             k.update(median_ms=ms)
             if terr:
                 k["time_error"] = terr

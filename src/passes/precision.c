@@ -43,10 +43,18 @@ static int kiln_precision_fixed_input(const kiln_node *n, int32_t i) {
     return 0;
 }
 
+/* Constants saturate at float16's largest finite value rather than becoming infinite:
+ * exporters write "minus infinity" masks as -FLT_MAX, and 0 * -inf would be NaN. */
 static void kiln_precision_convert(void *dst, const float *src, size_t n, kiln_dtype half) {
     uint16_t *h = dst;
-    for (size_t i = 0; i < n; i++)
-        h[i] = half == KILN_DTYPE_FLOAT16 ? kiln_float_to_half(src[i]) : kiln_float_to_bf16(src[i]);
+    for (size_t i = 0; i < n; i++) {
+        float v = src[i];
+        if (half == KILN_DTYPE_FLOAT16 && v == v) {
+            if (v > 65504.0f && v <= 3.4028235e38f) v = 65504.0f;
+            if (v < -65504.0f && v >= -3.4028235e38f) v = -65504.0f;
+        }
+        h[i] = half == KILN_DTYPE_FLOAT16 ? kiln_float_to_half(v) : kiln_float_to_bf16(v);
+    }
 }
 
 /* Adds "Cast(src) -> new tensor of type `to`" before step `before` (nodes are appended and

@@ -378,8 +378,11 @@ static result_kind run_dataset(kiln_engine *engine, kiln_context *ctx, const cha
         }
         void *host = NULL;
         if (cuda_engine) {
-            size_t bytes = (size_t)kiln_dtype_bits(kiln_engine_get_tensor_dtype(engine, name)) / 8;
-            for (int d = 0; d < dims.nb_dims; d++) bytes *= (size_t)dims.d[d];
+            /* sub-byte types (int4, float4...) round up to whole bytes */
+            size_t count = 1;
+            for (int d = 0; d < dims.nb_dims; d++) count *= (size_t)dims.d[d];
+            size_t bits = (size_t)kiln_dtype_bits(kiln_engine_get_tensor_dtype(engine, name));
+            size_t bytes = (bits * count + 7) / 8;
             host = malloc(bytes ? bytes : 1);
             if (!host || kiln_cuda_memcpy_dtoh(host, data, bytes) != KILN_OK) {
                 snprintf(why, why_size, "%s", kiln_last_error());
