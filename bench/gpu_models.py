@@ -154,9 +154,30 @@ def main():
         export(model, inputs, onnx_path)
         ref = torch_reference(model, inputs)
         entry = {"export_s": round(time.time() - t0, 1), "kiln": {}, "torch_ms": {}}
+        # Cross-checks of the reference itself: ONNX Runtime (CPU) on the exported file, and
+        # kiln's CPU engine.
+        try:
+            import onnxruntime as ort
+            sess = ort.InferenceSession(onnx_path, providers=["CPUExecutionProvider"])
+            o = sess.run(None, {k: v.numpy() for k, v in inputs.items()})[0]
+            entry["ort_cpu_vs_torch"] = float(np.linalg.norm(o - ref) / np.linalg.norm(ref))
+        except Exception as e:  # noqa: BLE001 - a missing peer is reported, not fatal
+            entry["ort_cpu_vs_torch"] = f"unavailable: {e}"[:200]
+        cpu_args = [args.kiln, "run", onnx_path, "--output-dir", os.path.join(work, "cpu")]
+        r = subprocess.run(cpu_args + input_args(inputs, work), capture_output=True, text=True)
+        if r.returncode == 0:
+            kc = np.load(os.path.join(work, "cpu", "output.npy"))
+            entry["kiln_cpu_vs_torch"] = float(np.linalg.norm(kc - ref) / np.linalg.norm(ref))
+        else:
+            entry["kiln_cpu_vs_torch"] = (r.stderr or r.stdout)[-300:]
+        print(name, "ref norm", float(np.linalg.norm(ref)), "ort vs torch", entry["ort_cpu_vs_torch"],
+              "kiln cpu vs torch", entry["kiln_cpu_vs_torch"], flush=True)
         for mode in ("fp32", "tf32", "fp16"):
             got, err = kiln_run(args.kiln, onnx_path, inputs, mode, work)
             k = {"error": err}
+            if got is not None and mode == "fp32":
+                print(name, "kiln cuda norm", float(np.linalg.norm(got)), "first", got.ravel()[:4],
+                      "ref first", ref.ravel()[:4], flush=True)
             if got is not None:
                 rel = float(np.linalg.norm(got - ref) / np.linalg.norm(ref))
                 k.update(rel_error=rel, limit=LIMITS[mode], ok=rel <= LIMITS[mode])
