@@ -53,11 +53,14 @@ def make_model(name):
 
 
 class FirstOutput(torch.nn.Module):
-    """BERT returns a ModelOutput: export and compare its first tensor."""
+    """BERT returns a ModelOutput: export and compare its first tensor. Always in eval
+    mode: torch.onnx.export restores the wrapper's training flag afterwards, recursively,
+    so a wrapper left in training mode would put BatchNorm back on batch statistics."""
 
     def __init__(self, m):
         super().__init__()
         self.m = m
+        self.eval()
 
     def forward(self, *args):
         out = self.m(*args)
