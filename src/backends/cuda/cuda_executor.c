@@ -83,12 +83,14 @@ void **kiln_cuda_node_state(kiln_cuda_ctx *ctx, void (*destroy)(void *)) {
 
 /* ---------------------------------------------------------------- engine ----------- */
 
+/* The kernel a plan names for a node. The name was chosen at build time with the shapes
+ * and types of the profile, which the plan's static types may not all repeat: the name
+ * decides, not a second supports() check. */
 static const kiln_cuda_kernel_info *kiln_cuda_kernel_named(const kiln_node *node, const char *name,
                                                            const kiln_tview *in, int32_t n_in,
                                                            const kiln_tview *out, int32_t n_out) {
-    const kiln_cuda_kernel_info *k = kiln_cuda_kernel_for(node, in, n_in, out, n_out);
-    if (k && name && strcmp(k->name, name)) k = NULL;
-    return k;
+    if (!name) return kiln_cuda_kernel_for(node, in, n_in, out, n_out);
+    return kiln_cuda_kernel_by_name(node->op, name);
 }
 
 /* Static views of a node's tensors: dtype and rank from the graph, no data. */
@@ -463,9 +465,26 @@ static int kiln_cuda_shape_only(const kiln_node *node) {
     return !strcmp(name, "Shape") || !strcmp(name, "Size");
 }
 
+typedef struct kiln_cuda_host_reads {
+    kiln_cuda_state *s;
+    const kiln_node *node;
+    kiln_status status;
+} kiln_cuda_host_reads;
+
+static kiln_status kiln_cuda_to_host(kiln_cuda_state *s, int32_t t, const kiln_node *node);
+
+static void kiln_cuda_outer_to_host(void *user, int32_t t) {
+    kiln_cuda_host_reads *r = user;
+    if (r->status == KILN_OK) r->status = kiln_cuda_to_host(r->s, t, r->node);
+}
+
 static kiln_status kiln_cuda_run_cpu_node(kiln_cuda_state *s, int32_t step) {
     const kiln_node *node = &s->graph->nodes[step];
     static uint8_t shape_only_dummy[16];
+    /* Subgraphs (If/Loop/Scan bodies) read enclosing values by name, on the host. */
+    kiln_cuda_host_reads reads = {s, node, KILN_OK};
+    kiln_node_outer_reads(node, s->graph, kiln_cuda_outer_to_host, &reads);
+    KILN_TRY(reads.status);
     for (int32_t i = 0; i < node->input_count; i++) {
         int32_t t = node->inputs[i];
         if (t < 0) continue;

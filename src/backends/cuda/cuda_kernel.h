@@ -54,6 +54,9 @@ const kiln_cuda_kernel_info *kiln_cuda_kernel_for(const kiln_node *node, const k
                                                   int32_t n_in, const kiln_tview *out,
                                                   int32_t n_out);
 
+/* The kernel of an op with a given name (as a plan records it), or NULL. */
+const kiln_cuda_kernel_info *kiln_cuda_kernel_by_name(kiln_op op, const char *name);
+
 /* The stream of the run (a cudaStream_t). */
 void *kiln_cuda_stream(kiln_cuda_ctx *ctx);
 /* Device scratch memory valid until the kernel returns; NULL when out of memory. */

@@ -1,4 +1,6 @@
 /* The CUDA kernel table generated from cuda_kernels.def. */
+#include <string.h>
+
 #include "backends/cuda/cuda_kernel.h"
 
 #define KILN_CUDA_KERNEL(op, run, supports, tune, host, name)                                 \
@@ -29,5 +31,11 @@ const kiln_cuda_kernel_info *kiln_cuda_kernel_for(const kiln_node *node, const k
                                                   int32_t n_out) {
     for (const kiln_cuda_kernel_info *k = kiln_cuda_kernel_table; k->run; k++)
         if (k->op == node->op && k->supports(node, in, n_in, out, n_out)) return k;
+    return NULL;
+}
+
+const kiln_cuda_kernel_info *kiln_cuda_kernel_by_name(kiln_op op, const char *name) {
+    for (const kiln_cuda_kernel_info *k = kiln_cuda_kernel_table; k->run; k++)
+        if (k->op == op && !strcmp(k->name, name)) return k;
     return NULL;
 }
