@@ -387,7 +387,14 @@ static int compare(const char *name, kiln_dtype dtype, kiln_dims dims, const voi
     if (model_is_random) return check_random(name, dtype, data, count, why, why_size);
     if (bits < 8 || !(is_float(dtype) || bits >= 8)) {
         if (memcmp(data, want->data, want->nbytes) != 0) {
-            snprintf(why, why_size, "output '%s' (%s) differs", name, kiln_dtype_name(dtype));
+            /* the first bytes of both, to tell packing from values */
+            char got_hex[64] = "", want_hex[64] = "";
+            for (size_t i = 0; i < want->nbytes && i < 8; i++) {
+                snprintf(got_hex + 3 * i, 4, " %02x", ((const uint8_t *)data)[i]);
+                snprintf(want_hex + 3 * i, 4, " %02x", ((const uint8_t *)want->data)[i]);
+            }
+            snprintf(why, why_size, "output '%s' (%s) differs: bytes%s, expected%s", name,
+                     kiln_dtype_name(dtype), got_hex, want_hex);
             return 0;
         }
         return 1;
