@@ -526,8 +526,10 @@ static int compare_tensor(kiln_engine *engine, kiln_context *ctx, const char *na
     }
     void *host = NULL;
     if (cuda_engine) {
-        size_t bytes = (size_t)kiln_dtype_bits(dtype) / 8;
-        for (int d = 0; d < dims.nb_dims; d++) bytes *= (size_t)dims.d[d];
+        /* sub-byte types (int4, float4...) round up to whole bytes */
+        size_t count = 1;
+        for (int d = 0; d < dims.nb_dims; d++) count *= (size_t)dims.d[d];
+        size_t bytes = ((size_t)kiln_dtype_bits(dtype) * count + 7) / 8;
         host = malloc(bytes ? bytes : 1);
         if (!host || kiln_cuda_memcpy_dtoh(host, data, bytes) != KILN_OK) {
             snprintf(why, why_size, "%s", kiln_last_error());
