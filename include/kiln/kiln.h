@@ -167,6 +167,18 @@ KILN_API int32_t kiln_dtype_bits(kiln_dtype dtype);
 
 #define KILN_MAX_DIMS 8
 
+/* What an ONNX value is. Engine inputs and outputs have a declared kind
+ * (kiln_engine_get_tensor_kind: TENSOR, SEQUENCE, OPTIONAL or OPTIONAL_SEQUENCE); a value
+ * after a run has an actual kind (kiln_context_get_output_kind: TENSOR, SEQUENCE or NONE).
+ * The dtype of a sequence (or an optional) is the dtype of its elements. */
+typedef enum kiln_value_kind {
+    KILN_VALUE_TENSOR = 0,            /* a tensor (the default) */
+    KILN_VALUE_SEQUENCE = 1,          /* a sequence of tensors of one dtype */
+    KILN_VALUE_NONE = 2,              /* an empty optional (values only) */
+    KILN_VALUE_OPTIONAL = 3,          /* declared: an optional tensor (a tensor or none) */
+    KILN_VALUE_OPTIONAL_SEQUENCE = 4  /* declared: an optional sequence (a sequence or none) */
+} kiln_value_kind;
+
 /* A shape. A dimension of -1 is dynamic (decided when the input shape is set). */
 typedef struct kiln_dims {
     int32_t nb_dims;
@@ -474,6 +486,10 @@ KILN_API const char *kiln_engine_get_tensor_name(const kiln_engine *engine, int3
 KILN_API kiln_tensor_io_mode kiln_engine_get_tensor_mode(const kiln_engine *engine,
                                                          const char *name);
 KILN_API kiln_dtype kiln_engine_get_tensor_dtype(const kiln_engine *engine, const char *name);
+/* The declared kind of an I/O tensor (kiln_value_kind): KILN_VALUE_TENSOR for plain
+ * tensors (and for an unknown name), SEQUENCE, OPTIONAL or OPTIONAL_SEQUENCE for the ONNX
+ * graph inputs and outputs of those types. Their dtype is their elements'. */
+KILN_API kiln_value_kind kiln_engine_get_tensor_kind(const kiln_engine *engine, const char *name);
 /* Shapes as built; dynamic dims are -1. */
 KILN_API kiln_status kiln_engine_get_tensor_shape(const kiln_engine *engine, const char *name,
                                                   kiln_dims *out);
@@ -491,7 +507,7 @@ KILN_API void kiln_context_destroy(kiln_context *context);
 KILN_API kiln_status kiln_context_set_input_shape(kiln_context *context, const char *name,
                                                   kiln_dims dims);
 /* The current shape of an I/O tensor: inputs as set, outputs as inferred (after a run for
- * data-dependent shapes). */
+ * data-dependent shapes). Sequences and empty optionals have none: nb_dims is -1. */
 KILN_API kiln_status kiln_context_get_tensor_shape(const kiln_context *context, const char *name,
                                                    kiln_dims *out);
 /* Binds a buffer (host memory for CPU engines, device memory for CUDA engines). The
@@ -508,6 +524,53 @@ KILN_API kiln_status kiln_context_execute(kiln_context *context);
  * read the shape with kiln_context_get_tensor_shape, then the data here. */
 KILN_API kiln_status kiln_context_get_tensor_data(const kiln_context *context, const char *name,
                                                   const void **data);
+
+/*
+ * Values that are not plain numeric tensors: sequences, empty optionals and strings. These
+ * calls serve CPU engines; on CUDA engines they fail with KILN_ERR_UNSUPPORTED (build the
+ * engine for the CPU to run such a model).
+ *
+ * Inputs. A sequence input (kind SEQUENCE or OPTIONAL_SEQUENCE) is bound with
+ * kiln_context_set_input_sequence: `count` items of the input's dtype, item i of shape
+ * shapes[i] with its elements at data[i] (dense, row-major). The shapes are copied; the
+ * item data stays the caller's and is read during each later run, as a buffer bound with
+ * kiln_context_set_tensor_address is: it must stay valid and unchanged until the last run
+ * that reads it has returned. Sequences of strings cannot be bound. An optional input
+ * (kind OPTIONAL or OPTIONAL_SEQUENCE) is left empty with kiln_context_set_input_none, or
+ * given a value with the tensor calls (or kiln_context_set_input_sequence); the last call
+ * decides. A string input (dtype KILN_DTYPE_STRING) is bound with
+ * kiln_context_set_input_strings: dims as for kiln_context_set_input_shape, and one
+ * NUL-terminated string per element (row-major), all copied into the context, so the
+ * caller's strings may be freed on return. kiln_context_set_tensor_address is refused for
+ * sequence and string inputs.
+ *
+ * Outputs, after a run. kiln_context_get_output_kind gives the value's actual kind
+ * (KILN_VALUE_TENSOR, SEQUENCE or NONE). A sequence output has
+ * kiln_context_get_output_sequence_count items; item i is read with
+ * kiln_context_get_output_sequence_item (its shape, and a pointer to its elements, of the
+ * output's dtype). A string output's shape comes from kiln_context_get_tensor_shape and
+ * element i (row-major) from kiln_context_get_output_string: `len` bytes at `*s`, which
+ * may hold NULs and need not be NUL-terminated. Everything these calls return points into
+ * the context and stays valid until its next run, shape change or destruction. Sequence,
+ * empty and string outputs are not copied into buffers bound with
+ * kiln_context_set_tensor_address, and kiln_context_get_tensor_data refuses them.
+ */
+KILN_API kiln_status kiln_context_set_input_sequence(kiln_context *context, const char *name,
+                                                     int32_t count, const kiln_dims *shapes,
+                                                     const void *const *data);
+KILN_API kiln_status kiln_context_set_input_none(kiln_context *context, const char *name);
+KILN_API kiln_status kiln_context_set_input_strings(kiln_context *context, const char *name,
+                                                    kiln_dims dims, const char *const *strings);
+/* *kind: a kiln_value_kind (TENSOR, SEQUENCE or NONE). */
+KILN_API kiln_status kiln_context_get_output_kind(const kiln_context *context, const char *name,
+                                                  int32_t *kind);
+KILN_API kiln_status kiln_context_get_output_sequence_count(const kiln_context *context,
+                                                            const char *name, int32_t *count);
+KILN_API kiln_status kiln_context_get_output_sequence_item(const kiln_context *context,
+                                                           const char *name, int32_t index,
+                                                           kiln_dims *dims, const void **data);
+KILN_API kiln_status kiln_context_get_output_string(const kiln_context *context, const char *name,
+                                                    int64_t index, const char **s, size_t *len);
 /* Per-layer timing of later runs (off by default: it costs a clock read per layer). */
 KILN_API kiln_status kiln_context_set_profiling(kiln_context *context, int enabled);
 /* Seconds layer `index` (in engine layer order) took in the last profiled run. */
@@ -517,6 +580,9 @@ KILN_API kiln_status kiln_context_get_layer_time(const kiln_context *context, in
 KILN_API const char *kiln_engine_get_layer_name(const kiln_engine *engine, int32_t index);
 KILN_API const char *kiln_engine_get_layer_op(const kiln_engine *engine, int32_t index);
 KILN_API const char *kiln_engine_get_layer_kernel(const kiln_engine *engine, int32_t index);
+/* The original layers fused into layer `index` by graph optimizations, comma-separated
+ * (owned by the engine), or NULL when nothing was fused into it. */
+KILN_API const char *kiln_engine_get_layer_fused(const kiln_engine *engine, int32_t index);
 /* Bytes of the activation arena planned at build time at the profile's opt shapes (0 when
  * shapes depend on the data), and the sum of the intermediate tensor sizes it replaces. */
 KILN_API uint64_t kiln_engine_get_planned_arena_bytes(const kiln_engine *engine);

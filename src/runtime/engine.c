@@ -17,6 +17,9 @@ void kiln_engine_free(kiln_engine *e) {
         for (int32_t i = 0; e->kernel_names && i < e->graph->node_count; i++)
             free(e->kernel_names[i]);
     free(e->kernel_names);
+    for (int32_t i = 0; e->fused_names && e->graph && i < e->graph->node_count; i++)
+        free(e->fused_names[i]);
+    free(e->fused_names);
     kiln_graph_destroy(e->graph);
     for (int32_t i = 0; e->io && i < e->io_count; i++) free(e->io[i].name);
     free(e->io);
@@ -182,4 +185,29 @@ uint64_t kiln_engine_get_naive_activation_bytes(const kiln_engine *engine) {
 
 uint64_t kiln_engine_get_weight_bytes(const kiln_engine *engine) {
     return engine ? engine->weight_bytes : 0;
+}
+
+const char *kiln_engine_get_layer_fused(const kiln_engine *engine, int32_t index) {
+    if (!engine || index < 0 || index >= engine->graph->node_count) return NULL;
+    kiln_engine *e = (kiln_engine *)engine;
+    if (!e->fused_names) {
+        /* Joined once, on first use, from the nodes' "_kiln_fused" attributes. */
+        e->fused_names = calloc((size_t)e->graph->node_count + 1, sizeof(char *));
+        if (!e->fused_names) return NULL;
+        for (int32_t i = 0; i < e->graph->node_count; i++) {
+            const kiln_attr *a = kiln_node_attr(&e->graph->nodes[i], "_kiln_fused");
+            if (!a || a->type != KILN_ATTR_STRINGS || a->count == 0) continue;
+            size_t len = 1;
+            for (int32_t k = 0; k < a->count; k++) len += strlen(a->strings[k]) + 2;
+            char *s = malloc(len);
+            if (!s) continue;
+            s[0] = '\0';
+            for (int32_t k = 0; k < a->count; k++) {
+                if (k) strcat(s, ", ");
+                strcat(s, a->strings[k]);
+            }
+            e->fused_names[i] = s;
+        }
+    }
+    return e->fused_names[index];
 }

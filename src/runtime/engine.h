@@ -10,9 +10,10 @@ typedef struct kiln_engine_io {
     char *name;
     kiln_tensor_io_mode mode;
     int32_t tensor; /* index in the engine graph */
-    kiln_dtype dtype;
+    kiln_dtype dtype; /* of the elements, for sequences and optionals */
     int32_t rank;
     int64_t dims[KILN_MAX_DIMS]; /* -1: dynamic */
+    uint8_t kind;     /* declared kiln_value_kind: TENSOR, SEQUENCE, OPTIONAL, OPTIONAL_SEQUENCE */
 } kiln_engine_io;
 
 /* An optimization profile: min/opt/max dims for each input, in io order (outputs unused). */
@@ -41,6 +42,7 @@ struct kiln_engine {
     uint64_t weight_bytes;
     char **kernel_names; /* per node: the kernel chosen */
     void *backend;       /* backend data (kiln_cuda_engine for CUDA engines), or NULL */
+    char **fused_names;  /* per node, joined "_kiln_fused" names, built on first request */
     /* storage backing borrowed weights (a mapped or copied plan) */
     kiln_file_map plan_file;
     void *plan_copy;

@@ -91,12 +91,19 @@ int kiln_cli_inspect_plan(const char *path, int json) {
     for (int32_t i = 0; i < layers; i++) {
         const char *name = kiln_engine_get_layer_name(e, i), *op = kiln_engine_get_layer_op(e, i);
         const char *kernel = kiln_engine_get_layer_kernel(e, i);
+        const char *fused = kiln_engine_get_layer_fused(e, i);
         if (json) {
             printf("%s\n  {\"name\": ", i ? "," : "");
             kiln_inspect_json_str(name);
-            printf(", \"op\": \"%s\", \"kernel\": \"%s\"}", op, kernel);
+            printf(", \"op\": \"%s\", \"kernel\": \"%s\"", op, kernel);
+            if (fused) {
+                printf(", \"fused\": ");
+                kiln_inspect_json_str(fused);
+            }
+            printf("}");
         } else {
             printf("  %4d  %-40.40s %-20s %s\n", i, name, op, kernel);
+            if (fused) printf("        fused: %s\n", fused);
         }
     }
     if (json) printf("]}\n");
