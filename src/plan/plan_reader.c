@@ -27,6 +27,14 @@ static int kiln_plan_dtype_ok(uint32_t d) {
     return d >= 1 && d <= KILN_DTYPE_INT2;
 }
 
+/* A dtype field: the kiln_dtype in bits 0..7, the value kind (kiln_value_kind) in bits
+ * 8..15, zeros above. Returns 0 when the kind or the upper bits are wrong. */
+static int kiln_plan_split_dtype(uint32_t field, uint32_t *dtype, uint8_t *kind) {
+    *dtype = field & 0xffu;
+    *kind = (uint8_t)(field >> 8 & 0xffu);
+    return (field >> 16) == 0 && *kind <= KILN_VALUE_OPTIONAL_SEQUENCE && *kind != KILN_VALUE_NONE;
+}
+
 static kiln_status kiln_plan_read_graph(kiln_reader *r, const kiln_plan_in *in, kiln_graph *parent,
                                         int depth, kiln_graph **out);
 
@@ -127,9 +135,12 @@ static void kiln_plan_read_attr(kiln_reader *r, const kiln_plan_in *in, kiln_gra
 
 static void kiln_plan_read_tensor(kiln_reader *r, const kiln_plan_in *in, kiln_graph *g) {
     char *name = kiln_read_str(r);
-    uint32_t dtype = kiln_read_u32(r), rank = kiln_read_u32(r);
-    if (r->status == KILN_OK && (dtype > KILN_DTYPE_INT2 || (rank > KILN_MAX_DIMS && rank != UINT32_MAX)))
-        kiln_reader_fail(r, "tensor '%s' has dtype %u and rank %u", name, dtype, rank);
+    uint32_t dtype_field = kiln_read_u32(r), rank = kiln_read_u32(r), dtype;
+    uint8_t kind;
+    int kind_ok = kiln_plan_split_dtype(dtype_field, &dtype, &kind);
+    if (r->status == KILN_OK &&
+        (!kind_ok || dtype > KILN_DTYPE_INT2 || (rank > KILN_MAX_DIMS && rank != UINT32_MAX)))
+        kiln_reader_fail(r, "tensor '%s' has dtype %u and rank %u", name, dtype_field, rank);
     int64_t dims[KILN_MAX_DIMS];
     char *dim_names[KILN_MAX_DIMS] = {0};
     int32_t srank = rank == UINT32_MAX ? -1 : (int32_t)rank;
@@ -158,6 +169,7 @@ static void kiln_plan_read_tensor(kiln_reader *r, const kiln_plan_in *in, kiln_g
     if (index >= 0) {
         kiln_ir_tensor *t = &g->tensors[index];
         t->producer = producer;
+        t->kind = kind;
         for (int32_t d = 0; d < srank; d++) {
             t->dim_names[d] = dim_names[d] && *dim_names[d] ? dim_names[d] : NULL;
             if (!t->dim_names[d]) free(dim_names[d]);
@@ -294,12 +306,15 @@ static void kiln_plan_read_bindings(kiln_reader *r, kiln_engine *e) {
         io->name = kiln_read_str(r);
         io->mode = (kiln_tensor_io_mode)kiln_read_u32(r);
         io->tensor = (int32_t)kiln_read_u32(r);
-        io->dtype = (kiln_dtype)kiln_read_u32(r);
+        uint32_t dtype_field = kiln_read_u32(r), dtype;
         uint32_t rank = kiln_read_u32(r);
         if (r->status != KILN_OK) break;
+        int kind_ok = kiln_plan_split_dtype(dtype_field, &dtype, &io->kind);
+        io->dtype = (kiln_dtype)dtype;
         if ((io->mode != KILN_TENSOR_IO_INPUT && io->mode != KILN_TENSOR_IO_OUTPUT) ||
-            io->tensor < 0 || io->tensor >= e->graph->tensor_count ||
-            !kiln_plan_dtype_ok((uint32_t)io->dtype) || (rank > KILN_MAX_DIMS && rank != UINT32_MAX)) {
+            io->tensor < 0 || io->tensor >= e->graph->tensor_count || !kind_ok ||
+            !kiln_plan_dtype_ok((uint32_t)io->dtype) || (rank > KILN_MAX_DIMS && rank != UINT32_MAX) ||
+            (io->kind != KILN_VALUE_TENSOR && rank != UINT32_MAX)) {
             kiln_reader_fail(r, "I/O tensor %u is malformed", i);
             break;
         }
@@ -333,6 +348,18 @@ static void kiln_plan_read_bindings(kiln_reader *r, kiln_engine *e) {
             kiln_plan_read_dims(r, pr->min[i], (uint32_t)rank);
             kiln_plan_read_dims(r, pr->opt[i], (uint32_t)rank);
             kiln_plan_read_dims(r, pr->max[i], (uint32_t)rank);
+            /* What the builder guarantees: 0 <= min <= opt <= max, and fixed dims fixed.
+             * Contexts accept any shape inside these bounds without further checks. */
+            for (int32_t d = 0; d < rank && r->status == KILN_OK; d++) {
+                int64_t lo = pr->min[i][d], mid = pr->opt[i][d], hi = pr->max[i][d];
+                int64_t fixed = e->io[i].dims[d];
+                if (lo < 0 || lo > mid || mid > hi || (fixed >= 0 && (lo != fixed || hi != fixed)))
+                    kiln_reader_fail(r,
+                                     "profile %u of input '%s': dimension %d has min %lld, opt "
+                                     "%lld, max %lld",
+                                     p, e->io[i].name, d, (long long)lo, (long long)mid,
+                                     (long long)hi);
+            }
         }
     }
 }
@@ -481,6 +508,11 @@ kiln_status kiln_plan_deserialize(const uint8_t *data, size_t size, int borrow, 
     }
     for (int32_t i = 0; i < e->graph->tensor_count; i++)
         if (e->graph->tensors[i].data) e->weight_bytes += e->graph->tensors[i].nbytes;
+    st = kiln_engine_index_fused(e);
+    if (st != KILN_OK) {
+        kiln_engine_free(e);
+        return st;
+    }
     *out = e;
     return KILN_OK;
 }

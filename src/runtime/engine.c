@@ -187,27 +187,30 @@ uint64_t kiln_engine_get_weight_bytes(const kiln_engine *engine) {
     return engine ? engine->weight_bytes : 0;
 }
 
-const char *kiln_engine_get_layer_fused(const kiln_engine *engine, int32_t index) {
-    if (!engine || index < 0 || index >= engine->graph->node_count) return NULL;
-    kiln_engine *e = (kiln_engine *)engine;
-    if (!e->fused_names) {
-        /* Joined once, on first use, from the nodes' "_kiln_fused" attributes. */
-        e->fused_names = calloc((size_t)e->graph->node_count + 1, sizeof(char *));
-        if (!e->fused_names) return NULL;
-        for (int32_t i = 0; i < e->graph->node_count; i++) {
-            const kiln_attr *a = kiln_node_attr(&e->graph->nodes[i], "_kiln_fused");
-            if (!a || a->type != KILN_ATTR_STRINGS || a->count == 0) continue;
-            size_t len = 1;
-            for (int32_t k = 0; k < a->count; k++) len += strlen(a->strings[k]) + 2;
-            char *s = malloc(len);
-            if (!s) continue;
-            s[0] = '\0';
-            for (int32_t k = 0; k < a->count; k++) {
-                if (k) strcat(s, ", ");
-                strcat(s, a->strings[k]);
-            }
-            e->fused_names[i] = s;
+/* Joins each node's "_kiln_fused" names once, when the engine is made: engines are
+ * read-only afterwards, so threads may query them concurrently. */
+kiln_status kiln_engine_index_fused(kiln_engine *e) {
+    e->fused_names = calloc((size_t)e->graph->node_count + 1, sizeof(char *));
+    if (!e->fused_names) return kiln_error(KILN_ERR_OUT_OF_MEMORY, "out of memory");
+    for (int32_t i = 0; i < e->graph->node_count; i++) {
+        const kiln_attr *a = kiln_node_attr(&e->graph->nodes[i], "_kiln_fused");
+        if (!a || a->type != KILN_ATTR_STRINGS || a->count == 0) continue;
+        size_t len = 1;
+        for (int32_t k = 0; k < a->count; k++) len += strlen(a->strings[k]) + 2;
+        char *s = malloc(len);
+        if (!s) return kiln_error(KILN_ERR_OUT_OF_MEMORY, "out of memory");
+        s[0] = '\0';
+        for (int32_t k = 0; k < a->count; k++) {
+            if (k) strcat(s, ", ");
+            strcat(s, a->strings[k]);
         }
+        e->fused_names[i] = s;
     }
-    return e->fused_names[index];
+    return KILN_OK;
+}
+
+const char *kiln_engine_get_layer_fused(const kiln_engine *engine, int32_t index) {
+    if (!engine || !engine->fused_names || index < 0 || index >= engine->graph->node_count)
+        return NULL;
+    return engine->fused_names[index];
 }

@@ -42,7 +42,7 @@ struct kiln_engine {
     uint64_t weight_bytes;
     char **kernel_names; /* per node: the kernel chosen */
     void *backend;       /* backend data (kiln_cuda_engine for CUDA engines), or NULL */
-    char **fused_names;  /* per node, joined "_kiln_fused" names, built on first request */
+    char **fused_names;  /* per node, joined "_kiln_fused" names (kiln_engine_index_fused) */
     /* storage backing borrowed weights (a mapped or copied plan) */
     kiln_file_map plan_file;
     void *plan_copy;
@@ -54,5 +54,7 @@ kiln_status kiln_engine_compute_liveness(kiln_engine *e);
 /* The io entry of `name`, or NULL (and an error naming the engine's io tensors). */
 const kiln_engine_io *kiln_engine_find_io(const kiln_engine *e, const char *name, const char *call);
 int32_t kiln_engine_io_index(const kiln_engine *e, const char *name);
+/* Fills fused_names from the nodes' attributes (built and loaded engines). */
+kiln_status kiln_engine_index_fused(kiln_engine *e);
 
 #endif
