@@ -26,7 +26,7 @@ from . import _lib
 from ._enums import (ActivationType, BuilderFlag, DataType, DeviceType, ElementWiseOperation,
                      LayerInformationFormat, MatrixOperation, MemoryPoolType,
                      NetworkDefinitionCreationFlag, PoolingType, ReduceOperation, ResizeMode,
-                     Severity, TensorIOMode, UnaryOperation, nptype)
+                     Severity, TensorIOMode, UnaryOperation, ValueKind, nptype)
 from ._errors import (KilnArgumentError, KilnDeviceError, KilnError, KilnInternalError,
                       KilnIOError, KilnMemoryError, KilnNotImplementedError, KilnParseError,
                       KilnPlanError, KilnShapeError, KilnTypeError, KilnUnsupportedError,
@@ -91,7 +91,7 @@ __all__ = [
     "DataType", "TensorIOMode", "BuilderFlag", "MemoryPoolType", "DeviceType",
     "NetworkDefinitionCreationFlag", "ActivationType", "PoolingType", "ElementWiseOperation",
     "UnaryOperation", "ReduceOperation", "ResizeMode", "MatrixOperation", "Severity",
-    "LayerInformationFormat",
+    "LayerInformationFormat", "ValueKind",
     # errors
     "KilnError", "KilnArgumentError", "KilnTypeError", "KilnMemoryError", "KilnIOError",
     "KilnParseError", "KilnUnsupportedError", "KilnNotImplementedError", "KilnShapeError",

@@ -14,7 +14,7 @@ __all__ = [
     "DataType", "nptype", "TensorIOMode", "BuilderFlag", "MemoryPoolType", "DeviceType",
     "NetworkDefinitionCreationFlag", "ActivationType", "PoolingType", "ElementWiseOperation",
     "UnaryOperation", "ReduceOperation", "ResizeMode", "MatrixOperation", "Severity",
-    "LayerInformationFormat",
+    "LayerInformationFormat", "ValueKind",
 ]
 
 
@@ -177,6 +177,17 @@ class TensorIOMode(_Enum):
     NONE = 0
     INPUT = 1
     OUTPUT = 2
+
+
+class ValueKind(_Enum):
+    """What an ONNX value is (kiln_value_kind). Engine inputs and outputs have a declared
+    kind (``engine.get_tensor_kind``); a value after a run is a TENSOR, a SEQUENCE or NONE
+    (an empty optional)."""
+    TENSOR = 0
+    SEQUENCE = 1
+    NONE = 2
+    OPTIONAL = 3
+    OPTIONAL_SEQUENCE = 4
 
 
 class BuilderFlag(_Enum):

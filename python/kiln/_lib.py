@@ -231,6 +231,7 @@ _PROTOTYPES = {
     "kiln_engine_get_tensor_name": (_str, [_p, _i32]),
     "kiln_engine_get_tensor_mode": (_int, [_p, _str]),
     "kiln_engine_get_tensor_dtype": (_int, [_p, _str]),
+    "kiln_engine_get_tensor_kind": (_int, [_p, _str]),
     "kiln_engine_get_tensor_shape": (_st, [_p, _str, _dims_p]),
     "kiln_engine_get_profile_shape": (_st, [_p, _str, _i32, _int, _dims_p]),
     "kiln_engine_num_layers": (_i32, [_p]),
@@ -252,6 +253,14 @@ _PROTOTYPES = {
     "kiln_context_get_tensor_data": (_st, [_p, _str, _pp]),
     "kiln_context_set_profiling": (_st, [_p, _int]),
     "kiln_context_get_layer_time": (_st, [_p, _i32, ctypes.POINTER(ctypes.c_double)]),
+    # values other than numeric tensors: sequences, empty optionals, strings
+    "kiln_context_set_input_sequence": (_st, [_p, _str, _i32, _dims_p, _pp]),
+    "kiln_context_set_input_none": (_st, [_p, _str]),
+    "kiln_context_set_input_strings": (_st, [_p, _str, Dims, ctypes.POINTER(ctypes.c_char_p)]),
+    "kiln_context_get_output_kind": (_st, [_p, _str, ctypes.POINTER(_i32)]),
+    "kiln_context_get_output_sequence_count": (_st, [_p, _str, ctypes.POINTER(_i32)]),
+    "kiln_context_get_output_sequence_item": (_st, [_p, _str, _i32, _dims_p, _pp]),
+    "kiln_context_get_output_string": (_st, [_p, _str, _i64, _pp, ctypes.POINTER(_size)]),
 }
 
 # Calls kiln.h declares but the loaded library lacks (an older build): they raise

@@ -6,7 +6,7 @@ import sys
 
 import numpy as np
 
-from ._enums import DataType, DeviceType, LayerInformationFormat, TensorIOMode, to_enum
+from ._enums import DataType, DeviceType, LayerInformationFormat, TensorIOMode, ValueKind, to_enum
 from ._errors import KilnArgumentError, KilnError, KilnShapeError, KilnTypeError
 from ._handle import Handle, Wrapper
 from ._lib import C, Dims, check, cstr, dims_to_tuple, error_for, text, to_dims
@@ -131,6 +131,12 @@ class ICudaEngine(Wrapper):
     def get_tensor_dtype(self, name):
         name = self._known(name)
         return DataType(C.engine_get_tensor_dtype(self._ptr, name.encode()))
+
+    def get_tensor_kind(self, name):
+        """The declared kind of an I/O tensor: ``kiln.ValueKind.TENSOR``, ``SEQUENCE``,
+        ``OPTIONAL`` or ``OPTIONAL_SEQUENCE`` (the dtype is then the elements')."""
+        name = self._known(name)
+        return ValueKind(C.engine_get_tensor_kind(self._ptr, name.encode()))
 
     def get_tensor_shape(self, name):
         """The shape as built; dynamic dims are -1."""
@@ -300,6 +306,7 @@ class IExecutionContext(Wrapper):
         self._e = ICudaEngine.__new__(ICudaEngine)
         self._e._h = engine._h
         self._bound = {}  # name -> (address, object kept alive)
+        self._values = {}  # name -> sequence items kept alive while bound
         self._profiling = False
         self._profiler = None
         self.name = ""
@@ -338,6 +345,61 @@ class IExecutionContext(Wrapper):
         """The address last bound here (0 when none)."""
         return self._bound.get(_tensor_name(name), (0, None))[0]
 
+    # ---- sequences, optionals and strings (CPU engines)
+    def set_input_sequence(self, name, items):
+        """Binds a sequence input (kind SEQUENCE or OPTIONAL_SEQUENCE): a list of arrays of
+        the input's dtype, of any shapes. They are made contiguous and kept alive while
+        bound; kiln reads them at each run."""
+        name = _tensor_name(name)
+        want = self._e.get_tensor_dtype(name).numpy
+        arrays = []
+        for i, item in enumerate(items):
+            a = np.asarray(item)
+            if a.dtype != want:
+                if not isinstance(item, np.ndarray) and (a.dtype.kind == want.kind or
+                                                         (a.dtype.kind in "iu" and want.kind in "iu")):
+                    a = a.astype(want)
+                else:
+                    raise KilnTypeError("set_input_sequence('%s'): item %d is %s; the sequence "
+                                        "holds %s" % (name, i, a.dtype, want.name))
+            arrays.append(np.ascontiguousarray(a))
+        n = len(arrays)
+        shapes = (Dims * max(n, 1))()
+        data = (ctypes.c_void_p * max(n, 1))()
+        for i, a in enumerate(arrays):
+            shapes[i] = to_dims(a.shape, "shape of item %d of '%s'" % (i, name))
+            data[i] = a.ctypes.data if a.size else None
+        check(C.context_set_input_sequence(self._ptr, cstr(name), n, shapes, data))
+        self._values[name] = arrays
+        return True
+
+    def set_input_none(self, name):
+        """Leaves an optional input (kind OPTIONAL or OPTIONAL_SEQUENCE) empty."""
+        name = _tensor_name(name)
+        check(C.context_set_input_none(self._ptr, cstr(name)))
+        self._values.pop(name, None)
+        return True
+
+    def set_input_strings(self, name, values):
+        """Binds a string input: an array-like of str (UTF-8 encoded) or bytes; its shape
+        is the input's shape. The strings are copied."""
+        name = _tensor_name(name)
+        a = np.asarray(values, dtype=object)
+        flat = [v.encode("utf-8") if isinstance(v, str) else bytes(v) for v in a.reshape(-1)]
+        if any(b"\0" in v for v in flat):
+            raise KilnArgumentError("set_input_strings('%s'): strings with NUL bytes cannot be "
+                                    "bound" % name)
+        arr = (ctypes.c_char_p * max(len(flat), 1))(*flat)
+        check(C.context_set_input_strings(self._ptr, cstr(name),
+                                          to_dims(a.shape, "shape of '%s'" % name), arr))
+        return True
+
+    def get_output_kind(self, name):
+        """After a run: ``kiln.ValueKind.TENSOR``, ``SEQUENCE`` or ``NONE`` (empty optional)."""
+        kind = ctypes.c_int32()
+        check(C.context_get_output_kind(self._ptr, cstr(_tensor_name(name)), ctypes.byref(kind)))
+        return ValueKind(kind.value)
+
     # ---- runs
     def execute_async_v3(self, stream_handle=0):
         """Runs on ``stream_handle`` (a cudaStream_t as an int for CUDA engines; ignored on
@@ -368,10 +430,54 @@ class IExecutionContext(Wrapper):
         self._report()
         return True
 
+    def _copy_out(self, shape, dtype, address):
+        np_dtype = dtype.numpy
+        count = int(np.prod(shape, dtype=np.int64)) if shape else 1
+        result = np.empty(shape, dtype=np_dtype)
+        if count and address:
+            raw = (ctypes.c_char * (count * np_dtype.itemsize)).from_address(address)
+            result[...] = np.frombuffer(raw, dtype=np_dtype, count=count).reshape(shape)
+        return result
+
+    def _get_strings(self, name, shape):
+        count = int(np.prod(shape, dtype=np.int64)) if shape else 1
+        values = []
+        for i in range(count):
+            s, n = ctypes.c_void_p(), ctypes.c_size_t()
+            check(C.context_get_output_string(self._ptr, cstr(name), i, ctypes.byref(s),
+                                              ctypes.byref(n)))
+            raw = ctypes.string_at(s.value, n.value) if n.value else b""
+            try:
+                values.append(raw.decode("utf-8"))
+            except UnicodeDecodeError:
+                values.append(raw)
+        result = np.empty(count, dtype=object)
+        result[:] = values
+        return result.reshape(shape)
+
     def get_output(self, name):
-        """A copy of an output after a run, as a numpy array (for outputs not bound, or
-        with shapes that depend on the data)."""
+        """A copy of an output after a run: a numpy array (for outputs not bound, or with
+        shapes that depend on the data); for a string output an array of str (object
+        dtype); for a sequence a list of arrays; for an empty optional None."""
         name = _tensor_name(name)
+        if self._e.device != DeviceType.CUDA:
+            kind = self.get_output_kind(name)
+            if kind == ValueKind.NONE:
+                return None
+            if kind == ValueKind.SEQUENCE:
+                dtype = self._e.get_tensor_dtype(name)
+                count = ctypes.c_int32()
+                check(C.context_get_output_sequence_count(self._ptr, cstr(name),
+                                                          ctypes.byref(count)))
+                items = []
+                for i in range(count.value):
+                    d, data = Dims(), ctypes.c_void_p()
+                    check(C.context_get_output_sequence_item(self._ptr, cstr(name), i,
+                                                             ctypes.byref(d), ctypes.byref(data)))
+                    items.append(self._copy_out(dims_to_tuple(d), dtype, data.value))
+                return items
+            if self._e.get_tensor_dtype(name) == DataType.STRING:
+                return self._get_strings(name, self.get_tensor_shape(name))
         shape = self.get_tensor_shape(name)
         dtype = self._e.get_tensor_dtype(name)
         data = ctypes.c_void_p()
@@ -411,11 +517,37 @@ class IExecutionContext(Wrapper):
             raise KilnArgumentError("infer: no value for input %s (its inputs: %s)"
                                     % (", ".join("'%s'" % n for n in missing),
                                        ", ".join("'%s'" % n for n in in_names)))
-        arrays = {}
+        arrays, others = {}, {}
         for n in in_names:
-            arrays[n] = self._check_input(n, feeds[n])
+            kind = engine.get_tensor_kind(n)
+            value = feeds[n]
+            if kind != ValueKind.TENSOR and engine.device == DeviceType.CUDA:
+                raise KilnTypeError("infer: input '%s' is a %s: CUDA engines take tensors only; "
+                                    "build the engine for the CPU" % (n, kind.name.lower()))
+            if value is None and kind in (ValueKind.OPTIONAL, ValueKind.OPTIONAL_SEQUENCE):
+                others[n] = ("none", None)
+            elif kind == ValueKind.SEQUENCE or (kind == ValueKind.OPTIONAL_SEQUENCE and
+                                                isinstance(value, (list, tuple))):
+                if not isinstance(value, (list, tuple)):
+                    raise KilnTypeError("infer: input '%s' is a sequence: give a list of arrays"
+                                        % n)
+                others[n] = ("sequence", value)
+            elif value is None:
+                raise KilnArgumentError("infer: input '%s' is not optional: None is not a value "
+                                        "for it" % n)
+            elif engine.get_tensor_dtype(n) == DataType.STRING:
+                others[n] = ("strings", value)
+            else:
+                arrays[n] = self._check_input(n, value)
         saved = dict(self._bound)
         try:
+            for n, (how, value) in others.items():
+                if how == "none":
+                    self.set_input_none(n)
+                elif how == "sequence":
+                    self.set_input_sequence(n, value)
+                else:
+                    self.set_input_strings(n, value)
             for n, a in arrays.items():
                 self.set_input_shape(n, a.shape)
                 if engine.device == DeviceType.CUDA:  # copy the input to the GPU
@@ -460,7 +592,7 @@ class IExecutionContext(Wrapper):
                 raise KilnShapeError(
                     "infer: input '%s' expects shape %s (-1: any size), but the array given "
                     "has shape %s" % (name, _fmt(built), _fmt(value.shape)))
-        return np.ascontiguousarray(value)
+        return np.ascontiguousarray(value).reshape(value.shape)  # keeps 0-d arrays 0-d
 
     # ---- profiling
     def set_profiling(self, enabled=True):

@@ -88,7 +88,8 @@ static kiln_status kiln_engine_check_loaded(kiln_engine *e) {
         for (int32_t k = 0; k < e->io_count; k++)
             if (e->io[k].mode == KILN_TENSOR_IO_INPUT && e->io[k].tensor == g->inputs[i])
                 io_of[i] = k;
-        if (io_of[i] < 0 || e->io[io_of[i]].rank < 0)
+        if (io_of[i] < 0 ||
+            (e->io[io_of[i]].rank < 0 && e->io[io_of[i]].kind == KILN_VALUE_TENSOR))
             st = kiln_error(KILN_ERR_PLAN,
                             "corrupted plan: graph input '%s' is not an input of the engine "
                             "with a known rank",

@@ -70,6 +70,7 @@ kiln_status kiln_graph_clone(const kiln_graph *src, kiln_graph *parent, kiln_gra
         st = kiln_graph_add_tensor(g, t->name, t->dtype, t->rank, t->dims, &index);
         if (st != KILN_OK) break;
         g->tensors[index].producer = t->producer;
+        g->tensors[index].kind = t->kind;
         for (int d = 0; d < KILN_MAX_DIMS; d++)
             if (t->dim_names[d] && !(g->tensors[index].dim_names[d] = strdup(t->dim_names[d])))
                 st = kiln_clone_oom();

@@ -90,6 +90,9 @@ typedef struct kiln_ir_tensor {
     size_t nbytes;
     int borrowed;                   /* data points into memory the graph does not own */
     int32_t producer;               /* the node writing it, -1 for inputs and constants */
+    uint8_t kind;                   /* declared kiln_value_kind (graph inputs and outputs):
+                                       TENSOR, SEQUENCE, OPTIONAL or OPTIONAL_SEQUENCE; the
+                                       dtype of the others is their elements' */
 } kiln_ir_tensor;
 
 /* ---------------------------------------------------------------- nodes ------------ */

@@ -211,7 +211,14 @@ KILN_EWC_BINARY(Xor, KILN_EWC_BOOL, KILN_EWC_SAME)
 KILN_EWC_BINARY(BitwiseAnd, KILN_EWC_INT, KILN_EWC_SAME)
 KILN_EWC_BINARY(BitwiseOr, KILN_EWC_INT, KILN_EWC_SAME)
 KILN_EWC_BINARY(BitwiseXor, KILN_EWC_INT, KILN_EWC_SAME)
-KILN_EWC_BINARY(Equal, KILN_EWC_ALL, KILN_DTYPE_BOOL)
+/* Equal also compares strings (its kernel hands them to string_equal.c). */
+kiln_status kiln_shape_Equal(const kiln_node *node, const kiln_tview *in, int32_t n_in,
+                             kiln_tview *out, int32_t n_out) {
+    (void)n_out;
+    int strings = n_in >= 2 && in[0].dtype == KILN_DTYPE_STRING && in[1].dtype == KILN_DTYPE_STRING;
+    int allowed = strings ? KILN_EWC_OTHER : KILN_EWC_ALL;
+    return kiln_ewc_binary(node, in, n_in, out, allowed, allowed, false, KILN_DTYPE_BOOL);
+}
 KILN_EWC_BINARY(Less, KILN_EWC_NUM, KILN_DTYPE_BOOL)
 KILN_EWC_BINARY(LessOrEqual, KILN_EWC_NUM, KILN_DTYPE_BOOL)
 KILN_EWC_BINARY(Greater, KILN_EWC_NUM, KILN_DTYPE_BOOL)
@@ -375,8 +382,13 @@ kiln_status kiln_shape_Identity(const kiln_node *node, const kiln_tview *in, int
                                 kiln_tview *out, int32_t n_out) {
     if (n_in < 1 || !kiln_tview_present(&in[0]))
         return kiln_shape_error(node, "input 0 is required");
-    if (in[0].dtype == KILN_DTYPE_STRING)
-        return kiln_node_error(KILN_ERR_UNSUPPORTED, node, "dtype string not supported");
+    if (!kiln_tview_is_numeric_tensor(&in[0])) {
+        /* sequences, empty optionals and strings: the kernel copies the value whole */
+        out[0].kind = in[0].kind;
+        out[0].dtype = in[0].dtype;
+        out[0].rank = -1;
+        return KILN_OK;
+    }
     kiln_ewc_set(&out[0], &in[0], in[0].dtype);
     return KILN_OK;
 }

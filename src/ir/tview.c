@@ -215,3 +215,72 @@ void kiln_tview_set_int(kiln_tview *t, int64_t i, int64_t v) {
     default: return; /* no numeric form: callers check first */
     }
 }
+
+/* ---------------------------------------------------------------- values ----------- */
+
+#define KILN_VALUE_ALIGN 16u
+
+static size_t kiln_value_align(size_t n) {
+    return (n + KILN_VALUE_ALIGN - 1) & ~(size_t)(KILN_VALUE_ALIGN - 1);
+}
+
+const char *kiln_value_kind_name(int kind) {
+    switch (kind) {
+    case KILN_VALUE_TENSOR: return "tensor";
+    case KILN_VALUE_SEQUENCE: return "sequence";
+    case KILN_VALUE_NONE: return "none";
+    case KILN_VALUE_OPTIONAL: return "optional";
+    case KILN_VALUE_OPTIONAL_SEQUENCE: return "optional sequence";
+    default: return "unknown kind";
+    }
+}
+
+size_t kiln_value_packed_size(const kiln_tview *v) {
+    if (v->kind == KILN_VALUE_NONE) return 0;
+    if (v->kind == KILN_VALUE_SEQUENCE) {
+        size_t n = kiln_value_align(sizeof(kiln_tview) * (size_t)(v->seq_count > 0 ? v->seq_count : 0));
+        for (int32_t i = 0; i < v->seq_count; i++)
+            n += kiln_value_align(kiln_value_packed_size(&v->seq_items[i]));
+        return n;
+    }
+    int64_t count = kiln_tview_count(v);
+    if (count <= 0) return 0;
+    if (v->dtype != KILN_DTYPE_STRING) return kiln_dtype_nbytes(v->dtype, count);
+    const kiln_string *s = (const kiln_string *)v->data;
+    size_t n = kiln_value_align(sizeof(kiln_string) * (size_t)count);
+    for (int64_t i = 0; i < count; i++) n += (size_t)s[i].size;
+    return n;
+}
+
+void kiln_value_pack(const kiln_tview *v, void *block, kiln_tview *out) {
+    kiln_tview copy = *v;
+    uint8_t *p = (uint8_t *)block;
+    copy.data = block;
+    if (v->kind == KILN_VALUE_SEQUENCE) {
+        int32_t n = v->seq_count > 0 ? v->seq_count : 0;
+        kiln_tview *items = (kiln_tview *)(void *)p;
+        size_t pos = kiln_value_align(sizeof(kiln_tview) * (size_t)n);
+        for (int32_t i = 0; i < n; i++) {
+            kiln_value_pack(&v->seq_items[i], p + pos, &items[i]);
+            pos += kiln_value_align(kiln_value_packed_size(&v->seq_items[i]));
+        }
+        copy.seq_count = n;
+        copy.seq_items = n ? items : NULL;
+        copy.rank = 0;
+    } else if (v->kind == KILN_VALUE_TENSOR && v->dtype == KILN_DTYPE_STRING) {
+        int64_t count = kiln_tview_count(v);
+        kiln_string *dst = (kiln_string *)(void *)p;
+        const kiln_string *src = (const kiln_string *)v->data;
+        char *bytes = (char *)p + kiln_value_align(sizeof(kiln_string) * (size_t)(count > 0 ? count : 0));
+        for (int64_t i = 0; i < count; i++) {
+            if (src[i].size) memcpy(bytes, src[i].data, (size_t)src[i].size);
+            dst[i].data = bytes;
+            dst[i].size = src[i].size;
+            bytes += src[i].size;
+        }
+    } else if (v->kind == KILN_VALUE_TENSOR) {
+        size_t bytes = kiln_value_packed_size(v);
+        if (bytes) memcpy(block, v->data, bytes);
+    }
+    *out = copy;
+}

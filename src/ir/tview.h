@@ -4,16 +4,44 @@
 
 #include "ir/ir.h"
 
-/* A tensor at run time (or during static shape inference). */
+/* One element of a string tensor: `size` bytes at `data` (any bytes, NUL included; not
+ * NUL-terminated in general). */
+typedef struct kiln_string {
+    const char *data;
+    int64_t size;
+} kiln_string;
+
+/*
+ * A value at run time (or during static shape inference): a tensor, a sequence of tensors
+ * or an empty optional (`kind`, a kiln_value_kind; zero-initialized views are tensors).
+ *
+ * - Tensors: dtype, rank, dims, data (dense, row-major). String tensors (dtype
+ *   KILN_DTYPE_STRING) hold an array of kiln_string at data, one per element; the bytes
+ *   they point to live in the same allocation after the array (kiln_cpu_alloc_strings).
+ *   kiln_dtype_nbytes(STRING) is 0: code sizing memory must special-case strings.
+ * - Sequences: dtype is the element dtype (UNDEFINED while unknown), seq_count items, each
+ *   a tensor view in seq_items; rank is 0 and data points at the memory holding the
+ *   items (kiln_cpu_alloc_sequence). During static inference a sequence has rank -1 and
+ *   no items.
+ * - KILN_VALUE_NONE: an optional without a value (dtype: its declared element dtype).
+ * An optional holding a value is just that value.
+ */
 typedef struct kiln_tview {
     kiln_dtype dtype; /* UNDEFINED marks an omitted optional input/output */
     int32_t rank;     /* -1: unknown (static inference only) */
     int64_t dims[KILN_MAX_DIMS];
     void *data;       /* NULL when the values are not known (static inference) */
+    uint8_t kind;     /* kiln_value_kind: TENSOR (0), SEQUENCE or NONE */
+    int32_t seq_count;
+    struct kiln_tview *seq_items;
 } kiln_tview;
 
 static inline int kiln_tview_present(const kiln_tview *t) {
-    return t->dtype != KILN_DTYPE_UNDEFINED;
+    return t->dtype != KILN_DTYPE_UNDEFINED || t->kind != KILN_VALUE_TENSOR;
+}
+/* A plain tensor of numbers or bools: no sequence, no empty optional, no strings. */
+static inline int kiln_tview_is_numeric_tensor(const kiln_tview *t) {
+    return t->kind == KILN_VALUE_TENSOR && t->dtype != KILN_DTYPE_STRING;
 }
 static inline int64_t kiln_tview_count(const kiln_tview *t) {
     return kiln_shape_count(t->rank, t->dims);
@@ -51,6 +79,17 @@ double kiln_tview_get_double(const kiln_tview *t, int64_t i);
  * toward zero for integers, saturating never: the caller's values must fit). */
 void kiln_tview_set_double(kiln_tview *t, int64_t i, double v);
 void kiln_tview_set_int(kiln_tview *t, int64_t i, int64_t v);
+
+/* Bytes a self-contained copy of a value takes (kiln_value_pack): a tensor's data; a string
+ * tensor's kiln_string array and bytes; a sequence's item views and items; 0 for none.
+ * Parts are 16-byte aligned within the copy. */
+size_t kiln_value_packed_size(const kiln_tview *v);
+/* Copies value `v` into `block` (kiln_value_packed_size(v) bytes, 16-byte aligned) and sets
+ * *out to a view of the copy, whose pointers all lead into `block`. `block` must not
+ * overlap v's memory. */
+void kiln_value_pack(const kiln_tview *v, void *block, kiln_tview *out);
+/* "tensor", "sequence", "none", "optional", "optional sequence". */
+const char *kiln_value_kind_name(int kind);
 
 /* Half-precision conversions (round to nearest even). */
 float kiln_half_to_float(uint16_t h);

@@ -6,6 +6,8 @@
 #define _POSIX_C_SOURCE 200809L
 #include "onnx/importer.h"
 
+#include "onnx/import_gradient.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -93,6 +95,47 @@ static void kiln_import_shape(const kiln_onnx_type *type, int32_t *rank, int64_t
     for (int32_t i = 0; i < type->rank; i++) {
         dims[i] = type->dims[i].has_value ? type->dims[i].value : -1;
         names[i] = type->dims[i].has_value ? NULL : type->dims[i].param;
+    }
+}
+
+/* The kind kiln gives a value of an ONNX type (kiln_value_kind: tensors, sequences of
+ * tensors, optionals of either) and its element dtype; 0 for types kiln cannot hold (maps,
+ * sparse tensors, sequences of sequences). */
+static int kiln_import_value_type(const kiln_onnx_type *type, uint8_t *kind, kiln_dtype *dtype) {
+    if (!type) return 0;
+    const kiln_onnx_type *elem = type->elem;
+    switch (type->kind) {
+    case KILN_ONNX_TYPE_TENSOR:
+        *kind = KILN_VALUE_TENSOR;
+        *dtype = (kiln_dtype)type->elem_type;
+        return 1;
+    case KILN_ONNX_TYPE_SEQUENCE:
+        if (elem && elem->kind != KILN_ONNX_TYPE_TENSOR) return 0;
+        *kind = KILN_VALUE_SEQUENCE;
+        *dtype = elem ? (kiln_dtype)elem->elem_type : KILN_DTYPE_UNDEFINED;
+        return 1;
+    case KILN_ONNX_TYPE_OPTIONAL:
+        if (!elem) return 0;
+        if (elem->kind == KILN_ONNX_TYPE_TENSOR) {
+            *kind = KILN_VALUE_OPTIONAL;
+            *dtype = (kiln_dtype)elem->elem_type;
+            return 1;
+        }
+        if (!kiln_import_value_type(elem, kind, dtype) || *kind != KILN_VALUE_SEQUENCE) return 0;
+        *kind = KILN_VALUE_OPTIONAL_SEQUENCE;
+        return 1;
+    default: return 0;
+    }
+}
+
+static const char *kiln_import_type_kind_name(const kiln_onnx_type *type) {
+    if (!type) return "value without a type";
+    switch (type->kind) {
+    case KILN_ONNX_TYPE_SPARSE_TENSOR: return "sparse tensor";
+    case KILN_ONNX_TYPE_MAP: return "map";
+    case KILN_ONNX_TYPE_SEQUENCE: return "sequence of non-tensors";
+    case KILN_ONNX_TYPE_OPTIONAL: return "optional of a map or nested sequence";
+    default: return "value of unknown type";
     }
 }
 
@@ -248,6 +291,16 @@ static kiln_status kiln_import_attr(kiln_importer *im, int32_t node, const kiln_
         attr->tensor = t;
         return KILN_OK;
     }
+    case KILN_ONNX_ATTR_TYPE_PROTO: {
+        /* A type (Optional's `type`) becomes INTS {kiln_value_kind, element dtype}. */
+        uint8_t kind;
+        kiln_dtype dtype;
+        if (!kiln_import_value_type(a->tp, &kind, &dtype))
+            return kiln_error(KILN_ERR_UNSUPPORTED, "attribute '%s': a type of %s", a->name,
+                              kiln_import_type_kind_name(a->tp));
+        int64_t v[2] = {kind, dtype};
+        return kiln_node_set_ints(g, node, a->name, v, 2);
+    }
     case KILN_ONNX_ATTR_GRAPH: {
         kiln_graph *sub;
         KILN_TRY(kiln_graph_create(a->g->name, &sub));
@@ -368,6 +421,14 @@ static kiln_status kiln_import_node(kiln_importer *im, const kiln_onnx_node *n,
         const kiln_onnx_function *fn = kiln_import_find_function(im->model, n);
         if (fn) return kiln_import_function_call(im, n, fn, scope, depth);
     }
+    if (kiln_import_is_gradient(n)) { /* a rewrite of the nodes imported so far */
+        if (im->check_only) return KILN_OK;
+        if (kiln_import_gradient(im->g, n, kiln_import_resolve, scope) != KILN_OK) {
+            kiln_import_report(im, n, "%s", kiln_last_error());
+            kiln_import_placeholder_outputs(im, n, scope);
+        }
+        return KILN_OK;
+    }
     if (!kiln_import_default_domain(n->domain)) {
         kiln_import_report(im, n, "domain '%s' (opset %lld) is not supported by kiln; hint: "
                                   "export with the default ONNX domain only",
@@ -487,19 +548,22 @@ static kiln_status kiln_import_graph_body(kiln_importer *im, const kiln_onnx_gra
             KILN_TRY(kiln_graph_add_input(g, t));
             continue;
         }
-        if (!vi->type || vi->type->kind != KILN_ONNX_TYPE_TENSOR) {
-            kiln_import_report(im, NULL, "graph input '%s' is not a tensor (sequence, map and "
-                                         "optional inputs are not supported)",
-                               vi->name);
+        uint8_t kind;
+        kiln_dtype dtype;
+        if (!kiln_import_value_type(vi->type, &kind, &dtype)) {
+            kiln_import_report(im, NULL, "graph input '%s' is a %s, which kiln does not support "
+                                         "(tensors, sequences of tensors and optionals are)",
+                               vi->name, kiln_import_type_kind_name(vi->type));
             continue;
         }
         if (im->check_only) continue;
-        int32_t rank;
+        int32_t rank = -1;
         int64_t dims[KILN_MAX_DIMS];
         const char *names[KILN_MAX_DIMS] = {0};
-        kiln_import_shape(vi->type, &rank, dims, names);
+        if (kind == KILN_VALUE_TENSOR) kiln_import_shape(vi->type, &rank, dims, names);
         int32_t t;
-        KILN_TRY(kiln_graph_add_tensor(g, vi->name, (kiln_dtype)vi->type->elem_type, rank, dims, &t));
+        KILN_TRY(kiln_graph_add_tensor(g, vi->name, dtype, rank, dims, &t));
+        g->tensors[t].kind = kind;
         for (int32_t d = 0; d < rank; d++)
             if (names[d]) g->tensors[t].dim_names[d] = kiln_import_strdup(names[d]);
         KILN_TRY(kiln_graph_add_input(g, t));
@@ -525,8 +589,16 @@ static kiln_status kiln_import_graph_body(kiln_importer *im, const kiln_onnx_gra
          * outputs are typed from here: If/Loop/Scan read them). */
         kiln_ir_tensor *it = &g->tensors[t];
         const kiln_onnx_type *type = og->outputs[i].type;
-        if (it->dtype == KILN_DTYPE_UNDEFINED && type && type->kind == KILN_ONNX_TYPE_TENSOR)
-            it->dtype = (kiln_dtype)type->elem_type;
+        uint8_t kind;
+        kiln_dtype dtype;
+        if (type && kiln_import_value_type(type, &kind, &dtype)) {
+            if (it->dtype == KILN_DTYPE_UNDEFINED) it->dtype = dtype;
+            it->kind = kind;
+        } else if (type && type->kind != KILN_ONNX_TYPE_UNDEFINED) {
+            kiln_import_report(im, NULL, "graph output '%s' is a %s, which kiln does not support",
+                               og->outputs[i].name, kiln_import_type_kind_name(type));
+            continue;
+        }
         KILN_TRY(kiln_graph_add_output(g, t));
     }
     return KILN_OK;

@@ -26,4 +26,78 @@ kiln_status kiln_pass_eliminate_dead_code(kiln_graph *g, int32_t *removed);
  * `half` where safe, with Cast nodes where precisions meet. */
 kiln_status kiln_pass_reduce_precision(kiln_graph *g, kiln_dtype half, int32_t *casts);
 
+/* ---------------------------------------------------------------- fusions ---------- */
+
+/*
+ * Graph-level fusions (docs/dev/fusion-contract.md). Each rewrite can be switched off: the
+ * KILN_FUSE_* flags say which may run. Those marked "kernel attrs" leave `_kiln_` attributes
+ * that the target's kernels must honour (the CPU kernels do; the CUDA kernels do not yet);
+ * the others rewrite into plain ONNX ops that any backend runs.
+ */
+enum {
+    KILN_FUSE_ELIMINATE_IDENTITY = 1u << 0,  /* Identity, inference Dropout, same-type Cast */
+    KILN_FUSE_ELIMINATE_RESHAPE = 1u << 1,   /* Reshape/Flatten/Squeeze/Unsqueeze chains */
+    KILN_FUSE_ELIMINATE_TRANSPOSE = 1u << 2, /* Transpose pairs (cancelled or merged) */
+    KILN_FUSE_BATCHNORM = 1u << 3,           /* BatchNormalization into Conv/Gemm weights */
+    KILN_FUSE_GELU = 1u << 4,                /* Erf / Tanh subgraphs into Gelu */
+    KILN_FUSE_LAYERNORM = 1u << 5,           /* mean/variance subgraphs into LayerNormalization */
+    KILN_FUSE_GEMM_BIAS = 1u << 6,           /* Gemm without C + Add(bias) into Gemm's C */
+    KILN_FUSE_CONV_ACTIVATION = 1u << 8,     /* kernel attrs: Conv/ConvTranspose + activation */
+    KILN_FUSE_CONV_SUM = 1u << 9,            /* kernel attrs: Conv + residual Add */
+    KILN_FUSE_GEMM_ACTIVATION = 1u << 10,    /* kernel attrs: Gemm/MatMul + activation */
+    KILN_FUSE_MATMUL_BIAS = 1u << 11         /* kernel attrs: MatMul + Add(1-D bias) */
+};
+#define KILN_FUSE_PORTABLE                                                                    \
+    (KILN_FUSE_ELIMINATE_IDENTITY | KILN_FUSE_ELIMINATE_RESHAPE | KILN_FUSE_ELIMINATE_TRANSPOSE | \
+     KILN_FUSE_BATCHNORM | KILN_FUSE_GELU | KILN_FUSE_LAYERNORM | KILN_FUSE_GEMM_BIAS)
+#define KILN_FUSE_KERNEL_ATTRS                                                                \
+    (KILN_FUSE_CONV_ACTIVATION | KILN_FUSE_CONV_SUM | KILN_FUSE_GEMM_ACTIVATION |              \
+     KILN_FUSE_MATMUL_BIAS)
+#define KILN_FUSE_ALL (KILN_FUSE_PORTABLE | KILN_FUSE_KERNEL_ATTRS)
+
+typedef struct kiln_fuse_options {
+    unsigned flags; /* KILN_FUSE_* */
+    /* Static views of the graph's tensors at the profile's min and max shapes (either may
+     * be NULL), for tensors below view_count: they let a pass see that two tensors whose
+     * dims are dynamic still have the same shape. Without them only known dims count. */
+    const kiln_tview *at_min, *at_max;
+    int32_t view_count;
+    /* kiln_pass_fold_constants' fixed_shape (may be NULL): with it and at_max, constants are
+     * folded again after the removals (a CastLike gone makes its readers foldable). */
+    const uint8_t *fixed;
+} kiln_fuse_options;
+
+/* The flags a build uses: everything on the CPU; only the portable rewrites elsewhere. */
+unsigned kiln_fuse_default_flags(int cpu);
+
+/* Each pass below returns in *count (may be NULL) how many rewrites it made. */
+
+/* Identity, Dropout in inference, Cast to the same type; chains of Reshape / Flatten /
+ * Squeeze / Unsqueeze into one Reshape with a constant shape (static shapes); Transpose
+ * pairs that cancel (removed) or compose (one Transpose). */
+kiln_status kiln_pass_eliminate_redundant(kiln_graph *g, const kiln_fuse_options *o,
+                                          int32_t *count);
+/* BatchNormalization (inference, constant parameters) after a Conv / ConvTranspose / Gemm /
+ * 2-D MatMul with constant weights, folded into new weights and bias. */
+kiln_status kiln_pass_fold_batchnorm(kiln_graph *g, const kiln_fuse_options *o, int32_t *count);
+/* GELU written out (Div/Erf/Add/Mul/Mul in PyTorch's orders; the tanh form) into Gelu. */
+kiln_status kiln_pass_recognize_gelu(kiln_graph *g, const kiln_fuse_options *o, int32_t *count);
+/* ReduceMean/Sub/Pow/ReduceMean/Add/Sqrt/Div[/Mul/Add] over trailing axes into
+ * LayerNormalization. */
+kiln_status kiln_pass_recognize_layernorm(kiln_graph *g, const kiln_fuse_options *o,
+                                          int32_t *count);
+/* Conv / ConvTranspose / Gemm / MatMul + [residual or bias Add] + activation into one node
+ * with the fusion contract's attributes; Gemm without C + Add(bias) into Gemm's C. */
+kiln_status kiln_pass_fuse_conv_activation(kiln_graph *g, const kiln_fuse_options *o,
+                                           int32_t *count);
+
+/* Rewrites per pass, for the build's log. */
+typedef struct kiln_fuse_counts {
+    int32_t eliminated, refolded, batchnorms, gelus, layernorms, fused;
+} kiln_fuse_counts;
+
+/* All of the above, in order: eliminate (then constant folding again when it removed
+ * something and o->fixed is given), fold BatchNorm, LayerNorm, Gelu, conv/activation. */
+kiln_status kiln_pass_fuse(kiln_graph *g, const kiln_fuse_options *o, kiln_fuse_counts *counts);
+
 #endif

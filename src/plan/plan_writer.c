@@ -72,7 +72,7 @@ static void kiln_plan_write_graph(kiln_writer *w, const kiln_graph *g, kiln_weig
     for (int32_t i = 0; i < g->tensor_count; i++) {
         const kiln_ir_tensor *t = &g->tensors[i];
         kiln_write_str(w, t->name);
-        kiln_write_u32(w, (uint32_t)t->dtype);
+        kiln_write_u32(w, (uint32_t)t->dtype | (uint32_t)t->kind << 8);
         kiln_write_u32(w, (uint32_t)t->rank);
         for (int32_t d = 0; d < t->rank; d++) {
             kiln_write_i64(w, t->dims[d]);
@@ -125,7 +125,7 @@ static void kiln_plan_write_bindings(kiln_writer *w, const kiln_engine *e) {
         kiln_write_str(w, io->name);
         kiln_write_u32(w, (uint32_t)io->mode);
         kiln_write_u32(w, (uint32_t)io->tensor);
-        kiln_write_u32(w, (uint32_t)io->dtype);
+        kiln_write_u32(w, (uint32_t)io->dtype | (uint32_t)io->kind << 8);
         kiln_write_u32(w, (uint32_t)io->rank);
         kiln_plan_write_dims(w, io->dims, io->rank);
     }

@@ -9,6 +9,7 @@
 
 #include "api/builder_internal.h"
 #include "backends/cpu/cpu_kernel.h"
+#include "backends/cpu/dnnl_prepare.h"
 #include "core/logger.h"
 #include "passes/passes.h"
 #include "plan/memory_plan.h"
@@ -54,6 +55,11 @@ static kiln_status kiln_build_profile(const kiln_graph *g, const kiln_builder_co
         const kiln_ir_tensor *t = &g->tensors[g->inputs[i]];
         char shape[256];
         kiln_shape_string(t->rank, t->dims, shape, sizeof shape);
+        if (t->kind != KILN_VALUE_TENSOR) {
+            /* Sequences and optionals have no shape to profile: their values come whole. */
+            s->rank[i] = -1;
+            continue;
+        }
         int32_t k = -1;
         for (int32_t j = 0; p && j < p->count; j++)
             if (!strcmp(p->names[j], t->name)) k = j;
@@ -216,11 +222,19 @@ static kiln_status kiln_build_io(kiln_engine *e, const kiln_build_shapes *s) {
         io->mode = input ? KILN_TENSOR_IO_INPUT : KILN_TENSOR_IO_OUTPUT;
         io->tensor = t;
         io->dtype = it->dtype;
-        io->rank = it->rank;
+        io->kind = it->kind;
+        io->rank = it->kind == KILN_VALUE_TENSOR ? it->rank : -1;
         memcpy(io->dims, it->dims, sizeof io->dims);
-        if (kiln_dtype_bits(io->dtype) == 0)
+        if (kiln_dtype_bits(io->dtype) == 0 && io->dtype != KILN_DTYPE_STRING)
             return kiln_error(KILN_ERR_UNSUPPORTED, "%s '%s' has type %s, which kiln cannot bind",
                               input ? "input" : "output", it->name, kiln_dtype_name(io->dtype));
+        if (e->device == KILN_DEVICE_CUDA &&
+            (io->kind != KILN_VALUE_TENSOR || io->dtype == KILN_DTYPE_STRING))
+            return kiln_error(KILN_ERR_UNSUPPORTED,
+                              "%s '%s' is a %s of %s: CUDA engines bind numeric tensors only; "
+                              "build the engine for the CPU to run this model",
+                              input ? "input" : "output", it->name, kiln_value_kind_name(io->kind),
+                              kiln_dtype_name(io->dtype));
         if (input) {
             memcpy(e->profiles[0].min[i], s->min[i], sizeof s->min[i]);
             memcpy(e->profiles[0].opt[i], s->opt[i], sizeof s->opt[i]);
@@ -252,6 +266,10 @@ static kiln_status kiln_build_choose_kernels(kiln_engine *e, const kiln_tview *v
         snprintf(name, sizeof name, "cpu.ref.%s", kiln_op_get_info(e->graph->nodes[i].op)->name);
         if (!(e->kernel_names[i] = strdup(name))) return kiln_error(KILN_ERR_OUT_OF_MEMORY, "oom");
     }
+#ifdef KILN_HAVE_DNNL
+    /* oneDNN's weight layouts, once, at build time (names those nodes cpu.dnnl.<Op>) */
+    if (e->device == KILN_DEVICE_CPU) KILN_TRY(kiln_cpu_prepare(e, views));
+#endif
     if (e->device != KILN_DEVICE_CUDA) return KILN_OK;
 #ifdef KILN_HAVE_CUDA
     KILN_TRY(kiln_cuda_place_nodes(e, views));
@@ -303,6 +321,17 @@ kiln_status kiln_build_engine_internal(kiln_logger *logger, const kiln_graph *ne
     int32_t folded = 0, removed = 0;
     if (st == KILN_OK && !(cfg->flags >> KILN_BUILDER_FLAG_NO_OPTIMIZE & 1u))
         st = kiln_pass_fold_constants(e->graph, at_max, fixed, &folded);
+    if (st == KILN_OK && !(cfg->flags >> KILN_BUILDER_FLAG_NO_OPTIMIZE & 1u)) {
+        kiln_fuse_options fo = {kiln_fuse_default_flags(cfg->device == KILN_DEVICE_CPU), at_min,
+                                at_max, e->graph->tensor_count, fixed};
+        kiln_fuse_counts fc;
+        st = kiln_pass_fuse(e->graph, &fo, &fc);
+        folded += fc.refolded;
+        kiln_logf(logger, KILN_SEVERITY_VERBOSE,
+                  "fusion: %d no-op/layout nodes removed or merged, %d BatchNorms folded, "
+                  "%d LayerNorms and %d GELUs recognized, %d layers fused with Add/activation",
+                  fc.eliminated, fc.batchnorms, fc.layernorms, fc.gelus, fc.fused);
+    }
     if (st == KILN_OK) st = kiln_pass_eliminate_dead_code(e->graph, &removed);
     int32_t casts = 0;
     int want_half = cfg->flags >> KILN_BUILDER_FLAG_FP16 & 1u, want_bf16 = cfg->flags >> KILN_BUILDER_FLAG_BF16 & 1u;
@@ -325,6 +354,7 @@ kiln_status kiln_build_engine_internal(kiln_logger *logger, const kiln_graph *ne
     free(at_opt);
     for (int32_t t = 0; st == KILN_OK && t < e->graph->tensor_count; t++)
         if (e->graph->tensors[t].data) e->weight_bytes += e->graph->tensors[t].nbytes;
+    if (st == KILN_OK) st = kiln_engine_index_fused(e);
     free(at_min);
     free(at_max);
     free(fixed);

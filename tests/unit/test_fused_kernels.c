@@ -7,6 +7,7 @@
  * Built with oneDNN, the same graphs also go through the build-time weight preparation
  * (kiln_cpu_prepare) and must give the same results.
  */
+#define _POSIX_C_SOURCE 200809L
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -136,9 +137,10 @@ typedef struct feed {
 enum { BASELINE = -1, REF, DNNL, PREPARED, DECODED, N_MODES };
 static const char *MODE_NAMES[] = {"reference", "oneDNN", "prepared", "prepared, decoded"};
 
+static int prepared_nodes; /* nodes whose weights kiln_cpu_prepare reordered */
+
 /* Runs g (inputs in order from feeds) in `mode` and copies its one output into y. */
-static int run_graph(kiln_graph *g, const feed *feeds, float *y, int64_t n, int threads,
-                     int mode) {
+static int run_graph(kiln_graph *g, const feed *feeds, float *y, int64_t n, int threads, int mode) {
     int prepare = mode == PREPARED || mode == DECODED;
     kiln_nn_use_dnnl(mode != BASELINE && mode != REF);
     kiln_engine e;
@@ -159,6 +161,8 @@ static int run_graph(kiln_graph *g, const feed *feeds, float *y, int64_t n, int 
             fprintf(stderr, "prepare: %s\n", kiln_last_error());
             ok = 0;
         }
+        for (int32_t i = 0; i < g->node_count; i++)
+            if (kiln_node_attr(&g->nodes[i], "_kiln_wshape")) prepared_nodes++;
         free(views);
     }
     if (mode == DECODED) kiln_nn_use_dnnl(0);
@@ -178,8 +182,10 @@ static int run_graph(kiln_graph *g, const feed *feeds, float *y, int64_t n, int 
             if (!ok) fprintf(stderr, "run: %s\n", kiln_last_error());
         }
         const kiln_tview *o = &s.values[g->outputs[0]];
-        if (ok && kiln_tview_count(o) == n) memcpy(y, o->data, sizeof(float) * (size_t)n);
-        else ok = 0;
+        if (ok && kiln_tview_count(o) == n)
+            memcpy(y, o->data, sizeof(float) * (size_t)n);
+        else
+            ok = 0;
         kiln_cpu_state_free(&s);
     }
     free(e.first_use);
@@ -238,7 +244,8 @@ static kiln_graph *conv_graph(const conv_case *cc, const act_case *a, int with_s
     kiln_graph *g = NULL;
     kiln_graph_create("conv", &g);
     rng_state = 777; /* same weights in both graphs */
-    int64_t xd[4] = {cc->n, cc->c, cc->h, cc->w}, wd[4] = {cc->m, cc->c / cc->group, cc->kh, cc->kw};
+    int64_t xd[4] = {cc->n, cc->c, cc->h, cc->w},
+            wd[4] = {cc->m, cc->c / cc->group, cc->kh, cc->kw};
     int64_t bd[1] = {cc->m}, yd[4];
     conv_out_dims(cc, yd);
     int32_t x = input(g, "x", 4, xd);
@@ -331,8 +338,10 @@ static kiln_graph *convtranspose_graph(const act_case *a, int fused) {
     kiln_node_set_ints(g, n, "strides", strides, 2);
     kiln_node_set_int(g, n, "group", 2);
     int32_t y = out;
-    if (fused) set_fused_act(g, n, a);
-    else y = act_node(g, a, out, 4, yd, "y");
+    if (fused)
+        set_fused_act(g, n, a);
+    else
+        y = act_node(g, a, out, 4, yd, "y");
     kiln_graph_add_output(g, y);
     return g;
 }
@@ -352,8 +361,10 @@ static void test_convtranspose(int threads) {
             snprintf(what, sizeof what, "ConvTranspose + %s, %d thread(s), %s", ACTS[ai].fused,
                      threads, MODE_NAMES[mode]);
             EXPECT(run_graph(ref, &f, want, ny, threads, BASELINE));
-            if (run_graph(fg, &f, got, ny, threads, mode)) compare(what, got, want, ny);
-            else kiln_test_failures++;
+            if (run_graph(fg, &f, got, ny, threads, mode))
+                compare(what, got, want, ny);
+            else
+                kiln_test_failures++;
             kiln_graph_destroy(ref);
             kiln_graph_destroy(fg);
         }
@@ -387,16 +398,18 @@ static kiln_graph *gemm_graph(const gemm_case *gc, const act_case *a, int fused)
     int32_t x = input(g, "a", 2, ad), b = constant(g, "b", 2, bd, 0.3f);
     int32_t c = gc->c_rank ? constant(g, "c", gc->c_rank, gc->c_rank == 2 ? cd : cd + 1, 1.0f) : -1;
     int32_t out = tensor(g, "gemm_out", 2, yd), n = -1, ins[3] = {x, b, c};
-    EXPECT_EQ_INT(kiln_graph_add_node(g, "gemm", KILN_OP_Gemm, 13, ins, gc->c_rank ? 3 : 2, &out,
-                                      1, &n),
-                  KILN_OK);
+    EXPECT_EQ_INT(
+        kiln_graph_add_node(g, "gemm", KILN_OP_Gemm, 13, ins, gc->c_rank ? 3 : 2, &out, 1, &n),
+        KILN_OK);
     kiln_node_set_int(g, n, "transA", gc->trans_a);
     kiln_node_set_int(g, n, "transB", gc->trans_b);
     kiln_node_set_float(g, n, "alpha", gc->alpha);
     kiln_node_set_float(g, n, "beta", gc->beta);
     int32_t y = out;
-    if (fused) set_fused_act(g, n, a);
-    else y = act_node(g, a, out, 2, yd, "y");
+    if (fused)
+        set_fused_act(g, n, a);
+    else
+        y = act_node(g, a, out, 2, yd, "y");
     kiln_graph_add_output(g, y);
     return g;
 }
@@ -417,8 +430,10 @@ static void test_gemm(int threads) {
                 snprintf(what, sizeof what, "Gemm %s + %s, %d thread(s), %s", gc->name,
                          ACTS[ai].fused ? ACTS[ai].fused : "nothing", threads, MODE_NAMES[mode]);
                 EXPECT(run_graph(ref, &f, want, ny, threads, BASELINE));
-                if (run_graph(fg, &f, got, ny, threads, mode)) compare(what, got, want, ny);
-                else kiln_test_failures++;
+                if (run_graph(fg, &f, got, ny, threads, mode))
+                    compare(what, got, want, ny);
+                else
+                    kiln_test_failures++;
                 kiln_graph_destroy(ref);
                 kiln_graph_destroy(fg);
             }
@@ -454,12 +469,12 @@ static kiln_graph *matmul_graph(const matmul_case *mc, const act_case *a, int wi
     rng_state = 2024;
     int64_t nd[1] = {mc->y[mc->y_rank - 1]};
     int32_t x = input(g, "a", mc->a_rank, mc->a);
-    int32_t b = mc->b_const ? constant(g, "b", mc->b_rank, mc->b, 0.3f)
-                            : input(g, "b", mc->b_rank, mc->b);
+    int32_t b =
+        mc->b_const ? constant(g, "b", mc->b_rank, mc->b, 0.3f) : input(g, "b", mc->b_rank, mc->b);
     int32_t bias = with_bias ? constant(g, "bias", 1, nd, 1.0f) : -1;
     int32_t out = tensor(g, "mm_out", mc->y_rank, mc->y), n = -1, ins[3] = {x, b, bias};
-    EXPECT_EQ_INT(kiln_graph_add_node(g, "mm", KILN_OP_MatMul, 13, ins,
-                                      fused && with_bias ? 3 : 2, &out, 1, &n),
+    EXPECT_EQ_INT(kiln_graph_add_node(g, "mm", KILN_OP_MatMul, 13, ins, fused && with_bias ? 3 : 2,
+                                      &out, 1, &n),
                   KILN_OK);
     int32_t y = out;
     if (fused) {
@@ -506,8 +521,10 @@ static void test_matmul(int threads) {
                              ACTS[ai].fused ? ACTS[ai].fused : "nothing", threads,
                              MODE_NAMES[mode]);
                     EXPECT(run_graph(ref, f, want, ny, threads, BASELINE));
-                    if (run_graph(fg, f, got, ny, threads, mode)) compare(what, got, want, ny);
-                    else kiln_test_failures++;
+                    if (run_graph(fg, f, got, ny, threads, mode))
+                        compare(what, got, want, ny);
+                    else
+                        kiln_test_failures++;
                     kiln_graph_destroy(ref);
                     kiln_graph_destroy(fg);
                 }
@@ -531,6 +548,8 @@ static void test_unknown_activation(void) {
 }
 
 int main(void) {
+    /* tiny layers would run on one thread: give oneDNN's primitives every thread */
+    setenv("KILN_DNNL_FLOPS_PER_THREAD", "1", 1);
     for (int threads = 1; threads <= 2; threads++) {
         test_conv(threads);
         test_convtranspose(threads);
@@ -538,5 +557,11 @@ int main(void) {
         test_matmul(threads);
     }
     test_unknown_activation();
+    /* with oneDNN, every Conv / Gemm and the MatMuls with constant B get prepared weights */
+    printf("%d nodes prepared\n", prepared_nodes);
+    if (kiln_nn_have_dnnl())
+        EXPECT(prepared_nodes > 100);
+    else
+        EXPECT_EQ_INT(prepared_nodes, 0);
     TEST_MAIN_END();
 }

@@ -9,7 +9,8 @@
  *     with KILN_ERR_PLAN or KILN_ERR_VERSION_MISMATCH and a message, never accepted;
  *   - compatibility: another kiln version, another device, an ONNX file instead of a plan;
  *   - robustness: damaged sections with valid checksums (what a checksum cannot catch)
- *     must never crash the reader.
+ *     must never crash the loader, and known cases must be refused (weight dims whose
+ *     element count overflows) or made safe (a huge thread count).
  *
  * The repository is found through $KILN_SOURCE_DIR, else from this file's path.
  * KILN_TEST_QUICK=1 shortens the corruption loops (for runs under valgrind).
@@ -303,6 +304,155 @@ static uint8_t *plan_join(const plan_parts *p, size_t *size) {
     return d;
 }
 
+/* A walk over the GRAPH, BINDINGS, MEMORY and KERNELS encodings of the document, which
+ * records every constant. It trusts nothing: an overrun clears `ok`. */
+#define MAX_CONSTANTS 256
+
+typedef struct plan_constant {
+    char name[64];
+    size_t dims_at; /* offset of its first dim in the GRAPH section */
+    uint32_t dtype, rank;
+    uint64_t offset, nbytes;
+} plan_constant;
+
+typedef struct walk {
+    const uint8_t *p;
+    size_t n, pos;
+    int ok;
+    int32_t count;
+    plan_constant c[MAX_CONSTANTS];
+} walk;
+
+static int w_need(walk *w, uint64_t k) {
+    if (!w->ok || k > w->n - w->pos) w->ok = 0;
+    return w->ok;
+}
+static void w_skip(walk *w, uint64_t k) {
+    if (w_need(w, k)) w->pos += (size_t)k;
+}
+static uint32_t w_u32(walk *w) {
+    if (!w_need(w, 4)) return 0;
+    w->pos += 4;
+    return get_u32(w->p + w->pos - 4);
+}
+static uint64_t w_u64(walk *w) {
+    if (!w_need(w, 8)) return 0;
+    w->pos += 8;
+    return get_u64(w->p + w->pos - 8);
+}
+static void w_str(walk *w, char *out, size_t cap) {
+    uint32_t len = w_u32(w);
+    if (!w_need(w, len)) return;
+    if (out) snprintf(out, cap, "%.*s", (int)len, (const char *)w->p + w->pos);
+    w->pos += len;
+}
+
+static void w_graph(walk *w, int depth);
+
+static void w_attr(walk *w, int depth) {
+    w_str(w, NULL, 0);
+    uint32_t type = w_u32(w), count;
+    switch (type) {
+    case 1:
+        w_skip(w, 8);
+        break; /* INT */
+    case 2:
+        w_skip(w, 4);
+        break; /* FLOAT */
+    case 3:
+        w_skip(w, w_u32(w));
+        break; /* STRING */
+    case 4:
+        w_skip(w, 8 * (uint64_t)w_u32(w));
+        break; /* INTS */
+    case 5:
+        w_skip(w, 4 * (uint64_t)w_u32(w));
+        break; /* FLOATS */
+    case 6:    /* STRINGS */
+        count = w_u32(w);
+        for (uint32_t i = 0; i < count && w->ok; i++) w_str(w, NULL, 0);
+        break;
+    case 7: /* TENSOR: dtype, rank, dims, nbytes, data inline */
+        w_u32(w);
+        w_skip(w, 8 * (uint64_t)w_u32(w));
+        w_skip(w, w_u64(w));
+        break;
+    case 8:
+        w_graph(w, depth + 1);
+        break; /* GRAPH */
+    case 9:    /* GRAPHS */
+        count = w_u32(w);
+        for (uint32_t i = 0; i < count && w->ok; i++) w_graph(w, depth + 1);
+        break;
+    default:
+        w->ok = 0;
+    }
+}
+
+static void w_graph(walk *w, int depth) {
+    if (depth > 64) w->ok = 0;
+    w_str(w, NULL, 0);
+    uint32_t tensors = w_u32(w);
+    for (uint32_t i = 0; i < tensors && w->ok; i++) {
+        plan_constant c;
+        memset(&c, 0, sizeof c);
+        w_str(w, c.name, sizeof c.name);
+        c.dtype = w_u32(w);
+        c.rank = w_u32(w);
+        c.dims_at = w->pos;
+        for (uint32_t d = 0; c.rank != UINT32_MAX && d < c.rank && w->ok; d++) {
+            w_skip(w, 8);
+            w_str(w, NULL, 0);
+        }
+        w_u32(w); /* producer */
+        if (w_u32(w)) {
+            c.offset = w_u64(w);
+            c.nbytes = w_u64(w);
+            if (w->count < MAX_CONSTANTS) w->c[w->count++] = c;
+        }
+    }
+    uint32_t nodes = w_u32(w);
+    for (uint32_t i = 0; i < nodes && w->ok; i++) {
+        w_str(w, NULL, 0); /* name */
+        w_str(w, NULL, 0); /* op */
+        w_u32(w);          /* opset */
+        w_skip(w, 4 * (uint64_t)w_u32(w));
+        w_skip(w, 4 * (uint64_t)w_u32(w));
+        uint32_t attrs = w_u32(w);
+        for (uint32_t a = 0; a < attrs && w->ok; a++) w_attr(w, depth);
+    }
+    w_skip(w, 4 * (uint64_t)w_u32(w)); /* graph inputs */
+    w_skip(w, 4 * (uint64_t)w_u32(w)); /* graph outputs */
+}
+
+/* Walks a whole GRAPH section; 1 when it was consumed exactly. */
+static int walk_graph(const uint8_t *p, size_t n, walk *w, uint32_t *top_nodes) {
+    memset(w, 0, sizeof *w);
+    w->p = p;
+    w->n = n;
+    w->ok = 1;
+    w_graph(w, 0);
+    if (top_nodes) {
+        /* The top-level node count: walk again up to it. */
+        walk t = {.p = p, .n = n, .ok = 1};
+        w_str(&t, NULL, 0);
+        uint32_t tensors = w_u32(&t);
+        for (uint32_t i = 0; i < tensors && t.ok; i++) {
+            w_str(&t, NULL, 0);
+            w_u32(&t);
+            uint32_t rank = w_u32(&t);
+            for (uint32_t d = 0; rank != UINT32_MAX && d < rank && t.ok; d++) {
+                w_skip(&t, 8);
+                w_str(&t, NULL, 0);
+            }
+            w_u32(&t);
+            if (w_u32(&t)) w_skip(&t, 16);
+        }
+        *top_nodes = w_u32(&t);
+    }
+    return w->ok && w->pos == w->n;
+}
+
 /* ---- loading ---------------------------------------------------------------------------- */
 
 static kiln_runtime *runtime;
@@ -377,12 +527,62 @@ static void test_layout(const uint8_t *plan, size_t size) {
     EXPECT(flen == strlen(here) && memcmp(m + 8 + vlen, here, flen) == 0);
     EXPECT_EQ_INT(parts.len[0], 8 + vlen + flen + 12);
 
-    /* WEIGHTS: the digits model's 8 float32 initializers (13,706 values), each padded to a
-     * multiple of 256 bytes. */
-    static const uint64_t counts[] = {144, 16, 4608, 32, 8192, 64, 640, 10};
-    uint64_t expect_weights = 0;
-    for (int i = 0; i < 8; i++) expect_weights += (counts[i] * 4 + 255) & ~(uint64_t)255;
-    EXPECT_EQ_INT(parts.len[5], expect_weights);
+    /* GRAPH: walked to its end; every constant 256-aligned in WEIGHTS, the constants back
+     * to back in the order met, each padded with zeros to a multiple of 256, and nothing
+     * else in the section. */
+    static walk w; /* large: keep it off the stack */
+    uint32_t nodes = 0;
+    EXPECT(walk_graph(parts.sec[1], parts.len[1], &w, &nodes));
+    EXPECT(w.count > 0);
+    uint64_t next = 0;
+    for (int32_t i = 0; i < w.count; i++) {
+        const plan_constant *c = &w.c[i];
+        EXPECT_EQ_INT(c->offset, next);
+        EXPECT(c->offset + c->nbytes <= parts.len[5]);
+        if (c->offset + c->nbytes > parts.len[5]) break;
+        uint64_t end = (c->offset + c->nbytes + 255) & ~(uint64_t)255;
+        for (uint64_t b = c->offset + c->nbytes; b < end && b < parts.len[5]; b++)
+            if (parts.sec[5][b] != 0) {
+                EXPECT(parts.sec[5][b] == 0);
+                break;
+            }
+        next = end;
+    }
+    EXPECT_EQ_INT(parts.len[5], next);
+
+    /* BINDINGS: io records, then the profiles' min/opt/max for inputs of known rank. */
+    walk b = {.p = parts.sec[2], .n = parts.len[2], .ok = 1};
+    uint32_t io_count = w_u32(&b), modes[16] = {0}, ranks[16] = {0};
+    EXPECT(io_count == 2); /* image, probabilities */
+    for (uint32_t i = 0; i < io_count && i < 16 && b.ok; i++) {
+        w_str(&b, NULL, 0);
+        modes[i] = w_u32(&b);
+        w_u32(&b); /* tensor */
+        w_u32(&b); /* dtype */
+        ranks[i] = w_u32(&b);
+        if (ranks[i] != UINT32_MAX) w_skip(&b, 8 * (uint64_t)ranks[i]);
+    }
+    EXPECT(modes[0] == KILN_TENSOR_IO_INPUT && ranks[0] == 4);
+    EXPECT(modes[1] == KILN_TENSOR_IO_OUTPUT && ranks[1] == 2);
+    uint32_t profiles = w_u32(&b);
+    EXPECT_EQ_INT(profiles, 1);
+    for (uint32_t p = 0; p < profiles && b.ok; p++)
+        for (uint32_t i = 0; i < io_count && i < 16; i++)
+            if (modes[i] == KILN_TENSOR_IO_INPUT && ranks[i] != UINT32_MAX)
+                w_skip(&b, 3 * 8 * (uint64_t)ranks[i]);
+    EXPECT(b.ok && b.pos == b.n);
+
+    /* MEMORY: one (first, last) pair per top-level tensor, two u64 and a u32. */
+    walk m2 = {.p = parts.sec[3], .n = parts.len[3], .ok = 1};
+    uint32_t tensors = w_u32(&m2);
+    w_skip(&m2, 8 * (uint64_t)tensors + 8 + 8 + 4);
+    EXPECT(m2.ok && m2.pos == m2.n);
+
+    /* KERNELS: one name per top-level node. */
+    walk k = {.p = parts.sec[4], .n = parts.len[4], .ok = 1};
+    EXPECT_EQ_INT(w_u32(&k), nodes);
+    for (uint32_t i = 0; i < nodes && k.ok; i++) w_str(&k, NULL, 0);
+    EXPECT(k.ok && k.pos == k.n);
     parts_free(&parts);
 }
 
@@ -696,28 +896,39 @@ static void test_onnx_is_not_a_plan(const char *onnx_path) {
 /* Plans with valid checksums that once loaded and then crashed at run time. */
 static void test_rechecksummed_regressions(const uint8_t *plan, size_t size, const npy *images,
                                            const npy *expected) {
-    /* A weight whose dims overflow the element count: conv2.weight [32, 16, 3, 3] with
-     * dim 0 = 32 + 127 * 2^56. The wrapped count times 32 bits matched its 18,432 bytes. */
+    /* A constant whose dims overflow the element count: dim 0 raised by k = 2^(64 - v),
+     * where 2^v divides (the other dims' product x the dtype's bits), so the count, or the
+     * bits it takes, wraps back to exactly the stored byte size. The reader once accepted
+     * such a weight, and kernels then read past it. */
     plan_parts parts;
     EXPECT(plan_split(plan, size, &parts));
-    uint8_t pattern[48];
-    static const int64_t conv2_dims[] = {32, 16, 3, 3};
-    for (int k = 0; k < 4; k++) {
-        put_u64(pattern + 12 * k, (uint64_t)conv2_dims[k]);
-        put_u32(pattern + 12 * k + 8, 0); /* no dim name */
-    }
-    uint8_t *hit = NULL;
-    for (size_t i = 0; i + sizeof pattern <= parts.len[1] && !hit; i++)
-        if (memcmp(parts.sec[1] + i, pattern, sizeof pattern) == 0) hit = parts.sec[1] + i;
-    EXPECT(hit != NULL);
-    if (hit) {
-        put_u64(hit, 32 + ((uint64_t)127 << 56));
+    static walk w;
+    EXPECT(walk_graph(parts.sec[1], parts.len[1], &w, NULL));
+    int patched = 0;
+    for (int32_t i = 0; i < w.count && !patched; i++) {
+        const plan_constant *c = &w.c[i];
+        int32_t bits = kiln_dtype_bits((kiln_dtype)(c->dtype & 0xFF));
+        if (c->rank == 0 || c->rank == UINT32_MAX || bits <= 0) continue;
+        uint8_t *dims = parts.sec[1] + c->dims_at; /* i64 dim, then its name */
+        uint64_t rest = (uint64_t)bits, d0 = get_u64(dims);
+        size_t at = c->dims_at + 8;
+        for (uint32_t d = 1; d < c->rank; d++) {
+            at += 4 + get_u32(parts.sec[1] + at); /* the previous dim's name */
+            rest *= get_u64(parts.sec[1] + at);
+            at += 8;
+        }
+        int v = 0;
+        while (rest && !(rest >> v & 1)) v++;
+        if (!rest || v < 3) continue;
+        put_u64(dims, d0 + ((uint64_t)1 << (64 - v)));
         size_t n = 0;
         uint8_t *d = plan_join(&parts, &n);
         EXPECT_EQ_INT(load_status(d, n), KILN_ERR_PLAN);
-        EXPECT_STR_CONTAINS(kiln_last_error(), "conv2.weight");
+        EXPECT_STR_CONTAINS(kiln_last_error(), c->name);
         free(d);
+        patched = 1;
     }
+    EXPECT(patched);
     parts_free(&parts);
 
     /* A huge thread count (libgomp crashed on a team of 65,537): contexts cap it. */
@@ -739,12 +950,16 @@ static void test_rechecksummed_regressions(const uint8_t *plan, size_t size, con
  * What checksums cannot catch: a section damaged and re-checksummed (a buggy or hostile
  * writer). Every byte of META..KERNELS is set to a few values, the plan re-assembled and
  * loaded: the reader may accept it (a changed name is still a plan) but must never crash
- * or leak; what it refuses it refuses with a message.
+ * or leak; what it refuses it refuses with a message. Accepted engines are not run here:
+ * some attribute values that pass shape inference (MaxPool pads of 127 * 2^56) still
+ * crash kernels, exactly as they do when they come from an ONNX model.
  */
 static void test_rechecksummed_damage(const uint8_t *plan, size_t size) {
     plan_parts parts;
     EXPECT(plan_split(plan, size, &parts));
-    static const uint8_t values[] = {0x00, 0x01, 0x7F, 0x80, 0xFF};
+    /* Zero, the sign bit (huge or negative counts, dims, indices), and every bit flipped
+     * (the last entry stands for "saved ^ 0xFF"). */
+    static const uint8_t values[] = {0x00, 0x80, 0xFF};
     int printed = 0, bad = 0;
     long refused_count = 0, accepted_count = 0;
     size_t step = quick_mode() ? 3 : 1;

@@ -18,6 +18,17 @@ static inline size_t kiln_view_bytes(const kiln_tview *v) {
 }
 
 static inline kiln_status kiln_owned_set(kiln_owned_value *o, const kiln_tview *v) {
+    if (!kiln_tview_is_numeric_tensor(v)) {
+        /* sequences, empty optionals, strings: a packed copy (ir/tview.h) */
+        if (v->data && v->data == o->view.data) return KILN_OK; /* already this value */
+        size_t size = kiln_value_packed_size(v);
+        void *p = malloc(size ? size : 1), *old = o->view.data;
+        if (!p) return kiln_error(KILN_ERR_OUT_OF_MEMORY, "out of memory in a control-flow op");
+        kiln_value_pack(v, p, &o->view);
+        free(old); /* after packing: v may have pointed into it */
+        o->capacity = size;
+        return KILN_OK;
+    }
     size_t bytes = kiln_view_bytes(v);
     if (bytes > o->capacity || !o->view.data) {
         void *p = realloc(o->view.data, bytes ? bytes : 1);
@@ -40,6 +51,7 @@ static inline void kiln_owned_free(kiln_owned_value *o, int32_t n) {
 /* Allocates node output `i` like `v` and copies v's data into it. */
 static inline kiln_status kiln_control_emit(kiln_cpu_ctx *ctx, kiln_tview *out, int32_t i,
                                             const kiln_tview *v) {
+    if (!kiln_tview_is_numeric_tensor(v)) return kiln_cpu_copy_output(ctx, i, v);
     out[i].dtype = v->dtype;
     KILN_TRY(kiln_cpu_alloc_output(ctx, i, v->rank, v->dims));
     size_t bytes = kiln_view_bytes(v);

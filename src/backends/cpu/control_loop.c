@@ -13,6 +13,9 @@ typedef struct kiln_loop_stack {
 
 static kiln_status kiln_loop_push(const kiln_node *node, kiln_loop_stack *s, const kiln_tview *v,
                                   int64_t iteration) {
+    if (!kiln_tview_is_numeric_tensor(v))
+        return kiln_node_error(KILN_ERR_UNSUPPORTED, node, "a scan output is a %s of %s",
+                               kiln_value_kind_name(v->kind), kiln_dtype_name(v->dtype));
     size_t bytes = kiln_view_bytes(v);
     if (iteration == 0) {
         s->elem = *v;

@@ -41,7 +41,7 @@ kiln_status kiln_cpu_state_init(kiln_cpu_state *s, const kiln_graph *g, const in
 
 void kiln_cpu_state_free(kiln_cpu_state *s) {
     if (s->node_state)
-        for (int32_t i = 0; s->graph && i < s->graph->node_count; i++)
+        for (int32_t i = 0; i < s->node_state_count; i++) /* the graph may be gone */
             if (s->node_state[i] && s->node_destroy[i]) s->node_destroy[i](s->node_state[i]);
     free(s->node_state);
     free(s->node_destroy);
@@ -60,6 +60,7 @@ void kiln_cpu_state_free(kiln_cpu_state *s) {
     free(s->offsets);
     free(s->planned);
     free(s->arena);
+    free(s->retired_arena);
     free(s->scratch);
     memset(s, 0, sizeof *s);
 }
@@ -89,6 +90,7 @@ void **kiln_cpu_node_state(kiln_cpu_ctx *ctx, void (*destroy)(void *)) {
         size_t n = (size_t)(s->graph->node_count ? s->graph->node_count : 1);
         s->node_state = calloc(n, sizeof *s->node_state);
         s->node_destroy = calloc(n, sizeof *s->node_destroy);
+        s->node_state_count = s->graph->node_count;
         if (!s->node_state || !s->node_destroy) {
             free(s->node_state);
             free(s->node_destroy);
@@ -137,11 +139,91 @@ kiln_status kiln_cpu_alloc_output(kiln_cpu_ctx *ctx, int32_t index, int32_t rank
                           index, rank);
     kiln_tview *o = &ctx->out[index];
     int32_t t = ctx->node->outputs[index];
+    if (o->dtype == KILN_DTYPE_STRING)
+        return kiln_node_error(KILN_ERR_INTERNAL, ctx->node,
+                               "string output %d must be allocated with kiln_cpu_alloc_strings",
+                               index);
+    o->kind = KILN_VALUE_TENSOR;
+    o->seq_count = 0;
+    o->seq_items = NULL;
     o->rank = rank;
     for (int32_t d = 0; d < rank; d++) o->dims[d] = dims[d];
     int64_t count = kiln_shape_count(rank, dims);
     if (count < 0) return kiln_node_error(KILN_ERR_INTERNAL, ctx->node, "negative output shape");
     return kiln_cpu_place(ctx->state, t, kiln_dtype_nbytes(o->dtype, count), &o->data);
+}
+
+static kiln_status kiln_cpu_check_output(const kiln_cpu_ctx *ctx, int32_t index, const char *call) {
+    if (index < 0 || index >= ctx->n_out || ctx->node->outputs[index] < 0)
+        return kiln_node_error(KILN_ERR_INTERNAL, ctx->node, "%s: no output %d", call, index);
+    return KILN_OK;
+}
+
+kiln_status kiln_cpu_alloc_strings(kiln_cpu_ctx *ctx, int32_t index, int32_t rank,
+                                   const int64_t *dims, size_t total_bytes, char **bytes) {
+    KILN_TRY(kiln_cpu_check_output(ctx, index, "kiln_cpu_alloc_strings"));
+    int64_t count = kiln_shape_count(rank, dims);
+    if (rank < 0 || rank > KILN_MAX_DIMS || count < 0)
+        return kiln_node_error(KILN_ERR_INTERNAL, ctx->node, "bad string output shape");
+    if ((uint64_t)count > (SIZE_MAX - total_bytes) / sizeof(kiln_string) / 2)
+        return kiln_error(KILN_ERR_OUT_OF_MEMORY, "string output too large");
+    size_t head = ((size_t)count * sizeof(kiln_string) + 15) & ~(size_t)15;
+    kiln_tview *o = &ctx->out[index];
+    memset(o, 0, sizeof *o);
+    o->dtype = KILN_DTYPE_STRING;
+    o->rank = rank;
+    for (int32_t d = 0; d < rank; d++) o->dims[d] = dims[d];
+    KILN_TRY(kiln_cpu_place(ctx->state, ctx->node->outputs[index], head + total_bytes, &o->data));
+    kiln_string *s = (kiln_string *)o->data;
+    char *region = (char *)o->data + head;
+    for (int64_t i = 0; i < count; i++) s[i] = (kiln_string){region, 0};
+    *bytes = region;
+    return KILN_OK;
+}
+
+kiln_status kiln_cpu_copy_output(kiln_cpu_ctx *ctx, int32_t index, const kiln_tview *v) {
+    KILN_TRY(kiln_cpu_check_output(ctx, index, "kiln_cpu_copy_output"));
+    if (v->kind == KILN_VALUE_TENSOR && (v->rank < 0 || v->rank > KILN_MAX_DIMS || kiln_tview_count(v) < 0))
+        return kiln_node_error(KILN_ERR_INTERNAL, ctx->node, "copying a value of unknown shape");
+    size_t bytes = kiln_value_packed_size(v);
+    void *block;
+    KILN_TRY(kiln_cpu_place(ctx->state, ctx->node->outputs[index], bytes, &block));
+    kiln_value_pack(v, block, &ctx->out[index]);
+    return KILN_OK;
+}
+
+kiln_status kiln_cpu_alloc_sequence(kiln_cpu_ctx *ctx, int32_t index, int32_t count,
+                                    const kiln_tview *items) {
+    KILN_TRY(kiln_cpu_check_output(ctx, index, "kiln_cpu_alloc_sequence"));
+    if (count < 0) return kiln_node_error(KILN_ERR_INTERNAL, ctx->node, "negative sequence length");
+    kiln_dtype dtype = count ? items[0].dtype : ctx->out[index].dtype;
+    for (int32_t i = 0; i < count; i++) {
+        if (items[i].kind != KILN_VALUE_TENSOR || items[i].rank < 0 ||
+            kiln_tview_count(&items[i]) < 0)
+            return kiln_node_error(KILN_ERR_UNSUPPORTED, ctx->node,
+                                   "sequence item %d is a %s of unknown shape: sequences hold "
+                                   "tensors",
+                                   i, kiln_value_kind_name(items[i].kind));
+        if (items[i].dtype != dtype)
+            return kiln_node_error(KILN_ERR_SHAPE, ctx->node,
+                                   "sequence items have different dtypes (%s and %s)",
+                                   kiln_dtype_name(dtype), kiln_dtype_name(items[i].dtype));
+    }
+    kiln_tview seq;
+    memset(&seq, 0, sizeof seq);
+    seq.kind = KILN_VALUE_SEQUENCE;
+    seq.dtype = dtype;
+    seq.seq_count = count;
+    seq.seq_items = (kiln_tview *)items;
+    return kiln_cpu_copy_output(ctx, index, &seq);
+}
+
+kiln_status kiln_cpu_set_none(kiln_cpu_ctx *ctx, int32_t index, kiln_dtype dtype) {
+    kiln_tview none;
+    memset(&none, 0, sizeof none);
+    none.kind = KILN_VALUE_NONE;
+    none.dtype = dtype;
+    return kiln_cpu_copy_output(ctx, index, &none);
 }
 
 /* Liveness of a subgraph's tensors (as kiln_engine_compute_liveness for engines). */
@@ -250,7 +332,10 @@ static kiln_status kiln_cpu_replan(kiln_cpu_state *s) {
             st = kiln_error(KILN_ERR_OUT_OF_MEMORY, "out of memory allocating a %llu-byte arena",
                             (unsigned long long)total);
         if (st == KILN_OK) {
-            free(s->arena);
+            /* Values of the run that just ended may be in the old arena (outputs the caller
+             * reads next): keep it until the next run starts. */
+            free(s->retired_arena);
+            s->retired_arena = s->arena;
             s->arena = arena;
             s->arena_size = total;
             memcpy(s->planned, sizes, sizeof *sizes * (size_t)n);
@@ -294,7 +379,11 @@ static kiln_status kiln_cpu_run_node(kiln_cpu_state *s, int32_t step, kiln_tview
     KILN_TRY(shape(node, in, node->input_count, out, node->output_count));
     for (int32_t i = 0; i < node->output_count; i++) {
         int32_t t = node->outputs[i];
-        if (t < 0 || out[i].rank < 0) continue;
+        /* Sequences, empty optionals and strings are allocated by their kernels. */
+        if (t < 0 || out[i].rank < 0 || !kiln_tview_is_numeric_tensor(&out[i])) {
+            out[i].data = NULL;
+            continue;
+        }
         int64_t count = kiln_tview_count(&out[i]);
         if (count < 0) return kiln_shape_error(node, "output %d has a negative dimension", i);
         KILN_TRY(kiln_cpu_place(s, t, kiln_dtype_nbytes(out[i].dtype, count), &out[i].data));
@@ -309,7 +398,7 @@ static kiln_status kiln_cpu_run_node(kiln_cpu_state *s, int32_t step, kiln_tview
     for (int32_t i = 0; i < node->output_count; i++) {
         int32_t t = node->outputs[i];
         if (t < 0) continue;
-        if (!out[i].data || out[i].rank < 0)
+        if (!out[i].data || (out[i].rank < 0 && out[i].kind == KILN_VALUE_TENSOR))
             return kiln_node_error(KILN_ERR_INTERNAL, node, "output %d was not produced", i);
         s->values[t] = out[i];
     }
@@ -336,6 +425,8 @@ kiln_status kiln_cpu_run_one(kiln_cpu_state *s, int32_t step) {
 
 kiln_status kiln_cpu_run(kiln_cpu_state *s) {
     const kiln_graph *g = s->graph;
+    free(s->retired_arena); /* the last run's values are given up now */
+    s->retired_arena = NULL;
     for (int32_t t = 0; t < g->tensor_count; t++) {
         const kiln_ir_tensor *it = &g->tensors[t];
         if (!it->data) continue;

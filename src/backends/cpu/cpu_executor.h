@@ -32,6 +32,8 @@ struct kiln_cpu_state {
     uint64_t *planned;   /* bytes planned for each tensor */
     uint8_t *arena;
     uint64_t arena_size;
+    uint8_t *retired_arena; /* the arena before a replan: the last run's values may live
+                               there, so it is freed when the next run starts */
     int plan_valid;
     int plan_stale;      /* a tensor outgrew its slot: replan after this run */
     void *scratch;
@@ -42,6 +44,7 @@ struct kiln_cpu_state {
     /* per-node kernel state (kiln_cpu_node_state), allocated on first use */
     void **node_state;
     void (**node_destroy)(void *);
+    int32_t node_state_count;
     /* subgraphs: the enclosing state (outer values are looked up there by name) and the
      * states of the subgraphs run from this one */
     kiln_cpu_state *parent;

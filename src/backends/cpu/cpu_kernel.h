@@ -30,6 +30,26 @@ void *kiln_cpu_scratch(kiln_cpu_ctx *ctx, size_t bytes);
 /* Allocates output `index` with the given shape (data-dependent outputs). */
 kiln_status kiln_cpu_alloc_output(kiln_cpu_ctx *ctx, int32_t index, int32_t rank,
                                   const int64_t *dims);
+/*
+ * Values that are not numeric tensors (ir/tview.h): their outputs are always allocated by
+ * the kernel, whatever the shape function computed (the executor gives them no memory).
+ *
+ * kiln_cpu_alloc_strings: output `index` becomes a string tensor of the given shape; its
+ * kiln_string array is at out[index].data (entries zeroed) and *bytes receives a region of
+ * `total_bytes` in the same allocation for the kernel to write the strings' bytes into and
+ * point the entries at.
+ * kiln_cpu_alloc_sequence: output `index` becomes a sequence of copies of `items` (tensor
+ * views, numeric or string, all of one dtype), held in one block of the output's memory.
+ * `items` may point anywhere (inputs, scratch, a subgraph's outputs).
+ * kiln_cpu_copy_output: output `index` becomes a copy of value `v`, of any kind.
+ * kiln_cpu_set_none: output `index` becomes an empty optional with element dtype `dtype`.
+ */
+kiln_status kiln_cpu_alloc_strings(kiln_cpu_ctx *ctx, int32_t index, int32_t rank,
+                                   const int64_t *dims, size_t total_bytes, char **bytes);
+kiln_status kiln_cpu_alloc_sequence(kiln_cpu_ctx *ctx, int32_t index, int32_t count,
+                                    const kiln_tview *items);
+kiln_status kiln_cpu_copy_output(kiln_cpu_ctx *ctx, int32_t index, const kiln_tview *v);
+kiln_status kiln_cpu_set_none(kiln_cpu_ctx *ctx, int32_t index, kiln_dtype dtype);
 /* Threads the kernel may use (>= 1). */
 int kiln_cpu_threads(const kiln_cpu_ctx *ctx);
 
@@ -45,7 +65,8 @@ int kiln_cpu_input_is_constant(const kiln_cpu_ctx *ctx, int32_t index);
 
 /* Runs a subgraph (If/Loop/Scan bodies): inputs bound to the graph's inputs in order;
  * outputs come back as views over memory that stays valid until the calling kernel
- * returns. Names the subgraph does not define resolve to the enclosing graph's values. */
+ * returns or runs the same subgraph again. Names the subgraph does not define resolve to
+ * the enclosing graph's values. Inputs and outputs may be values of any kind. */
 kiln_status kiln_cpu_run_subgraph(kiln_cpu_ctx *ctx, const kiln_graph *graph,
                                   const kiln_tview *inputs, int32_t n_inputs, kiln_tview *outputs,
                                   int32_t n_outputs);

@@ -33,6 +33,20 @@ kiln_nn_state *kiln_nn_node_state(kiln_cpu_ctx *ctx) {
     return *slot;
 }
 
+uint64_t kiln_nn_run_key(const kiln_tview *in, int32_t n_in, const kiln_tview *out, int threads) {
+    uint64_t h = 1469598103934665603ull;
+#define KILN_NN_MIX(v) (h = (h ^ (uint64_t)(v)) * 1099511628211ull)
+    KILN_NN_MIX(threads);
+    for (int32_t i = 0; i <= n_in; i++) {
+        const kiln_tview *t = i < n_in ? &in[i] : out;
+        KILN_NN_MIX(t->dtype);
+        KILN_NN_MIX(t->rank + 1);
+        for (int32_t d = 0; d < t->rank && d < KILN_MAX_DIMS; d++) KILN_NN_MIX(t->dims[d]);
+    }
+#undef KILN_NN_MIX
+    return h ? h : 1;
+}
+
 /* ------------------------------------------------------------ prepared weights ------ */
 
 int kiln_nn_weights_prepared(const kiln_node *node, const kiln_tview *w) {
@@ -115,7 +129,7 @@ kiln_status kiln_nn_plain_weights(kiln_cpu_ctx *ctx, const kiln_node *node, cons
 
 /* ------------------------------------------------------------ channel blocking ------ */
 
-static void blocking(const float *src, float *dst, int32_t rank, const int64_t *dims,
+static void blocking(const void *src, void *dst, size_t esize, int32_t rank, const int64_t *dims,
                      int64_t block, int threads, int to_blocked) {
     int64_t n = dims[0], c = dims[1], sp = 1;
     for (int32_t d = 2; d < rank; d++) sp *= dims[d];
@@ -124,28 +138,38 @@ static void blocking(const float *src, float *dst, int32_t rank, const int64_t *
     KILN_NN_PRAGMA(omp parallel for num_threads(threads) if (par) schedule(static))
     for (int64_t u = 0; u < units; u++) {
         int64_t nb = u / cb, b = u % cb;
-        float *blk = (to_blocked ? dst : (float *)src) + u * sp * block;
-        float *pl = (to_blocked ? (float *)src : dst) + (nb * c + b * block) * sp;
-        for (int64_t s = 0; s < sp; s++)
+        /* the (block x spatial) slab of unit u: blocked it is spatial-major */
+        const char *s = (const char *)src, *sblk = s + (size_t)(u * sp * block) * esize;
+        const char *spl = s + (size_t)((nb * c + b * block) * sp) * esize;
+        char *d = (char *)dst, *dblk = d + (size_t)(u * sp * block) * esize;
+        char *dpl = d + (size_t)((nb * c + b * block) * sp) * esize;
+        for (int64_t p = 0; p < sp; p++)
             for (int64_t i = 0; i < block; i++) {
-                if (to_blocked) blk[s * block + i] = pl[i * sp + s];
-                else pl[i * sp + s] = blk[s * block + i];
+                if (to_blocked)
+                    memcpy(dblk + (size_t)(p * block + i) * esize,
+                           spl + (size_t)(i * sp + p) * esize, esize);
+                else
+                    memcpy(dpl + (size_t)(i * sp + p) * esize,
+                           sblk + (size_t)(p * block + i) * esize, esize);
             }
     }
 }
 
-void kiln_nn_unblock(const float *src, float *dst, int32_t rank, const int64_t *dims,
+void kiln_nn_unblock(const void *src, void *dst, size_t esize, int32_t rank, const int64_t *dims,
                      int64_t block, int threads) {
-    blocking(src, dst, rank, dims, block, threads, 0);
+    blocking(src, dst, esize, rank, dims, block, threads, 0);
 }
 
-void kiln_nn_block(const float *src, float *dst, int32_t rank, const int64_t *dims,
+void kiln_nn_block(const void *src, void *dst, size_t esize, int32_t rank, const int64_t *dims,
                    int64_t block, int threads) {
-    blocking(src, dst, rank, dims, block, threads, 1);
+    blocking(src, dst, esize, rank, dims, block, threads, 1);
 }
 
+/* Any fixed-size element type: blocking only moves elements (a precision pass may have
+ * changed a blocked tensor's type after the build). */
 static int blockable(const kiln_tview *t, int64_t block) {
-    return t->dtype == KILN_DTYPE_FLOAT32 && t->rank >= 3 && block > 0 && t->dims[1] % block == 0;
+    return kiln_dtype_nbytes(t->dtype, 1) > 0 && kiln_dtype_bits(t->dtype) % 8 == 0 &&
+           t->rank >= 3 && block > 0 && t->dims[1] % block == 0;
 }
 
 kiln_status kiln_nn_run_unblocked(kiln_cpu_ctx *ctx, const kiln_node *node, kiln_tview *v,
@@ -162,16 +186,17 @@ kiln_status kiln_nn_run_unblocked(kiln_cpu_ctx *ctx, const kiln_node *node, kiln
         kiln_tview *t = &v[idx[k]];
         if (!blockable(t, blk[k])) {
             st = kiln_node_error(KILN_ERR_INVALID_ARGUMENT, node,
-                                 "input %d is marked channel-blocked by %lld but cannot be",
-                                 idx[k], (long long)blk[k]);
+                                 "input %d is marked channel-blocked by %lld but cannot be", idx[k],
+                                 (long long)blk[k]);
             break;
         }
-        tmp[k] = malloc(sizeof(float) * (size_t)(kiln_nn_count(t) + 1));
+        tmp[k] = malloc(kiln_dtype_nbytes(t->dtype, kiln_nn_count(t) + 1));
         if (!tmp[k]) {
             st = kiln_node_error(KILN_ERR_OUT_OF_MEMORY, node, "out of memory");
             break;
         }
-        kiln_nn_unblock(t->data, tmp[k], t->rank, t->dims, blk[k], threads);
+        kiln_nn_unblock(t->data, tmp[k], kiln_dtype_nbytes(t->dtype, 1), t->rank, t->dims, blk[k],
+                        threads);
         t->data = tmp[k];
     }
     kiln_tview *outs = out;
@@ -182,7 +207,7 @@ kiln_status kiln_nn_run_unblocked(kiln_cpu_ctx *ctx, const kiln_node *node, kiln
                                  "its output is marked channel-blocked by %lld but cannot be",
                                  (long long)out_block);
         } else {
-            tmp[2] = malloc(sizeof(float) * (size_t)(kiln_nn_count(&out[0]) + 1));
+            tmp[2] = malloc(kiln_dtype_nbytes(out[0].dtype, kiln_nn_count(&out[0]) + 1));
             local = malloc(sizeof *local * (size_t)(n_out > 0 ? n_out : 1));
             if (!tmp[2] || !local) {
                 st = kiln_node_error(KILN_ERR_OUT_OF_MEMORY, node, "out of memory");
@@ -195,10 +220,27 @@ kiln_status kiln_nn_run_unblocked(kiln_cpu_ctx *ctx, const kiln_node *node, kiln
     }
     if (st == KILN_OK) st = fn(ctx, node, v, n_in, outs, n_out);
     if (st == KILN_OK && out_block)
-        kiln_nn_block(tmp[2], out[0].data, out[0].rank, out[0].dims, out_block, threads);
+        kiln_nn_block(tmp[2], out[0].data, kiln_dtype_nbytes(out[0].dtype, 1), out[0].rank,
+                      out[0].dims, out_block, threads);
     for (int k = 0; k < 3; k++) free(tmp[k]);
     free(local);
     return st;
+}
+
+kiln_status kiln_nn_pool_dispatch(kiln_cpu_ctx *ctx, const kiln_node *node, const kiln_tview *in,
+                                  int32_t n_in, kiln_tview *out, int32_t n_out,
+                                  kiln_cpu_kernel_fn ref) {
+#ifdef KILN_HAVE_DNNL
+    if (kiln_dnnl_enabled()) {
+        int handled = 0;
+        KILN_TRY(kiln_dnnl_pool(ctx, node, in, n_in, out, n_out, &handled));
+        if (handled) return KILN_OK;
+    }
+#endif
+    int64_t ib = kiln_nn_in_block(node), ob = kiln_nn_out_block(node);
+    if (!ib && !ob) return ref(ctx, node, in, n_in, out, n_out);
+    kiln_tview v[1] = {in[0]};
+    return kiln_nn_run_unblocked(ctx, node, v, n_in < 1 ? n_in : 1, out, n_out, ib, -1, 0, ob, ref);
 }
 
 /* ------------------------------------------------------------ oneDNN ---------------- */
@@ -207,6 +249,14 @@ static int dnnl_enabled = -1; /* -1: not decided yet (KILN_DNNL environment vari
 
 void kiln_nn_use_dnnl(int enabled) {
     dnnl_enabled = enabled != 0;
+}
+
+int kiln_nn_have_dnnl(void) {
+#ifdef KILN_HAVE_DNNL
+    return 1;
+#else
+    return 0;
+#endif
 }
 
 #ifdef KILN_HAVE_DNNL
@@ -260,29 +310,46 @@ int kiln_dnnl_make_attr(const kiln_nn_act *act, float sum_scale, dnnl_primitive_
     *out = NULL;
     dnnl_primitive_attr_t attr = NULL;
     dnnl_post_ops_t po = NULL;
-    int ok = dnnl_primitive_attr_create(&attr) == dnnl_success &&
-             dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user) ==
-                 dnnl_success &&
-             dnnl_post_ops_create(&po) == dnnl_success;
+    int ok =
+        dnnl_primitive_attr_create(&attr) == dnnl_success &&
+        dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user) == dnnl_success &&
+        dnnl_post_ops_create(&po) == dnnl_success;
     if (ok && sum_scale != 0.0f) ok = dnnl_post_ops_append_sum(po, sum_scale) == dnnl_success;
     if (ok) {
         dnnl_alg_kind_t alg = dnnl_alg_kind_undef;
         float alpha = 0.0f, beta = 0.0f;
         switch (act->kind) {
-        case KILN_NN_ACT_NONE: break;
-        case KILN_NN_ACT_RELU: alg = dnnl_eltwise_relu; break;
-        case KILN_NN_ACT_LEAKY_RELU: alg = dnnl_eltwise_relu, alpha = act->alpha; break;
-        case KILN_NN_ACT_CLIP: alg = dnnl_eltwise_clip, alpha = act->alpha, beta = act->beta; break;
-        case KILN_NN_ACT_SIGMOID: alg = dnnl_eltwise_logistic; break;
-        case KILN_NN_ACT_TANH: alg = dnnl_eltwise_tanh; break;
+        case KILN_NN_ACT_NONE:
+            break;
+        case KILN_NN_ACT_RELU:
+            alg = dnnl_eltwise_relu;
+            break;
+        case KILN_NN_ACT_LEAKY_RELU:
+            alg = dnnl_eltwise_relu, alpha = act->alpha;
+            break;
+        case KILN_NN_ACT_CLIP:
+            alg = dnnl_eltwise_clip, alpha = act->alpha, beta = act->beta;
+            break;
+        case KILN_NN_ACT_SIGMOID:
+            alg = dnnl_eltwise_logistic;
+            break;
+        case KILN_NN_ACT_TANH:
+            alg = dnnl_eltwise_tanh;
+            break;
         case KILN_NN_ACT_HARD_SIGMOID: /* clip(alpha x + beta, 0, 1) */
             ok = dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_linear, act->alpha,
                                               act->beta) == dnnl_success;
             alg = dnnl_eltwise_clip, alpha = 0.0f, beta = 1.0f;
             break;
-        case KILN_NN_ACT_GELU: alg = dnnl_eltwise_gelu_erf; break;
-        case KILN_NN_ACT_GELU_TANH: alg = dnnl_eltwise_gelu_tanh; break;
-        case KILN_NN_ACT_SWISH: alg = dnnl_eltwise_swish, alpha = act->alpha; break;
+        case KILN_NN_ACT_GELU:
+            alg = dnnl_eltwise_gelu_erf;
+            break;
+        case KILN_NN_ACT_GELU_TANH:
+            alg = dnnl_eltwise_gelu_tanh;
+            break;
+        case KILN_NN_ACT_SWISH:
+            alg = dnnl_eltwise_swish, alpha = act->alpha;
+            break;
         }
         if (ok && alg != dnnl_alg_kind_undef)
             ok = dnnl_post_ops_append_eltwise(po, 1.0f, alg, alpha, beta) == dnnl_success;
@@ -299,19 +366,22 @@ int kiln_dnnl_make_attr(const kiln_nn_act *act, float sum_scale, dnnl_primitive_
 
 dnnl_status_t kiln_dnnl_md(dnnl_memory_desc_t *md, int32_t rank, const int64_t *dims,
                            int64_t block) {
-    static const dnnl_format_tag_t plain[] = {dnnl_a,      dnnl_ab,      dnnl_abc,
-                                              dnnl_abcd,   dnnl_abcde,   dnnl_abcdef,
-                                              dnnl_abcdefg, dnnl_abcdefgh};
+    static const dnnl_format_tag_t plain[] = {dnnl_a,     dnnl_ab,     dnnl_abc,     dnnl_abcd,
+                                              dnnl_abcde, dnnl_abcdef, dnnl_abcdefg, dnnl_abcdefgh};
     dnnl_dims_t d;
     if (rank < 1 || rank > 8) return dnnl_invalid_arguments;
     for (int32_t i = 0; i < rank; i++) d[i] = dims[i];
     dnnl_format_tag_t tag = plain[rank - 1];
     if (block == 16) {
-        tag = rank == 3 ? dnnl_aBc16b : rank == 4 ? dnnl_aBcd16b : rank == 5 ? dnnl_aBcde16b
-                                                                             : dnnl_format_tag_undef;
+        tag = rank == 3   ? dnnl_aBc16b
+              : rank == 4 ? dnnl_aBcd16b
+              : rank == 5 ? dnnl_aBcde16b
+                          : dnnl_format_tag_undef;
     } else if (block == 8) {
-        tag = rank == 3 ? dnnl_aBc8b : rank == 4 ? dnnl_aBcd8b : rank == 5 ? dnnl_aBcde8b
-                                                                           : dnnl_format_tag_undef;
+        tag = rank == 3   ? dnnl_aBc8b
+              : rank == 4 ? dnnl_aBcd8b
+              : rank == 5 ? dnnl_aBcde8b
+                          : dnnl_format_tag_undef;
     } else if (block != 0) {
         tag = dnnl_format_tag_undef;
     }
@@ -359,6 +429,19 @@ int32_t kiln_dnnl_layout_ints(const dnnl_memory_desc_t *md, int64_t *out, int32_
     for (int i = 0; i < b->inner_nblks; i++) out[k++] = b->inner_blks[i];
     for (int i = 0; i < b->inner_nblks; i++) out[k++] = b->inner_idxs[i];
     return k;
+}
+
+int kiln_dnnl_threads_for(int threads, double flops) {
+    static double per_thread = -1.0;
+    if (per_thread < 0.0) { /* KILN_DNNL_FLOPS_PER_THREAD in the environment overrides */
+        const char *v = getenv("KILN_DNNL_FLOPS_PER_THREAD");
+        double d = v ? strtod(v, NULL) : 0.0;
+        per_thread = d > 0.0 ? d : KILN_DNNL_FLOPS_PER_THREAD;
+    }
+    if (threads <= 1) return 1;
+    double t = flops / per_thread;
+    if (t >= (double)threads) return threads;
+    return t < 2.0 ? 1 : (int)t;
 }
 
 int kiln_dnnl_threads_begin(int threads) {

@@ -1,7 +1,9 @@
 /*
- * The CPU backend's oneDNN path: Conv, MatMul and Gemm (and pooling) run as oneDNN
- * primitives with the fused epilogue as post-ops, on weights reordered once (at build time,
- * dnnl_prepare.c) into the layout the primitive prefers.
+ * The CPU backend's oneDNN path: Conv, MatMul and Gemm run as oneDNN primitives with the
+ * fused epilogue as post-ops, on weights reordered once (at build time, dnnl_prepare.c)
+ * into the layout the primitive prefers; pooling and Softmax run as oneDNN primitives too.
+ * Every kernel falls back to the reference kernel for what oneDNN cannot do (set
+ * KILN_DNNL=0 in the environment to run the reference kernels alone).
  *
  * Prepared weights. A node whose constant weights were prepared keeps, in place of its
  * weight input, a uint8 blob (the reordered bytes) and these attributes:
@@ -17,10 +19,10 @@
  * context, and runs the reference kernel.
  *
  * Blocked activations. Between oneDNN nodes, activations may stay in oneDNN's channel-
- * blocked layout (nChw8c / nChw16c: same bytes as NCHW when C is a multiple of the
- * block). `_kiln_dnnl_in_block` / `_kiln_dnnl_out_block` / `_kiln_dnnl_sum_block` (int,
- * the block size) on a node say which of its input 0, output 0 and sum input are blocked;
- * every kernel that honours them also runs without oneDNN (the reference kernels convert).
+ * blocked layout (nChw8c / nChw16c: the size of NCHW when C is a multiple of the block).
+ * `_kiln_dnnl_in_block` / `_kiln_dnnl_out_block` / `_kiln_dnnl_sum_block` (int, the block size) on
+ * a node say which of its input 0, output 0 and sum input are blocked; every kernel that honours
+ * them also runs without oneDNN (the reference kernels convert).
  */
 #ifndef KILN_CPU_DNNL_COMMON_H
 #define KILN_CPU_DNNL_COMMON_H
@@ -55,19 +57,26 @@ static inline int64_t kiln_nn_sum_block(const kiln_node *node) {
     return kiln_attr_int(node, "_kiln_dnnl_sum_block", 0);
 }
 
-/* Channel-blocked <-> plain for an (N, C, spatial...) tensor, C a multiple of block. */
-void kiln_nn_unblock(const float *src, float *dst, int32_t rank, const int64_t *dims,
+/* Channel-blocked <-> plain for an (N, C, spatial...) tensor of esize-byte elements, C a
+ * multiple of block. */
+void kiln_nn_unblock(const void *src, void *dst, size_t esize, int32_t rank, const int64_t *dims,
                      int64_t block, int threads);
-void kiln_nn_block(const float *src, float *dst, int32_t rank, const int64_t *dims,
+void kiln_nn_block(const void *src, void *dst, size_t esize, int32_t rank, const int64_t *dims,
                    int64_t block, int threads);
 
 /* Runs a reference kernel `fn` on plain copies of blocked tensors: input 0 (in_block),
- * input extra_index (extra_block; -1: none) and output 0 (out_block), each float32. v is
+ * input extra_index (extra_block; -1: none) and output 0 (out_block), any dtype. v is
  * the node's input views (modified: blocked ones are replaced by plain copies). */
 kiln_status kiln_nn_run_unblocked(kiln_cpu_ctx *ctx, const kiln_node *node, kiln_tview *v,
                                   int32_t n_in, kiln_tview *out, int32_t n_out, int64_t in_block,
                                   int32_t extra_index, int64_t extra_block, int64_t out_block,
                                   kiln_cpu_kernel_fn fn);
+
+/* A pooling kernel: oneDNN where it takes the node, else the reference kernel `ref` (on
+ * plain copies of blocked activations). */
+kiln_status kiln_nn_pool_dispatch(kiln_cpu_ctx *ctx, const kiln_node *node, const kiln_tview *in,
+                                  int32_t n_in, kiln_tview *out, int32_t n_out,
+                                  kiln_cpu_kernel_fn ref);
 
 /* The per-node state every NN kernel of this family shares: decoded weights for the
  * reference path, or the oneDNN path's primitives (owned through dnnl_free). */
@@ -76,7 +85,14 @@ typedef struct kiln_nn_state {
     const void *plain_w_from; /* the blob they were decoded from */
     void *dnnl;
     void (*dnnl_free)(void *);
+    uint64_t declined; /* kiln_nn_run_key of the run oneDNN last declined (0: none) */
 } kiln_nn_state;
+
+/* A hash of what a node runs with: its inputs' and output 0's dtypes and shapes, and the
+ * thread count (never 0). oneDNN kernels remember the key of a run they cannot take, so
+ * that they do not try to create that primitive again at every run; a collision only sends
+ * a run to the reference kernel. */
+uint64_t kiln_nn_run_key(const kiln_tview *in, int32_t n_in, const kiln_tview *out, int threads);
 
 /* This node's state (created on first use), or NULL when out of memory. */
 kiln_nn_state *kiln_nn_node_state(kiln_cpu_ctx *ctx);
@@ -84,6 +100,8 @@ kiln_nn_state *kiln_nn_node_state(kiln_cpu_ctx *ctx);
 /* Turns the oneDNN path on or off for this process (tests: the reference kernels as the
  * baseline); without oneDNN it does nothing. */
 void kiln_nn_use_dnnl(int enabled);
+/* True when this kiln was built with oneDNN. */
+int kiln_nn_have_dnnl(void);
 
 /* ------------------------------------------------------------ with oneDNN ----------- */
 
@@ -109,10 +127,10 @@ int64_t kiln_dnnl_preferred_block(void);
 
 /* A failed oneDNN call as a kiln error naming the node and the call. */
 kiln_status kiln_dnnl_error(const kiln_node *node, dnnl_status_t st, const char *what);
-#define KILN_DNNL_TRY(node, call)                                                             \
-    do {                                                                                      \
-        dnnl_status_t st_ = (call);                                                           \
-        if (st_ != dnnl_success) return kiln_dnnl_error(node, st_, #call);                   \
+#define KILN_DNNL_TRY(node, call)                                                                  \
+    do {                                                                                           \
+        dnnl_status_t st_ = (call);                                                                \
+        if (st_ != dnnl_success) return kiln_dnnl_error(node, st_, #call);                         \
     } while (0)
 
 /* A primitive attribute with user-managed scratchpad and the post-ops of a fused node:
@@ -134,6 +152,14 @@ kiln_status kiln_dnnl_reorder(const kiln_node *node, dnnl_stream_t stream,
  * returns the count, 0 when md is not a plain blocked layout. */
 int32_t kiln_dnnl_layout_ints(const dnnl_memory_desc_t *md, int64_t *out, int32_t cap);
 
+/* How many of `threads` a oneDNN primitive doing `flops` of work gets: one per
+ * KILN_DNNL_FLOPS_PER_THREAD (at least one). A oneDNN primitive runs one OpenMP parallel
+ * region with a static split, so every thread of the team must be woken and must arrive:
+ * on a loaded machine a thread's wake-up can cost more than a small layer's whole work
+ * (MobileNetV2's depthwise and 7x7 layers, ~0.02-0.1 ms), so small layers run on one. */
+#define KILN_DNNL_FLOPS_PER_THREAD 1e7
+int kiln_dnnl_threads_for(int threads, double flops);
+
 /* Sets the OpenMP threads oneDNN uses on this thread; returns the previous count. */
 int kiln_dnnl_threads_begin(int threads);
 void kiln_dnnl_threads_end(int previous);
@@ -148,6 +174,9 @@ kiln_status kiln_dnnl_gemm(kiln_cpu_ctx *ctx, const kiln_node *node, const kiln_
                            int32_t n_in, kiln_tview *out, int *handled);
 kiln_status kiln_dnnl_pool(kiln_cpu_ctx *ctx, const kiln_node *node, const kiln_tview *in,
                            int32_t n_in, kiln_tview *out, int32_t n_out, int *handled);
+/* Softmax (log: LogSoftmax) of x into y; also checks kiln_dnnl_enabled(). */
+kiln_status kiln_dnnl_softmax(kiln_cpu_ctx *ctx, const kiln_node *node, const kiln_tview *x,
+                              kiln_tview *y, int log, int *handled);
 
 /* Build time: the layout the node's primitive would want its weights in (*best) beside
  * their plain layout (*plain), at the given shapes; *ok = 0 when oneDNN would not run it.
@@ -156,10 +185,17 @@ kiln_status kiln_dnnl_conv_weights_md(const kiln_node *node, const kiln_tview *x
                                       const kiln_tview *w, const kiln_tview *y, int has_bias,
                                       int has_sum, int threads, dnnl_memory_desc_t *plain,
                                       dnnl_memory_desc_t *best, int *ok);
-kiln_status kiln_dnnl_matmul_weights_md(const kiln_node *node, const kiln_tview *a,
-                                        const kiln_tview *b, const kiln_tview *y, int threads,
-                                        dnnl_memory_desc_t *plain, dnnl_memory_desc_t *best,
-                                        int *ok);
+/* True when the pooling primitive oneDNN would pick for these blocks is not its slow
+ * reference implementation (build time: may activations stay blocked through it?). */
+int kiln_dnnl_pool_fast(const kiln_node *node, const kiln_tview *x, const kiln_tview *y,
+                        int64_t in_block, int64_t out_block, int threads);
+/* The same for a convolution with these blocks (w logical). */
+int kiln_dnnl_conv_fast(const kiln_node *node, const kiln_tview *x, const kiln_tview *w,
+                        const kiln_tview *y, int has_bias, int has_sum, int64_t in_block,
+                        int64_t out_block, int threads);
+kiln_status kiln_dnnl_matmul_weights_md(const kiln_node *node, const kiln_tview *in, int32_t n_in,
+                                        const kiln_tview *y, int threads, dnnl_memory_desc_t *plain,
+                                        dnnl_memory_desc_t *best, int *ok);
 #endif
 
 #endif

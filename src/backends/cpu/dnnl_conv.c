@@ -8,19 +8,51 @@
  * everything derived from it, until the input shape changes. Weights arrive either plain
  * (reordered into the primitive's layout here, once for constants) or prepared at build
  * time (dnnl_prepare.c), in which case they are used as they are when the layouts agree.
+ *
+ * Threads. Layouts are chosen by a single-threaded primitive descriptor (the same at build
+ * time and at run time, whatever the thread count). With several threads, a single image
+ * whose layouts need no reorder runs as slices of its output channels (groups for grouped
+ * convolutions), one single-threaded primitive each, on the work-sharing pool
+ * (dnnl_threads.h); other cases run one primitive on OpenMP threads.
  */
 #include "backends/cpu/dnnl_common.h"
 
 #ifdef KILN_HAVE_DNNL
 
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
-enum { MAX_SP = 3 };
+#include "backends/cpu/dnnl_threads.h"
+
+enum { MAX_SP = 3, MAX_PARTS = 8 };
+
+/* Below this much work a convolution is not worth cutting into slices (the environment's
+ * KILN_DNNL_SPLIT_MIN_FLOPS overrides it: tests cut tiny ones). */
+#define SPLIT_MIN_FLOPS 2e6
+
+static double split_min_flops(void) {
+    static double v = -1.0;
+    if (v < 0.0) {
+        const char *e = getenv("KILN_DNNL_SPLIT_MIN_FLOPS");
+        double d = e ? strtod(e, NULL) : -1.0;
+        v = d >= 0.0 ? d : SPLIT_MIN_FLOPS;
+    }
+    return v;
+}
+
+/* One slice of the output channels (or groups): its own primitive, stream and memories;
+ * src/weights/bias/dst (and the sum prefill) sit at these byte offsets of the full ones. */
+typedef struct conv_part {
+    dnnl_primitive_t prim;
+    dnnl_stream_t stream;
+    dnnl_memory_t m_src, m_wei, m_bias, m_dst, m_scratch;
+    size_t src_off, wei_off, bias_off, dst_off, dst_bytes, scratch;
+} conv_part;
 
 typedef struct conv_key {
     int32_t rank;
-    int64_t xd[2 + MAX_SP], yd[2 + MAX_SP];
+    int64_t xd[2 + MAX_SP], yd[2 + MAX_SP], wd[2 + MAX_SP];
     int threads;
 } conv_key;
 
@@ -32,11 +64,23 @@ typedef struct conv_prim {
     dnnl_memory_desc_t src_md, dst_md, wei_md, usrc_md, udst_md, usum_md, uwei_md;
     size_t src_tmp, dst_tmp, scratch; /* bytes of scratch each needs (0: none) */
     int has_bias, has_sum;
+    int omp_threads; /* the OpenMP threads prim runs with */
     /* weights in the primitive's layout when they differ from the input's */
     void *wbuf;
     const void *wbuf_from; /* constant weights: the data wbuf was made from */
     dnnl_memory_t m_src, m_usrc, m_wei, m_uwei, m_bias, m_dst, m_udst, m_usum, m_scratch;
+    int nparts; /* > 1: the work runs as these slices on the pool (prim is then NULL) */
+    conv_part part[MAX_PARTS];
 } conv_prim;
+
+static void part_free(conv_part *p) {
+    if (p->prim) dnnl_primitive_destroy(p->prim);
+    dnnl_memory_t pm[] = {p->m_src, p->m_wei, p->m_bias, p->m_dst, p->m_scratch};
+    for (size_t k = 0; k < sizeof pm / sizeof pm[0]; k++)
+        if (pm[k]) dnnl_memory_destroy(pm[k]);
+    if (p->stream) dnnl_stream_destroy(p->stream);
+    memset(p, 0, sizeof *p);
+}
 
 static void conv_prim_free(void *p) {
     conv_prim *c = p;
@@ -45,11 +89,12 @@ static void conv_prim_free(void *p) {
                                 c->wei_reorder};
     for (size_t i = 0; i < sizeof prims / sizeof prims[0]; i++)
         if (prims[i]) dnnl_primitive_destroy(prims[i]);
-    dnnl_memory_t mems[] = {c->m_src, c->m_usrc, c->m_wei,  c->m_uwei,    c->m_bias,
+    dnnl_memory_t mems[] = {c->m_src, c->m_usrc, c->m_wei,  c->m_uwei,   c->m_bias,
                             c->m_dst, c->m_udst, c->m_usum, c->m_scratch};
     for (size_t i = 0; i < sizeof mems / sizeof mems[0]; i++)
         if (mems[i]) dnnl_memory_destroy(mems[i]);
     if (c->stream) dnnl_stream_destroy(c->stream);
+    for (int i = 0; i < c->nparts; i++) part_free(&c->part[i]);
     free(c->wbuf);
     free(c);
 }
@@ -114,11 +159,40 @@ static kiln_status conv_geometry(const kiln_node *node, const kiln_tview *x,
     return KILN_OK;
 }
 
-/* Creates the convolution primitive descriptor; src/dst blocks 0 mean "any" (oneDNN
- * chooses), the weights are always "any". NULL when oneDNN has no implementation. */
-static dnnl_primitive_desc_t conv_pd(const kiln_node *node, const conv_geom *g, int has_bias,
-                                     const kiln_nn_act *act, int has_sum, int64_t in_block,
-                                     int64_t out_block) {
+/* The convolution primitive descriptor from explicit descriptors (NULL: no implementation;
+ * with no_ref, none but oneDNN's reference one). */
+static dnnl_primitive_desc_t conv_pd_md(const conv_geom *g, const dnnl_memory_desc_t *src,
+                                        const dnnl_memory_desc_t *wei,
+                                        const dnnl_memory_desc_t *bias,
+                                        const dnnl_memory_desc_t *dst, const kiln_nn_act *act,
+                                        int has_sum, int no_ref) {
+    dnnl_convolution_desc_t cd;
+    if (dnnl_dilated_convolution_forward_desc_init(
+            &cd, dnnl_forward_inference, dnnl_convolution_direct, src, wei, bias, dst, g->strides,
+            g->dilates, g->pad_l, g->pad_r) != dnnl_success)
+        return NULL;
+    dnnl_primitive_attr_t attr = NULL;
+    if (!kiln_dnnl_make_attr(act, has_sum ? 1.0f : 0.0f, &attr)) return NULL;
+    dnnl_primitive_desc_t pd = NULL;
+    if (dnnl_primitive_desc_create(&pd, &cd, attr, kiln_dnnl_engine(), NULL) != dnnl_success)
+        pd = NULL;
+    dnnl_primitive_attr_destroy(attr);
+    const char *impl = NULL;
+    if (pd && no_ref &&
+        (dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl) != dnnl_success ||
+         !impl || !strncmp(impl, "ref", 3))) {
+        dnnl_primitive_desc_destroy(pd);
+        pd = NULL;
+    }
+    return pd;
+}
+
+/* Creates the convolution primitive descriptor that chooses the layouts: src/dst blocks 0
+ * mean "any" (oneDNN chooses), the weights are always "any"; one thread, so that the
+ * choice is the same at build time and at run time. NULL when oneDNN has no
+ * implementation. */
+static dnnl_primitive_desc_t conv_pd(const conv_geom *g, int has_bias, const kiln_nn_act *act,
+                                     int has_sum, int64_t in_block, int64_t out_block) {
     dnnl_memory_desc_t src, wei, bias, dst;
     dnnl_dims_t d;
     for (int32_t i = 0; i < g->rank; i++) d[i] = g->xd[i];
@@ -138,24 +212,129 @@ static dnnl_primitive_desc_t conv_pd(const kiln_node *node, const conv_geom *g, 
     d[0] = g->yd[1];
     if (has_bias && dnnl_memory_desc_init_by_tag(&bias, 1, d, dnnl_f32, dnnl_a) != dnnl_success)
         return NULL;
-    dnnl_convolution_desc_t cd;
-    if (dnnl_dilated_convolution_forward_desc_init(&cd, dnnl_forward_inference,
-                                                   dnnl_convolution_direct, &src, &wei,
-                                                   has_bias ? &bias : NULL, &dst, g->strides,
-                                                   g->dilates, g->pad_l, g->pad_r) != dnnl_success)
-        return NULL;
-    dnnl_primitive_attr_t attr = NULL;
-    if (!kiln_dnnl_make_attr(act, has_sum ? 1.0f : 0.0f, &attr)) return NULL;
-    dnnl_primitive_desc_t pd = NULL;
-    if (dnnl_primitive_desc_create(&pd, &cd, attr, kiln_dnnl_engine(), NULL) != dnnl_success)
-        pd = NULL;
-    dnnl_primitive_attr_destroy(attr);
-    (void)node;
+    int previous = kiln_dnnl_threads_begin(1);
+    dnnl_primitive_desc_t pd =
+        conv_pd_md(g, &src, &wei, has_bias ? &bias : NULL, &dst, act, has_sum, 0);
+    kiln_dnnl_threads_end(previous);
     return pd;
 }
 
-/* The primitive and its surroundings for these shapes. *ok = 0: not for oneDNN. */
-static kiln_status conv_build(kiln_cpu_ctx *ctx, const kiln_node *node, const kiln_tview *in,
+/* ------------------------------------------------------------ slices ---------------- */
+
+/* Product of md's inner blocks along dim d. */
+static int64_t inner_block(const dnnl_memory_desc_t *md, int d) {
+    int64_t b = 1;
+    const dnnl_blocking_desc_t *bd = &md->format_desc.blocking;
+    for (int i = 0; i < bd->inner_nblks; i++)
+        if (bd->inner_idxs[i] == d) b *= bd->inner_blks[i];
+    return b;
+}
+
+/* Whether md is a blocked layout in which dim d's blocks are outermost (every other dim
+ * whose outer extent exceeds 1 has a smaller stride): slices along d are contiguous. */
+static int outermost(const dnnl_memory_desc_t *md, int d) {
+    if (md->format_kind != dnnl_blocked || md->offset0 != 0 || md->extra.flags != 0) return 0;
+    const dnnl_dim_t *st = md->format_desc.blocking.strides;
+    for (int e = 0; e < md->ndims; e++)
+        if (e != d && md->padded_dims[e] / inner_block(md, e) > 1 && st[e] >= st[d]) return 0;
+    return md->padded_offsets[d] == 0;
+}
+
+/* Elements [start, start + size) of md along dim d (outermost; start a multiple of its
+ * block): the slice's own descriptor and its byte offset in the full tensor. */
+static void slice_md(const dnnl_memory_desc_t *md, int d, int64_t start, int64_t size,
+                     dnnl_memory_desc_t *part, size_t *offset) {
+    int64_t blk = inner_block(md, d);
+    *part = *md;
+    part->dims[d] = size;
+    part->padded_dims[d] = (size + blk - 1) / blk * blk;
+    dnnl_dim_t *st = part->format_desc.blocking.strides;
+    const dnnl_dim_t *fst = md->format_desc.blocking.strides;
+    /* dims of extent 1 outside d: strides of a dense slice */
+    for (int e = 0; e < md->ndims; e++)
+        if (e != d && md->padded_dims[e] / inner_block(md, e) == 1 && fst[e] > fst[d])
+            st[e] = fst[d] * (part->padded_dims[d] / blk);
+    *offset = (size_t)(start / blk * fst[d]) * sizeof(float);
+}
+
+/* Cuts the convolution (one image, layouts with no reorder) into slices of its output
+ * channels, or of its groups: c->nparts slices, or none (c->nparts 0) when the layouts do
+ * not allow it. */
+static void conv_split(conv_prim *c, const conv_geom *g, int has_bias, int has_sum,
+                       const kiln_nn_act *act, int want) {
+    if (want > MAX_PARTS) want = MAX_PARTS;
+    int grouped = g->wrank == g->rank + 1;
+    /* split dim: 1 (channels) of src (groups only) and dst, 0 (O or G) of the weights */
+    int64_t extent = grouped ? g->wd[0] : g->yd[1];
+    int64_t per_unit_dst = grouped ? g->wd[1] : 1, per_unit_src = grouped ? g->wd[2] : 0;
+    if (!outermost(&c->wei_md, 0) || !outermost(&c->dst_md, 1) ||
+        (grouped && !outermost(&c->src_md, 1)))
+        return;
+    /* a slice must start on a block of each tensor it cuts */
+    int64_t unit = inner_block(&c->wei_md, 0);
+    for (int64_t u = unit;; u += unit) {
+        if ((u * per_unit_dst) % inner_block(&c->dst_md, 1) == 0 &&
+            (!grouped || (u * per_unit_src) % inner_block(&c->src_md, 1) == 0)) {
+            unit = u;
+            break;
+        }
+        if (u > extent) return;
+    }
+    int64_t units = (extent + unit - 1) / unit;
+    int parts = (int)(units < want ? units : want);
+    if (parts < 2) return;
+    dnnl_engine_t eng = kiln_dnnl_engine();
+    int previous = kiln_dnnl_threads_begin(1);
+    int ok = 1;
+    for (int i = 0; i < parts && ok; i++) {
+        conv_part *p = &c->part[i];
+        int64_t u0 = units * i / parts, u1 = units * (i + 1) / parts;
+        int64_t e0 = u0 * unit, e1 = u1 * unit < extent ? u1 * unit : extent;
+        dnnl_memory_desc_t src = c->src_md, wei, dst, bias;
+        slice_md(&c->wei_md, 0, e0, e1 - e0, &wei, &p->wei_off);
+        slice_md(&c->dst_md, 1, e0 * per_unit_dst, (e1 - e0) * per_unit_dst, &dst, &p->dst_off);
+        if (grouped)
+            slice_md(&c->src_md, 1, e0 * per_unit_src, (e1 - e0) * per_unit_src, &src, &p->src_off);
+        dnnl_dims_t bd = {(e1 - e0) * per_unit_dst};
+        p->bias_off = (size_t)(e0 * per_unit_dst) * sizeof(float);
+        p->dst_bytes = dnnl_memory_desc_get_size(&dst);
+        ok = dnnl_memory_desc_init_by_tag(&bias, 1, bd, dnnl_f32, dnnl_a) == dnnl_success;
+        dnnl_primitive_desc_t pd =
+            ok ? conv_pd_md(g, &src, &wei, has_bias ? &bias : NULL, &dst, act, has_sum, 1) : NULL;
+        ok = pd != NULL;
+        if (ok) {
+            p->scratch = dnnl_memory_desc_get_size(
+                dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0));
+            dnnl_memory_desc_t smd;
+            dnnl_dims_t sd = {(int64_t)(p->scratch ? p->scratch : 1)};
+            ok = dnnl_primitive_create(&p->prim, pd) == dnnl_success &&
+                 dnnl_memory_create(&p->m_src, &src, eng, DNNL_MEMORY_NONE) == dnnl_success &&
+                 dnnl_memory_create(&p->m_wei, &wei, eng, DNNL_MEMORY_NONE) == dnnl_success &&
+                 dnnl_memory_create(&p->m_bias, &bias, eng, DNNL_MEMORY_NONE) == dnnl_success &&
+                 dnnl_memory_create(&p->m_dst, &dst, eng, DNNL_MEMORY_NONE) == dnnl_success &&
+                 dnnl_memory_desc_init_by_tag(&smd, 1, sd, dnnl_u8, dnnl_a) == dnnl_success &&
+                 dnnl_memory_create(&p->m_scratch, &smd, eng, DNNL_MEMORY_NONE) == dnnl_success &&
+                 dnnl_stream_create(&p->stream, eng, dnnl_stream_default_flags) == dnnl_success;
+            dnnl_primitive_desc_destroy(pd);
+        }
+        c->nparts = i + 1; /* so that conv_prim_free releases what exists */
+    }
+    kiln_dnnl_threads_end(previous);
+    if (ok) return;
+    for (int i = 0; i < c->nparts; i++) part_free(&c->part[i]); /* all slices or none */
+    c->nparts = 0;
+}
+
+/* Multiply-adds times two of a convolution: every output element reads C/group x kernel. */
+static double conv_flops(const kiln_tview *w_logical, const kiln_tview *y) {
+    double f = 2.0 * (double)kiln_nn_count(y);
+    for (int32_t i = 1; i < w_logical->rank; i++) f *= (double)w_logical->dims[i];
+    return f;
+}
+
+/* The primitive (or its slices) and its surroundings for these shapes, for a context of
+ * `threads` threads. *ok = 0: not for oneDNN. */
+static kiln_status conv_build(int threads, const kiln_node *node, const kiln_tview *in,
                               const kiln_tview *w_logical, int prepared, const kiln_tview *y,
                               int has_bias, int has_sum, const kiln_nn_act *act, conv_prim **out,
                               int *ok) {
@@ -179,7 +358,7 @@ static kiln_status conv_build(kiln_cpu_ctx *ctx, const kiln_node *node, const ki
             dnnl_success)
             return KILN_OK;
     }
-    dnnl_primitive_desc_t pd = conv_pd(node, &g, has_bias, act, has_sum, in_block, out_block);
+    dnnl_primitive_desc_t pd = conv_pd(&g, has_bias, act, has_sum, in_block, out_block);
     if (!pd) return KILN_OK;
     conv_prim *c = calloc(1, sizeof *c);
     if (!c) {
@@ -189,24 +368,47 @@ static kiln_status conv_build(kiln_cpu_ctx *ctx, const kiln_node *node, const ki
     c->key.rank = g.rank;
     memcpy(c->key.xd, g.xd, sizeof g.xd);
     memcpy(c->key.yd, g.yd, sizeof g.yd);
-    c->key.threads = kiln_cpu_threads(ctx);
+    for (int32_t i = 0; i < g.rank; i++) c->key.wd[i] = w_logical->dims[i];
+    c->key.threads = threads;
     c->has_bias = has_bias;
     c->has_sum = has_sum;
     c->uwei_md = uwei;
     c->src_md = *dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0);
     c->dst_md = *dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0);
     c->wei_md = *dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
-    c->scratch = dnnl_memory_desc_get_size(dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0));
     dnnl_engine_t eng = kiln_dnnl_engine();
-    dnnl_status_t st = dnnl_primitive_create(&c->prim, pd);
-    dnnl_primitive_desc_destroy(pd);
-    if (st == dnnl_success) st = kiln_dnnl_md(&c->usrc_md, g.rank, g.xd, in_block);
+    dnnl_status_t st = kiln_dnnl_md(&c->usrc_md, g.rank, g.xd, in_block);
     if (st == dnnl_success) st = kiln_dnnl_md(&c->udst_md, g.rank, g.yd, out_block);
     if (st == dnnl_success && has_sum) st = kiln_dnnl_md(&c->usum_md, g.rank, g.yd, sum_block);
     if (st == dnnl_success) st = make_reorder(&c->usrc_md, &c->src_md, &c->src_reorder);
     if (st == dnnl_success) st = make_reorder(&c->dst_md, &c->udst_md, &c->dst_reorder);
     if (st == dnnl_success && has_sum) st = make_reorder(&c->usum_md, &c->dst_md, &c->sum_reorder);
     if (st == dnnl_success) st = make_reorder(&c->uwei_md, &c->wei_md, &c->wei_reorder);
+    double flops = conv_flops(w_logical, y);
+    if (st == dnnl_success && threads > 1 && g.xd[0] == 1 && flops >= split_min_flops() &&
+        !c->src_reorder && !c->dst_reorder && !c->sum_reorder)
+        conv_split(c, &g, has_bias, has_sum, act, threads);
+    c->omp_threads = 1;
+    if (st == dnnl_success && !c->nparts) { /* one primitive, on OpenMP threads */
+        int omp = kiln_dnnl_threads_for(threads, flops);
+        dnnl_primitive_desc_t run_pd = NULL;
+        int previous = kiln_dnnl_threads_begin(omp);
+        if (omp > 1) { /* the layouts chosen above, with this many threads */
+            dnnl_memory_desc_t bias_md;
+            dnnl_dims_t bd = {g.yd[1]};
+            if (dnnl_memory_desc_init_by_tag(&bias_md, 1, bd, dnnl_f32, dnnl_a) == dnnl_success)
+                run_pd = conv_pd_md(&g, &c->src_md, &c->wei_md, has_bias ? &bias_md : NULL,
+                                    &c->dst_md, act, has_sum, 0);
+        }
+        if (run_pd) c->omp_threads = omp;
+        dnnl_primitive_desc_t use = run_pd ? run_pd : pd;
+        c->scratch = dnnl_memory_desc_get_size(
+            dnnl_primitive_desc_query_md(use, dnnl_query_scratchpad_md, 0));
+        st = dnnl_primitive_create(&c->prim, use);
+        kiln_dnnl_threads_end(previous);
+        if (run_pd) dnnl_primitive_desc_destroy(run_pd);
+    }
+    dnnl_primitive_desc_destroy(pd);
     if (st == dnnl_success && c->src_reorder) c->src_tmp = dnnl_memory_desc_get_size(&c->src_md);
     if (st == dnnl_success && c->dst_reorder) c->dst_tmp = dnnl_memory_desc_get_size(&c->dst_md);
     if (st == dnnl_success && c->wei_reorder) {
@@ -239,10 +441,12 @@ static kiln_status conv_build(kiln_cpu_ctx *ctx, const kiln_node *node, const ki
     return KILN_OK;
 }
 
-static int key_matches(const conv_prim *c, const kiln_tview *x, const kiln_tview *y, int threads) {
-    if (c->key.rank != x->rank || c->key.threads != threads) return 0;
+static int key_matches(const conv_prim *c, const kiln_tview *x, const kiln_tview *w,
+                       const kiln_tview *y, int threads) {
+    if (c->key.rank != x->rank || w->rank != x->rank || c->key.threads != threads) return 0;
     for (int32_t i = 0; i < x->rank; i++)
-        if (c->key.xd[i] != x->dims[i] || c->key.yd[i] != y->dims[i]) return 0;
+        if (c->key.xd[i] != x->dims[i] || c->key.yd[i] != y->dims[i] || c->key.wd[i] != w->dims[i])
+            return 0;
     return 1;
 }
 
@@ -257,10 +461,70 @@ static kiln_status set(const kiln_node *node, dnnl_memory_t m, const void *p) {
     return st == dnnl_success ? KILN_OK : kiln_dnnl_error(node, st, "dnnl_memory_set_data_handle");
 }
 
+/* What the slices of one run share. */
+typedef struct conv_job {
+    conv_prim *c;
+    const char *src, *wei, *bias, *sum;
+    char *dst, *scratch;
+    size_t scratch_stride;
+    _Atomic int failed; /* a oneDNN status, 0 while all went well */
+} conv_job;
+
+static void conv_run_part(void *arg, int64_t i) {
+    conv_job *j = arg;
+    conv_part *p = &j->c->part[i];
+    if (j->sum) memcpy(j->dst + p->dst_off, j->sum + p->dst_off, p->dst_bytes);
+    dnnl_status_t st = dnnl_memory_set_data_handle(p->m_src, (void *)(j->src + p->src_off));
+    if (st == dnnl_success)
+        st = dnnl_memory_set_data_handle(p->m_wei, (void *)(j->wei + p->wei_off));
+    if (st == dnnl_success && j->bias)
+        st = dnnl_memory_set_data_handle(p->m_bias, (void *)(j->bias + p->bias_off));
+    if (st == dnnl_success) st = dnnl_memory_set_data_handle(p->m_dst, j->dst + p->dst_off);
+    if (st == dnnl_success)
+        st = dnnl_memory_set_data_handle(p->m_scratch, j->scratch + (size_t)i * j->scratch_stride);
+    dnnl_exec_arg_t args[5] = {{DNNL_ARG_SRC, p->m_src},
+                               {DNNL_ARG_WEIGHTS, p->m_wei},
+                               {DNNL_ARG_DST, p->m_dst},
+                               {DNNL_ARG_SCRATCHPAD, p->m_scratch},
+                               {DNNL_ARG_BIAS, p->m_bias}};
+    if (st == dnnl_success) st = dnnl_primitive_execute(p->prim, p->stream, j->bias ? 5 : 4, args);
+    if (st == dnnl_success) st = dnnl_stream_wait(p->stream);
+    if (st != dnnl_success) atomic_store(&j->failed, (int)st);
+}
+
 static kiln_status conv_execute(kiln_cpu_ctx *ctx, const kiln_node *node, conv_prim *c,
                                 const kiln_tview *in, const kiln_tview *b, const kiln_tview *sum,
                                 kiln_tview *y, int w_const) {
-    size_t bytes = kiln_nn_align(c->scratch) + kiln_nn_align(c->src_tmp) + kiln_nn_align(c->dst_tmp);
+    if (c->nparts) { /* slices on the pool; weights reordered first if they must be */
+        size_t stride = 0;
+        for (int i = 0; i < c->nparts; i++)
+            if (kiln_nn_align(c->part[i].scratch) > stride)
+                stride = kiln_nn_align(c->part[i].scratch);
+        char *cur;
+        KILN_TRY(kiln_nn_scratch(ctx, node, stride * (size_t)c->nparts + 64, &cur));
+        cur = (char *)(((uintptr_t)cur + 63) & ~(uintptr_t)63);
+        const void *wei = in[1].data;
+        if (c->wei_reorder) {
+            if (!w_const || c->wbuf_from != in[1].data) {
+                KILN_TRY(set(node, c->m_uwei, in[1].data));
+                KILN_TRY(set(node, c->m_wei, c->wbuf));
+                dnnl_exec_arg_t a[2] = {{DNNL_ARG_FROM, c->m_uwei}, {DNNL_ARG_TO, c->m_wei}};
+                KILN_TRY(run1(node, c->wei_reorder, c->stream, 2, a));
+                dnnl_status_t ws = dnnl_stream_wait(c->stream);
+                if (ws != dnnl_success) return kiln_dnnl_error(node, ws, "dnnl_stream_wait");
+                c->wbuf_from = w_const ? in[1].data : NULL;
+            }
+            wei = c->wbuf;
+        }
+        conv_job job = {c,   in[0].data, wei, b ? b->data : NULL, sum ? sum->data : NULL, y->data,
+                        cur, stride,     0};
+        kiln_par_run(c->key.threads - 1, c->nparts, conv_run_part, &job);
+        int failed = atomic_load(&job.failed);
+        return failed ? kiln_dnnl_error(node, (dnnl_status_t)failed, "a convolution slice")
+                      : KILN_OK;
+    }
+    size_t bytes =
+        kiln_nn_align(c->scratch) + kiln_nn_align(c->src_tmp) + kiln_nn_align(c->dst_tmp);
     char *cur;
     KILN_TRY(kiln_nn_scratch(ctx, node, bytes + 64, &cur));
     cur = (char *)(((uintptr_t)cur + 63) & ~(uintptr_t)63);
@@ -338,31 +602,52 @@ kiln_status kiln_dnnl_conv(kiln_cpu_ctx *ctx, const kiln_node *node, const kiln_
     kiln_nn_state *s = kiln_nn_node_state(ctx);
     if (!s) return kiln_node_error(KILN_ERR_OUT_OF_MEMORY, node, "out of memory");
     int threads = kiln_cpu_threads(ctx);
+    uint64_t key = kiln_nn_run_key(in, n_in, y, threads);
+    if (s->declined == key) return KILN_OK;
     conv_prim *c = s->dnnl;
-    int previous = kiln_dnnl_threads_begin(threads);
     kiln_status st = KILN_OK;
-    if (!c || !key_matches(c, x, y, threads) || c->has_bias != (b != NULL) ||
+    if (!c || !key_matches(c, x, wl, y, threads) || c->has_bias != (b != NULL) ||
         c->has_sum != (sum != NULL)) {
         if (s->dnnl && s->dnnl_free) s->dnnl_free(s->dnnl);
         s->dnnl = NULL;
         int ok = 0;
-        st = conv_build(ctx, node, in, wl, prepared, y, b != NULL, sum != NULL, &act, &c, &ok);
+        st = conv_build(threads, node, in, wl, prepared, y, b != NULL, sum != NULL, &act, &c, &ok);
         if (st == KILN_OK && ok) {
             s->dnnl = c;
             s->dnnl_free = conv_prim_free;
         } else {
+            if (st == KILN_OK) s->declined = key;
             c = NULL;
         }
     }
     if (st == KILN_OK && c) {
+        int previous = kiln_dnnl_threads_begin(c->omp_threads);
         st = conv_execute(ctx, node, c, in, b, sum, y, kiln_cpu_input_is_constant(ctx, 1));
+        kiln_dnnl_threads_end(previous);
         *handled = 1;
     }
-    kiln_dnnl_threads_end(previous);
     return st;
 }
 
 /* ------------------------------------------------------------ build time ------------ */
+
+int kiln_dnnl_conv_fast(const kiln_node *node, const kiln_tview *x, const kiln_tview *w,
+                        const kiln_tview *y, int has_bias, int has_sum, int64_t in_block,
+                        int64_t out_block, int threads) {
+    conv_geom g;
+    int ok = 0;
+    kiln_nn_act act;
+    if (conv_geometry(node, x, w, y, &g, &ok) != KILN_OK || !ok) return 0;
+    if (kiln_nn_act_from_node(node, &act) != KILN_OK) return 0;
+    (void)threads; /* layouts are chosen single-threaded, whatever the thread count */
+    dnnl_primitive_desc_t pd = conv_pd(&g, has_bias, &act, has_sum, in_block, out_block);
+    if (!pd) return 0;
+    const char *impl = NULL;
+    int fast = dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl) == dnnl_success &&
+               impl && strncmp(impl, "ref", 3) != 0;
+    dnnl_primitive_desc_destroy(pd);
+    return fast;
+}
 
 kiln_status kiln_dnnl_conv_weights_md(const kiln_node *node, const kiln_tview *x,
                                       const kiln_tview *w, const kiln_tview *y, int has_bias,
@@ -374,10 +659,9 @@ kiln_status kiln_dnnl_conv_weights_md(const kiln_node *node, const kiln_tview *x
     *ok = 0;
     kiln_nn_act act;
     KILN_TRY(kiln_nn_act_from_node(node, &act));
-    int previous = kiln_dnnl_threads_begin(threads);
-    dnnl_primitive_desc_t pd = conv_pd(node, &g, has_bias, &act, has_sum, kiln_nn_in_block(node),
-                                       kiln_nn_out_block(node));
-    kiln_dnnl_threads_end(previous);
+    (void)threads; /* layouts are chosen single-threaded, whatever the thread count */
+    dnnl_primitive_desc_t pd =
+        conv_pd(&g, has_bias, &act, has_sum, kiln_nn_in_block(node), kiln_nn_out_block(node));
     if (!pd) return KILN_OK;
     *best = *dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
     dnnl_primitive_desc_destroy(pd);

@@ -1,7 +1,322 @@
-/* Build-time weight preparation for the oneDNN kernels (see dnnl_prepare.h). */
+/*
+ * Build-time preparation for the oneDNN kernels (see dnnl_common.h for what a prepared
+ * node holds). For each Conv, MatMul and Gemm whose weights are a float32 constant read by
+ * that node alone, the primitive the kernel will create is described at the profile's opt
+ * shapes, its preferred weight layout queried ("any"), and the weights reordered into it
+ * once: the engine, and so the plan, stores them that way. The kernel then finds them in
+ * the layout it wants and runs with no reorder at all.
+ */
 #include "backends/cpu/dnnl_prepare.h"
 
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backends/cpu/dnnl_common.h"
+
+#ifdef KILN_HAVE_DNNL
+
+#ifdef KILN_HAVE_OPENMP
+#include <omp.h>
+#endif
+
+static int static_shape(const kiln_tview *v) {
+    if (v->rank < 0) return 0;
+    for (int32_t d = 0; d < v->rank; d++)
+        if (v->dims[d] < 0) return 0;
+    return 1;
+}
+
+/* Node inputs reading each tensor, plus one for a graph output. */
+static int32_t *count_readers(const kiln_graph *g) {
+    int32_t *n = calloc((size_t)g->tensor_count + 1, sizeof *n);
+    if (!n) return NULL;
+    for (int32_t i = 0; i < g->node_count; i++)
+        for (int32_t k = 0; k < g->nodes[i].input_count; k++)
+            if (g->nodes[i].inputs[k] >= 0) n[g->nodes[i].inputs[k]]++;
+    for (int32_t i = 0; i < g->output_count; i++) n[g->outputs[i]]++;
+    return n;
+}
+
+/* Sets an INT attribute, in place when the node has it already. */
+static kiln_status set_int(kiln_graph *g, int32_t node, const char *name, int64_t v) {
+    kiln_node *n = &g->nodes[node];
+    for (int32_t a = 0; a < n->attr_count; a++)
+        if (!strcmp(n->attrs[a].name, name) && n->attrs[a].type == KILN_ATTR_INT) {
+            n->attrs[a].i = v;
+            return KILN_OK;
+        }
+    return kiln_node_set_int(g, node, name, v);
+}
+
+/* Reorders tensor wt (plain desc `plain`) into `best` and records it on node i. */
+static kiln_status store_prepared(kiln_engine *e, int32_t i, int32_t wt, const kiln_tview *wl,
+                                  const dnnl_memory_desc_t *plain, const dnnl_memory_desc_t *best) {
+    kiln_graph *g = e->graph;
+    const kiln_node *node = &g->nodes[i];
+    int64_t layout[2 + 3 * KILN_MAX_DIMS + 2 * KILN_MAX_DIMS];
+    int32_t n_layout =
+        kiln_dnnl_layout_ints(best, layout, (int32_t)(sizeof layout / sizeof layout[0]));
+    if (!n_layout) return KILN_OK; /* not a layout the fallback could decode: leave it plain */
+    size_t bytes = dnnl_memory_desc_get_size(best);
+    void *blob = aligned_alloc(64, kiln_nn_align(bytes ? bytes : 1));
+    if (!blob) return kiln_node_error(KILN_ERR_OUT_OF_MEMORY, node, "out of memory");
+    /* oneDNN leaves the padding of blocked layouts alone: zero it */
+    memset(blob, 0, kiln_nn_align(bytes ? bytes : 1));
+    dnnl_stream_t stream = NULL;
+    kiln_status st = KILN_OK;
+    if (dnnl_stream_create(&stream, kiln_dnnl_engine(), dnnl_stream_default_flags) != dnnl_success)
+        st = kiln_node_error(KILN_ERR_INTERNAL, node, "cannot create a oneDNN stream");
+    if (st == KILN_OK) st = kiln_dnnl_reorder(node, stream, plain, g->tensors[wt].data, best, blob);
+    if (stream) dnnl_stream_destroy(stream);
+    if (st != KILN_OK) {
+        free(blob);
+        return st;
+    }
+    kiln_ir_tensor *t = &g->tensors[wt];
+    kiln_graph_take_constant(g, wt, blob, bytes);
+    t->dtype = KILN_DTYPE_UINT8;
+    t->rank = 1;
+    memset(t->dims, 0, sizeof t->dims);
+    t->dims[0] = (int64_t)bytes;
+    KILN_TRY(kiln_node_set_ints(g, i, "_kiln_wshape", wl->dims, wl->rank));
+    KILN_TRY(kiln_node_set_ints(g, i, "_kiln_wlayout", layout, n_layout));
+    KILN_TRY(kiln_node_set_string(g, i, "_kiln_dnnl_wdesc", (const char *)best, sizeof *best));
+    KILN_TRY(set_int(g, i, "_kiln_dnnl_version", kiln_dnnl_version()));
+    KILN_TRY(set_int(g, i, "_kiln_tactic", KILN_TACTIC_DNNL));
+    return KILN_OK;
+}
+
+/* Names node i's kernel cpu.dnnl.<Op> in the engine (kiln inspect, bench --profile). */
+static kiln_status name_dnnl(kiln_engine *e, int32_t i) {
+    if (!e->kernel_names) return KILN_OK;
+    char name[128];
+    snprintf(name, sizeof name, "cpu.dnnl.%s", kiln_op_get_info(e->graph->nodes[i].op)->name);
+    char *copy = malloc(strlen(name) + 1);
+    if (!copy) return kiln_error(KILN_ERR_OUT_OF_MEMORY, "out of memory");
+    strcpy(copy, name);
+    free(e->kernel_names[i]);
+    e->kernel_names[i] = copy;
+    return KILN_OK;
+}
+
+/* Whether the oneDNN path will run node i (float32, an op it has, no output it lacks). */
+static int runs_on_dnnl(const kiln_graph *g, int32_t i, const kiln_tview *views) {
+    const kiln_node *n = &g->nodes[i];
+    switch (n->op) {
+    case KILN_OP_Conv:
+    case KILN_OP_MatMul:
+    case KILN_OP_Gemm:
+    case KILN_OP_AveragePool:
+    case KILN_OP_GlobalAveragePool:
+    case KILN_OP_GlobalMaxPool:
+    case KILN_OP_Softmax:
+    case KILN_OP_LogSoftmax:
+        break;
+    case KILN_OP_MaxPool:
+        if (n->output_count > 1 && n->outputs[1] >= 0) return 0; /* Indices */
+        break;
+    default:
+        return 0;
+    }
+    return n->input_count > 0 && n->inputs[0] >= 0 &&
+           views[n->inputs[0]].dtype == KILN_DTYPE_FLOAT32;
+}
+
+/* The views of node i's inputs at the opt shapes, with the weight input's data; 0 when a
+ * shape the primitive needs is not static. */
+static int node_views(const kiln_graph *g, const kiln_node *n, const kiln_tview *views,
+                      kiln_tview *in, int32_t cap) {
+    if (n->input_count > cap) return 0;
+    for (int32_t k = 0; k < n->input_count; k++) {
+        int32_t t = n->inputs[k];
+        memset(&in[k], 0, sizeof in[k]);
+        if (t < 0) {
+            in[k].rank = -1;
+            continue;
+        }
+        in[k] = views[t];
+        in[k].data = g->tensors[t].data;
+        if (!static_shape(&in[k])) return 0;
+    }
+    return n->output_count >= 1 && n->outputs[0] >= 0 && static_shape(&views[n->outputs[0]]);
+}
+
+static kiln_status prepare_node(kiln_engine *e, int32_t i, const kiln_tview *views,
+                                const int32_t *readers, int threads) {
+    kiln_graph *g = e->graph;
+    const kiln_node *n = &g->nodes[i];
+    if (n->op != KILN_OP_Conv && n->op != KILN_OP_MatMul && n->op != KILN_OP_Gemm) return KILN_OK;
+    if (n->input_count < 2 || n->inputs[1] < 0 || kiln_node_attr(n, "_kiln_wshape")) return KILN_OK;
+    int32_t wt = n->inputs[1];
+    const kiln_ir_tensor *w = &g->tensors[wt];
+    if (!w->data || w->dtype != KILN_DTYPE_FLOAT32 || readers[wt] != 1) return KILN_OK;
+    kiln_tview in[4];
+    if (!node_views(g, n, views, in, 4)) return KILN_OK;
+    if (in[0].dtype != KILN_DTYPE_FLOAT32) return KILN_OK;
+    const kiln_tview *y = &views[n->outputs[0]];
+    kiln_tview wl = in[1];
+    wl.rank = w->rank;
+    memcpy(wl.dims, w->dims, sizeof wl.dims);
+    in[1] = wl;
+    dnnl_memory_desc_t plain, best;
+    int ok = 0;
+    if (n->op == KILN_OP_Conv) {
+        int has_bias = n->input_count > 2 && n->inputs[2] >= 0;
+        int has_sum = kiln_attr_int(n, "_kiln_sum_input", -1) >= 0;
+        KILN_TRY(kiln_dnnl_conv_weights_md(n, &in[0], &wl, y, has_bias, has_sum, threads, &plain,
+                                           &best, &ok));
+    } else {
+        if (w->rank != 2) return KILN_OK;
+        KILN_TRY(
+            kiln_dnnl_matmul_weights_md(n, in, n->input_count, y, threads, &plain, &best, &ok));
+    }
+    if (!ok) return KILN_OK;
+    if (n->op == KILN_OP_Gemm && kiln_attr_int(n, "transB", 0)) {
+        /* stored as B^T, i.e. (K, N): the node now reads it untransposed */
+        int64_t kn[2] = {w->dims[1], w->dims[0]};
+        wl.dims[0] = kn[0];
+        wl.dims[1] = kn[1];
+        KILN_TRY(store_prepared(e, i, wt, &wl, &plain, &best));
+        if (kiln_node_attr(&g->nodes[i], "_kiln_wshape")) KILN_TRY(set_int(g, i, "transB", 0));
+        return KILN_OK;
+    }
+    return store_prepared(e, i, wt, &wl, &plain, &best);
+}
+
+/* ------------------------------------------------------------ blocked activations --- */
+
+static int is_pool(kiln_op op) {
+    return op == KILN_OP_MaxPool || op == KILN_OP_AveragePool || op == KILN_OP_GlobalAveragePool ||
+           op == KILN_OP_GlobalMaxPool;
+}
+
+/* A float32 4-D tensor of static shape whose channels split into blocks. */
+static int blockable_view(const kiln_tview *v, int64_t block) {
+    return v->dtype == KILN_DTYPE_FLOAT32 && v->rank == 4 && static_shape(v) &&
+           v->dims[1] % block == 0;
+}
+
+/* Whether node i can read its input 0 / write its output 0 channel-blocked, with oneDNN
+ * picking a fast implementation for it. */
+static int block_capable(const kiln_graph *g, int32_t i, const kiln_tview *views, int64_t block,
+                         int threads) {
+    const kiln_node *n = &g->nodes[i];
+    if (n->op != KILN_OP_Conv && !is_pool(n->op)) return 0;
+    if (n->input_count < 1 || n->inputs[0] < 0 || n->output_count < 1 || n->outputs[0] < 0)
+        return 0;
+    for (int32_t k = 1; k < n->output_count; k++)
+        if (n->outputs[k] >= 0) return 0; /* MaxPool's Indices */
+    const kiln_tview *x = &views[n->inputs[0]], *y = &views[n->outputs[0]];
+    if (x->dtype != KILN_DTYPE_FLOAT32 || x->rank != 4 || !static_shape(x) || !static_shape(y))
+        return 0;
+    int64_t ib = x->dims[1] % block == 0 ? block : 0, ob = y->dims[1] % block == 0 ? block : 0;
+    if (!ib && !ob) return 0;
+    if (is_pool(n->op)) return ib && ob && kiln_dnnl_pool_fast(n, x, y, ib, ob, threads);
+    if (n->input_count < 2 || n->inputs[1] < 0) return 0;
+    const kiln_ir_tensor *w = &g->tensors[n->inputs[1]];
+    if (w->dtype != KILN_DTYPE_FLOAT32 || w->rank != 4) return 0;
+    kiln_tview wl;
+    memset(&wl, 0, sizeof wl);
+    wl.dtype = KILN_DTYPE_FLOAT32;
+    wl.rank = w->rank;
+    memcpy(wl.dims, w->dims, sizeof wl.dims);
+    int has_bias = n->input_count > 2 && n->inputs[2] >= 0;
+    int has_sum = kiln_attr_int(n, "_kiln_sum_input", -1) >= 0;
+    return kiln_dnnl_conv_fast(n, x, &wl, y, has_bias, has_sum, ib, ob, threads);
+}
+
+static void mark_outer_read(void *user, int32_t tensor) {
+    ((uint8_t *)user)[tensor] = 1;
+}
+
+/*
+ * Keeps activations in oneDNN's channel-blocked layout between nodes that all run through
+ * oneDNN, so that no reorder runs between consecutive convolutions: a tensor is stored
+ * blocked when its producer and every reader can take it so (as input 0, or as a Conv's
+ * sum input), its channels are a multiple of the block, and nothing else sees it (not a
+ * graph output, not read by a subgraph). The nodes record it in _kiln_dnnl_*_block.
+ */
+static kiln_status plan_blocking(kiln_engine *e, const kiln_tview *views, int threads,
+                                 int32_t *blocked_count) {
+    kiln_graph *g = e->graph;
+    *blocked_count = 0;
+    int64_t block = kiln_dnnl_preferred_block();
+    if (!block) return KILN_OK;
+    size_t nt = (size_t)g->tensor_count + 1, nn = (size_t)g->node_count + 1;
+    uint8_t *cap = calloc(nn, 1), *outer = calloc(nt, 1), *ok = calloc(nt, 1);
+    kiln_status st =
+        cap && outer && ok ? KILN_OK : kiln_error(KILN_ERR_OUT_OF_MEMORY, "out of memory");
+    for (int32_t i = 0; st == KILN_OK && i < g->node_count; i++) {
+        cap[i] = (uint8_t)block_capable(g, i, views, block, threads);
+        kiln_node_outer_reads(&g->nodes[i], g, mark_outer_read, outer);
+    }
+    /* candidates: output 0 of a capable node */
+    for (int32_t i = 0; st == KILN_OK && i < g->node_count; i++) {
+        const kiln_node *n = &g->nodes[i];
+        if (!cap[i]) continue;
+        int32_t t = n->outputs[0];
+        ok[t] = (uint8_t)(blockable_view(&views[t], block) && !outer[t]);
+    }
+    for (int32_t i = 0; i < g->output_count && st == KILN_OK; i++) ok[g->outputs[i]] = 0;
+    /* every reader must take it blocked */
+    for (int32_t i = 0; st == KILN_OK && i < g->node_count; i++) {
+        const kiln_node *n = &g->nodes[i];
+        int64_t sum_index = n->op == KILN_OP_Conv ? kiln_attr_int(n, "_kiln_sum_input", -1) : -1;
+        for (int32_t k = 0; k < n->input_count; k++) {
+            int32_t t = n->inputs[k];
+            if (t < 0 || !ok[t]) continue;
+            if (!cap[i] || (k != 0 && k != sum_index)) ok[t] = 0;
+            if (k == 0 && !blockable_view(&views[t], block)) ok[t] = 0;
+        }
+    }
+    for (int32_t i = 0; st == KILN_OK && i < g->node_count; i++) {
+        const kiln_node *n = &g->nodes[i];
+        int64_t sum_index = n->op == KILN_OP_Conv ? kiln_attr_int(n, "_kiln_sum_input", -1) : -1;
+        int32_t y = n->output_count ? n->outputs[0] : -1;
+        /* a global pool's (N, C, 1, 1) output is the same bytes blocked or not */
+        int one_by_one = (n->op == KILN_OP_GlobalAveragePool || n->op == KILN_OP_GlobalMaxPool) &&
+                         cap[i] && y >= 0 && blockable_view(&views[y], block);
+        if (y >= 0 && (ok[y] || one_by_one)) {
+            st = set_int(g, i, "_kiln_dnnl_out_block", block);
+            if (ok[y]) (*blocked_count)++;
+        }
+        if (st == KILN_OK && n->input_count > 0 && n->inputs[0] >= 0 && ok[n->inputs[0]])
+            st = set_int(g, i, "_kiln_dnnl_in_block", block);
+        if (st == KILN_OK && sum_index > 0 && sum_index < n->input_count &&
+            n->inputs[sum_index] >= 0 && ok[n->inputs[sum_index]])
+            st = set_int(g, i, "_kiln_dnnl_sum_block", block);
+    }
+    free(cap);
+    free(outer);
+    free(ok);
+    return st;
+}
+
+#endif
+
 kiln_status kiln_cpu_prepare(kiln_engine *e, const kiln_tview *views) {
+#ifdef KILN_HAVE_DNNL
+    if (!kiln_dnnl_enabled() || !kiln_dnnl_engine()) return KILN_OK;
+    kiln_graph *g = e->graph;
+    int threads = e->num_threads;
+#ifdef KILN_HAVE_OPENMP
+    if (threads <= 0) threads = omp_get_num_procs();
+#endif
+    if (threads <= 0) threads = 1;
+    int32_t *readers = count_readers(g);
+    if (!readers) return kiln_error(KILN_ERR_OUT_OF_MEMORY, "out of memory");
+    /* layouts of activations first: the weights' best layout depends on them */
+    int32_t blocked = 0;
+    kiln_status st = plan_blocking(e, views, threads, &blocked);
+    for (int32_t i = 0; st == KILN_OK && i < g->node_count; i++) {
+        st = prepare_node(e, i, views, readers, threads);
+        if (st == KILN_OK && runs_on_dnnl(g, i, views)) st = name_dnnl(e, i);
+    }
+    free(readers);
+    return st;
+#else
     (void)e, (void)views;
     return KILN_OK;
+#endif
 }

@@ -10,6 +10,7 @@
 #include <tgmath.h>
 
 #include "backends/cpu/elementwise_common.h"
+#include "backends/cpu/string_common.h"
 #include "ir/shape_elementwise.h"
 
 /* FP exception flags and errno are not part of any kernel's result: without these GCC may not
@@ -350,6 +351,8 @@ kiln_status kiln_cpu_ew_binary(kiln_cpu_ctx *ctx, const kiln_node *node, const k
                                int32_t n_in, kiln_tview *out, int32_t n_out) {
     if (n_in < 2 || !kiln_tview_present(&in[0]) || !kiln_tview_present(&in[1]))
         return kiln_node_error(KILN_ERR_INVALID_ARGUMENT, node, "needs two inputs");
+    if (node->op == KILN_OP_Equal && in[0].dtype == KILN_DTYPE_STRING)
+        return kiln_cpu_string_equal(ctx, node, in, n_in, out, n_out);
     kiln_tview b;
     KILN_TRY(kiln_ew_operand_view(node, &in[0], &in[1], &b));
     kiln_ew_binop r;

@@ -5,7 +5,9 @@
 
 kiln_status kiln_cpu_ew_Identity(kiln_cpu_ctx *ctx, const kiln_node *node, const kiln_tview *in,
                                  int32_t n_in, kiln_tview *out, int32_t n_out) {
-    if (in[0].dtype != out[0].dtype || in[0].dtype == KILN_DTYPE_STRING)
+    if (!kiln_tview_is_numeric_tensor(&in[0])) /* sequences, empty optionals, strings */
+        return kiln_cpu_copy_output(ctx, 0, &in[0]);
+    if (in[0].dtype != out[0].dtype)
         return kiln_node_error(KILN_ERR_UNSUPPORTED, node, "dtype %s not supported",
                                kiln_dtype_name(in[0].dtype));
     kiln_ew_copy(ctx, &in[0], &out[0]);

@@ -1,8 +1,8 @@
 /* AveragePool (ceil_mode, count_include_pad, dilations, auto_pad; 1-D/2-D/3-D). */
-#include "backends/cpu/nn_common.h"
+#include "backends/cpu/dnnl_common.h"
 
-kiln_status kiln_cpu_averagepool(kiln_cpu_ctx *ctx, const kiln_node *node, const kiln_tview *in,
-                                 int32_t n_in, kiln_tview *out, int32_t n_out) {
+static kiln_status averagepool_ref(kiln_cpu_ctx *ctx, const kiln_node *node, const kiln_tview *in,
+                                   int32_t n_in, kiln_tview *out, int32_t n_out) {
     const kiln_tview *x = &in[0];
     kiln_tview *y = &out[0];
     if (!kiln_nn_is_float(x->dtype)) return kiln_nn_bad_dtype(node, x->dtype);
@@ -56,4 +56,9 @@ kiln_status kiln_cpu_averagepool(kiln_cpu_ctx *ctx, const kiln_node *node, const
     }
     kiln_nn_f32_out_done(y, yf);
     return KILN_OK;
+}
+
+kiln_status kiln_cpu_averagepool(kiln_cpu_ctx *ctx, const kiln_node *node, const kiln_tview *in,
+                                 int32_t n_in, kiln_tview *out, int32_t n_out) {
+    return kiln_nn_pool_dispatch(ctx, node, in, n_in, out, n_out, averagepool_ref);
 }

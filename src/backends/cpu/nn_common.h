@@ -22,14 +22,14 @@
 typedef enum kiln_nn_act_kind {
     KILN_NN_ACT_NONE = 0,
     KILN_NN_ACT_RELU,
-    KILN_NN_ACT_LEAKY_RELU,  /* alpha: slope below 0 (default 0.01) */
-    KILN_NN_ACT_CLIP,        /* [alpha, beta] (default unbounded) */
+    KILN_NN_ACT_LEAKY_RELU, /* alpha: slope below 0 (default 0.01) */
+    KILN_NN_ACT_CLIP,       /* [alpha, beta] (default unbounded) */
     KILN_NN_ACT_SIGMOID,
     KILN_NN_ACT_TANH,
     KILN_NN_ACT_HARD_SIGMOID, /* max(0, min(1, alpha x + beta)), default 0.2, 0.5 */
     KILN_NN_ACT_GELU,         /* erf form */
     KILN_NN_ACT_GELU_TANH,
-    KILN_NN_ACT_SWISH         /* x sigmoid(alpha x), alpha default 1 */
+    KILN_NN_ACT_SWISH /* x sigmoid(alpha x), alpha default 1 */
 } kiln_nn_act_kind;
 
 typedef struct kiln_nn_act {
@@ -69,8 +69,8 @@ kiln_status kiln_nn_sum_input(const kiln_node *node, const kiln_tview *in, int32
                               const kiln_tview *y, const kiln_tview **sum);
 /* MatMul's `_kiln_bias_input`: *bias is that input (NULL when none); it must hold `n`
  * elements (the last output dim) of the operands' dtype. */
-kiln_status kiln_nn_bias_input(const kiln_node *node, const kiln_tview *in, int32_t n_in,
-                               int64_t n, const kiln_tview **bias);
+kiln_status kiln_nn_bias_input(const kiln_node *node, const kiln_tview *in, int32_t n_in, int64_t n,
+                               const kiln_tview **bias);
 
 /* ------------------------------------------------------------------ GEMM ------------ */
 

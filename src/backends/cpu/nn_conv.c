@@ -119,8 +119,8 @@ static kiln_status conv_ref(kiln_cpu_ctx *ctx, const kiln_node *node, const kiln
                 /* bias, residual and activation in the GEMM's epilogue, per output tile */
                 kiln_nn_epilogue ep = {bf ? bf + g * mg : NULL, NULL,
                                        sf ? sf + (nb * m + g * mg) * osize : NULL, osize, act};
-                kiln_nn_sgemm_ep(0, 0, mg, osize, kdim, 1.0f, wf + g * mg * kdim, kdim, src,
-                                 osize, 0.0f, yg, osize, ws, threads, &ep);
+                kiln_nn_sgemm_ep(0, 0, mg, osize, kdim, 1.0f, wf + g * mg * kdim, kdim, src, osize,
+                                 0.0f, yg, osize, ws, threads, &ep);
             }
         }
     }
@@ -147,5 +147,6 @@ kiln_status kiln_cpu_conv(kiln_cpu_ctx *ctx, const kiln_node *node, const kiln_t
     int64_t ib = kiln_nn_in_block(node), ob = kiln_nn_out_block(node), sb = kiln_nn_sum_block(node);
     int64_t si = kiln_attr_int(node, "_kiln_sum_input", -1);
     if (!ib && !ob && !sb) return conv_ref(ctx, node, v, n_in, out, n_out);
-    return kiln_nn_run_unblocked(ctx, node, v, n_in, out, n_out, ib, sb ? si : -1, sb, ob, conv_ref);
+    return kiln_nn_run_unblocked(ctx, node, v, n_in, out, n_out, ib, sb ? si : -1, sb, ob,
+                                 conv_ref);
 }

@@ -1,5 +1,5 @@
 /* Gemm: Y = alpha * op(A) * op(B) + beta * C, C unidirectionally broadcast to (M, N). */
-#include "backends/cpu/nn_common.h"
+#include "backends/cpu/dnnl_common.h"
 
 /* Index into C (rank 0..2) for output element (i, j). */
 static int64_t c_index(const kiln_tview *c, int64_t i, int64_t j) {
@@ -8,8 +8,8 @@ static int64_t c_index(const kiln_tview *c, int64_t i, int64_t j) {
     return (c->dims[0] == 1 ? 0 : i) * c->dims[1] + (c->dims[1] == 1 ? 0 : j);
 }
 
-kiln_status kiln_cpu_gemm(kiln_cpu_ctx *ctx, const kiln_node *node, const kiln_tview *in,
-                          int32_t n_in, kiln_tview *out, int32_t n_out) {
+static kiln_status gemm_ref(kiln_cpu_ctx *ctx, const kiln_node *node, const kiln_tview *in,
+                            int32_t n_in, kiln_tview *out, int32_t n_out) {
     const kiln_tview *a = &in[0], *b = &in[1];
     const kiln_tview *c = n_in > 2 && kiln_tview_present(&in[2]) ? &in[2] : NULL;
     kiln_tview *y = &out[0];
@@ -85,4 +85,22 @@ kiln_status kiln_cpu_gemm(kiln_cpu_ctx *ctx, const kiln_node *node, const kiln_t
             kiln_tview_set_int(y, i * n + j, (int64_t)v);
         }
     return KILN_OK;
+}
+
+/* oneDNN where it takes the node, else the reference kernel (prepared weights decoded). */
+kiln_status kiln_cpu_gemm(kiln_cpu_ctx *ctx, const kiln_node *node, const kiln_tview *in,
+                          int32_t n_in, kiln_tview *out, int32_t n_out) {
+#ifdef KILN_HAVE_DNNL
+    if (kiln_dnnl_enabled()) {
+        int handled = 0;
+        KILN_TRY(kiln_dnnl_gemm(ctx, node, in, n_in, out, &handled));
+        if (handled) return KILN_OK;
+    }
+#endif
+    if (n_in < 2 || !kiln_nn_weights_prepared(node, &in[1]))
+        return gemm_ref(ctx, node, in, n_in, out, n_out);
+    kiln_tview v[3];
+    for (int32_t i = 0; i < n_in && i < 3; i++) v[i] = in[i];
+    KILN_TRY(kiln_nn_plain_weights(ctx, node, &in[1], &v[1]));
+    return gemm_ref(ctx, node, v, n_in, out, n_out);
 }

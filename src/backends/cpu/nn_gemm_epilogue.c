@@ -35,63 +35,62 @@ kiln_status kiln_nn_act_from_node(const kiln_node *node, kiln_nn_act *act) {
         act->beta = kiln_attr_float(node, "_kiln_beta", table[i].beta);
         return KILN_OK;
     }
-    return kiln_node_error(KILN_ERR_UNSUPPORTED, node, "fused activation '%s' not supported",
-                           name);
+    return kiln_node_error(KILN_ERR_UNSUPPORTED, node, "fused activation '%s' not supported", name);
 }
 
 /* One activation over a contiguous run; each case is a simple loop the compiler can
  * vectorize (the transcendental ones call libm). */
-#define KILN_NN_ACT_LOOP(T, EXP, TANH, ERF)                                                   \
-    switch (act->kind) {                                                                      \
-    case KILN_NN_ACT_NONE:                                                                    \
-        return;                                                                               \
-    case KILN_NN_ACT_RELU:                                                                    \
-        for (int64_t i = 0; i < n; i++) x[i] = x[i] > 0 ? x[i] : 0;                           \
-        return;                                                                               \
-    case KILN_NN_ACT_LEAKY_RELU: {                                                            \
-        T a = act->alpha;                                                                     \
-        for (int64_t i = 0; i < n; i++) x[i] = x[i] >= 0 ? x[i] : a * x[i];                   \
-        return;                                                                               \
-    }                                                                                         \
-    case KILN_NN_ACT_CLIP: {                                                                  \
-        T lo = act->alpha, hi = act->beta;                                                    \
-        for (int64_t i = 0; i < n; i++) {                                                     \
-            T v = x[i] < lo ? lo : x[i];                                                      \
-            x[i] = v > hi ? hi : v;                                                           \
-        }                                                                                     \
-        return;                                                                               \
-    }                                                                                         \
-    case KILN_NN_ACT_SIGMOID:                                                                 \
-        for (int64_t i = 0; i < n; i++) x[i] = 1 / (1 + EXP(-x[i]));                          \
-        return;                                                                               \
-    case KILN_NN_ACT_TANH:                                                                    \
-        for (int64_t i = 0; i < n; i++) x[i] = TANH(x[i]);                                    \
-        return;                                                                               \
-    case KILN_NN_ACT_HARD_SIGMOID: {                                                          \
-        T a = act->alpha, b = act->beta;                                                      \
-        for (int64_t i = 0; i < n; i++) {                                                     \
-            T v = a * x[i] + b;                                                               \
-            v = v < 0 ? 0 : v;                                                                \
-            x[i] = v > 1 ? 1 : v;                                                             \
-        }                                                                                     \
-        return;                                                                               \
-    }                                                                                         \
-    case KILN_NN_ACT_GELU:                                                                    \
-        for (int64_t i = 0; i < n; i++)                                                       \
-            x[i] = (T)0.5 * x[i] * (1 + ERF(x[i] * (T)0.70710678118654752440));               \
-        return;                                                                               \
-    case KILN_NN_ACT_GELU_TANH:                                                               \
-        for (int64_t i = 0; i < n; i++) {                                                     \
-            T v = x[i];                                                                       \
-            x[i] = (T)0.5 * v *                                                               \
-                   (1 + TANH((T)0.79788456080286535588 * (v + (T)0.044715 * v * v * v)));     \
-        }                                                                                     \
-        return;                                                                               \
-    case KILN_NN_ACT_SWISH: {                                                                 \
-        T a = act->alpha;                                                                     \
-        for (int64_t i = 0; i < n; i++) x[i] = x[i] / (1 + EXP(-a * x[i]));                   \
-        return;                                                                               \
-    }                                                                                         \
+#define KILN_NN_ACT_LOOP(T, EXP, TANH, ERF)                                                        \
+    switch (act->kind) {                                                                           \
+    case KILN_NN_ACT_NONE:                                                                         \
+        return;                                                                                    \
+    case KILN_NN_ACT_RELU:                                                                         \
+        for (int64_t i = 0; i < n; i++) x[i] = x[i] > 0 ? x[i] : 0;                                \
+        return;                                                                                    \
+    case KILN_NN_ACT_LEAKY_RELU: {                                                                 \
+        T a = act->alpha;                                                                          \
+        for (int64_t i = 0; i < n; i++) x[i] = x[i] >= 0 ? x[i] : a * x[i];                        \
+        return;                                                                                    \
+    }                                                                                              \
+    case KILN_NN_ACT_CLIP: {                                                                       \
+        T lo = act->alpha, hi = act->beta;                                                         \
+        for (int64_t i = 0; i < n; i++) {                                                          \
+            T v = x[i] < lo ? lo : x[i];                                                           \
+            x[i] = v > hi ? hi : v;                                                                \
+        }                                                                                          \
+        return;                                                                                    \
+    }                                                                                              \
+    case KILN_NN_ACT_SIGMOID:                                                                      \
+        for (int64_t i = 0; i < n; i++) x[i] = 1 / (1 + EXP(-x[i]));                               \
+        return;                                                                                    \
+    case KILN_NN_ACT_TANH:                                                                         \
+        for (int64_t i = 0; i < n; i++) x[i] = TANH(x[i]);                                         \
+        return;                                                                                    \
+    case KILN_NN_ACT_HARD_SIGMOID: {                                                               \
+        T a = act->alpha, b = act->beta;                                                           \
+        for (int64_t i = 0; i < n; i++) {                                                          \
+            T v = a * x[i] + b;                                                                    \
+            v = v < 0 ? 0 : v;                                                                     \
+            x[i] = v > 1 ? 1 : v;                                                                  \
+        }                                                                                          \
+        return;                                                                                    \
+    }                                                                                              \
+    case KILN_NN_ACT_GELU:                                                                         \
+        for (int64_t i = 0; i < n; i++)                                                            \
+            x[i] = (T)0.5 * x[i] * (1 + ERF(x[i] * (T)0.70710678118654752440));                    \
+        return;                                                                                    \
+    case KILN_NN_ACT_GELU_TANH:                                                                    \
+        for (int64_t i = 0; i < n; i++) {                                                          \
+            T v = x[i];                                                                            \
+            x[i] = (T)0.5 * v *                                                                    \
+                   (1 + TANH((T)0.79788456080286535588 * (v + (T)0.044715 * v * v * v)));          \
+        }                                                                                          \
+        return;                                                                                    \
+    case KILN_NN_ACT_SWISH: {                                                                      \
+        T a = act->alpha;                                                                          \
+        for (int64_t i = 0; i < n; i++) x[i] = x[i] / (1 + EXP(-a * x[i]));                        \
+        return;                                                                                    \
+    }                                                                                              \
     }
 
 void kiln_nn_act_apply(const kiln_nn_act *act, float *x, int64_t n) {
@@ -146,15 +145,16 @@ kiln_status kiln_nn_sum_input(const kiln_node *node, const kiln_tview *in, int32
     for (int32_t d = 0; same && d < y->rank; d++) same = s->dims[d] == y->dims[d];
     if (!same) {
         char a[128], b[128];
-        return kiln_shape_error(node, "the fused sum input %s %s differs from the output %s %s",
-                                kiln_dtype_name(s->dtype), kiln_shape_string(s->rank, s->dims, a, sizeof a),
-                                kiln_dtype_name(y->dtype), kiln_shape_string(y->rank, y->dims, b, sizeof b));
+        return kiln_shape_error(
+            node, "the fused sum input %s %s differs from the output %s %s",
+            kiln_dtype_name(s->dtype), kiln_shape_string(s->rank, s->dims, a, sizeof a),
+            kiln_dtype_name(y->dtype), kiln_shape_string(y->rank, y->dims, b, sizeof b));
     }
     return KILN_OK;
 }
 
-kiln_status kiln_nn_bias_input(const kiln_node *node, const kiln_tview *in, int32_t n_in,
-                               int64_t n, const kiln_tview **bias) {
+kiln_status kiln_nn_bias_input(const kiln_node *node, const kiln_tview *in, int32_t n_in, int64_t n,
+                               const kiln_tview **bias) {
     KILN_TRY(fused_input(node, "_kiln_bias_input", in, n_in, bias));
     const kiln_tview *b = *bias;
     if (!b) return KILN_OK;

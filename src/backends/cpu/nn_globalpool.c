@@ -1,7 +1,7 @@
 /* GlobalAveragePool, GlobalMaxPool, GlobalLpPool: one reduction over each (N, C) plane. */
 #include <math.h>
 
-#include "backends/cpu/nn_common.h"
+#include "backends/cpu/dnnl_common.h"
 
 typedef enum { GLOBAL_AVG, GLOBAL_MAX, GLOBAL_LP } global_kind;
 
@@ -40,15 +40,25 @@ static kiln_status global_pool(kiln_cpu_ctx *ctx, const kiln_node *node, const k
     return KILN_OK;
 }
 
+static kiln_status global_avg_ref(kiln_cpu_ctx *ctx, const kiln_node *node, const kiln_tview *in,
+                                  int32_t n_in, kiln_tview *out, int32_t n_out) {
+    return global_pool(ctx, node, &in[0], &out[0], GLOBAL_AVG);
+}
+
+static kiln_status global_max_ref(kiln_cpu_ctx *ctx, const kiln_node *node, const kiln_tview *in,
+                                  int32_t n_in, kiln_tview *out, int32_t n_out) {
+    return global_pool(ctx, node, &in[0], &out[0], GLOBAL_MAX);
+}
+
 kiln_status kiln_cpu_globalaveragepool(kiln_cpu_ctx *ctx, const kiln_node *node,
                                        const kiln_tview *in, int32_t n_in, kiln_tview *out,
                                        int32_t n_out) {
-    return global_pool(ctx, node, &in[0], &out[0], GLOBAL_AVG);
+    return kiln_nn_pool_dispatch(ctx, node, in, n_in, out, n_out, global_avg_ref);
 }
 
 kiln_status kiln_cpu_globalmaxpool(kiln_cpu_ctx *ctx, const kiln_node *node, const kiln_tview *in,
                                    int32_t n_in, kiln_tview *out, int32_t n_out) {
-    return global_pool(ctx, node, &in[0], &out[0], GLOBAL_MAX);
+    return kiln_nn_pool_dispatch(ctx, node, in, n_in, out, n_out, global_max_ref);
 }
 
 kiln_status kiln_cpu_globallppool(kiln_cpu_ctx *ctx, const kiln_node *node, const kiln_tview *in,

@@ -1,5 +1,5 @@
 /* MatMul: numpy-style batched matrix product (1-D operands, broadcast batch dims). */
-#include "backends/cpu/nn_common.h"
+#include "backends/cpu/dnnl_common.h"
 
 #ifdef KILN_HAVE_OPENMP
 #include <omp.h>
@@ -68,8 +68,8 @@ static void mm_f32(kiln_cpu_ctx *ctx, const mm_geom *g, const float *a, const fl
     int64_t m = g->m, n = g->n, k = g->k;
     if (g->b_batches == 1 && g->a_batches == g->batches) {
         /* B shared by every batch: one tall GEMM over all of A's rows */
-        kiln_nn_sgemm_ep(0, 0, g->batches * m, n, k, 1.0f, a, k, b, n, 0.0f, y, n, ws_base,
-                         threads, ep);
+        kiln_nn_sgemm_ep(0, 0, g->batches * m, n, k, 1.0f, a, k, b, n, 0.0f, y, n, ws_base, threads,
+                         ep);
         return;
     }
     double flops = (double)m * (double)n * (double)k;
@@ -115,8 +115,8 @@ static void mm_int(const mm_geom *g, const kiln_tview *a, const kiln_tview *b, k
     }
 }
 
-kiln_status kiln_cpu_matmul(kiln_cpu_ctx *ctx, const kiln_node *node, const kiln_tview *in,
-                            int32_t n_in, kiln_tview *out, int32_t n_out) {
+static kiln_status matmul_ref(kiln_cpu_ctx *ctx, const kiln_node *node, const kiln_tview *in,
+                              int32_t n_in, kiln_tview *out, int32_t n_out) {
     const kiln_tview *a = &in[0], *b = &in[1];
     kiln_tview *y = &out[0];
     kiln_dtype dt = a->dtype;
@@ -184,4 +184,22 @@ kiln_status kiln_cpu_matmul(kiln_cpu_ctx *ctx, const kiln_node *node, const kiln
         mm_int(&g, a, b, y);
     }
     return KILN_OK;
+}
+
+/* oneDNN where it takes the node, else the reference kernel (prepared weights decoded). */
+kiln_status kiln_cpu_matmul(kiln_cpu_ctx *ctx, const kiln_node *node, const kiln_tview *in,
+                            int32_t n_in, kiln_tview *out, int32_t n_out) {
+#ifdef KILN_HAVE_DNNL
+    if (kiln_dnnl_enabled()) {
+        int handled = 0;
+        KILN_TRY(kiln_dnnl_matmul(ctx, node, in, n_in, out, &handled));
+        if (handled) return KILN_OK;
+    }
+#endif
+    if (n_in < 2 || !kiln_nn_weights_prepared(node, &in[1]))
+        return matmul_ref(ctx, node, in, n_in, out, n_out);
+    kiln_tview v[3];
+    for (int32_t i = 0; i < n_in && i < 3; i++) v[i] = in[i];
+    KILN_TRY(kiln_nn_plain_weights(ctx, node, &in[1], &v[1]));
+    return matmul_ref(ctx, node, v, n_in, out, n_out);
 }

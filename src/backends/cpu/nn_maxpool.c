@@ -1,10 +1,10 @@
 /* MaxPool (1-D/2-D/3-D, ceil_mode, dilations, auto_pad, optional Indices with storage_order). */
 #include <math.h>
 
-#include "backends/cpu/nn_common.h"
+#include "backends/cpu/dnnl_common.h"
 
-kiln_status kiln_cpu_maxpool(kiln_cpu_ctx *ctx, const kiln_node *node, const kiln_tview *in,
-                             int32_t n_in, kiln_tview *out, int32_t n_out) {
+static kiln_status maxpool_ref(kiln_cpu_ctx *ctx, const kiln_node *node, const kiln_tview *in,
+                               int32_t n_in, kiln_tview *out, int32_t n_out) {
     const kiln_tview *x = &in[0];
     kiln_tview *y = &out[0];
     kiln_tview *ind = n_out > 1 && kiln_tview_present(&out[1]) ? &out[1] : NULL;
@@ -77,4 +77,9 @@ kiln_status kiln_cpu_maxpool(kiln_cpu_ctx *ctx, const kiln_node *node, const kil
     }
     kiln_nn_f32_out_done(y, yf);
     return KILN_OK;
+}
+
+kiln_status kiln_cpu_maxpool(kiln_cpu_ctx *ctx, const kiln_node *node, const kiln_tview *in,
+                             int32_t n_in, kiln_tview *out, int32_t n_out) {
+    return kiln_nn_pool_dispatch(ctx, node, in, n_in, out, n_out, maxpool_ref);
 }

@@ -4,7 +4,7 @@
  */
 #include <math.h>
 
-#include "backends/cpu/nn_common.h"
+#include "backends/cpu/dnnl_common.h"
 
 #ifdef KILN_HAVE_OPENMP
 #include <omp.h>
@@ -57,6 +57,13 @@ static void softmax_block(const float *x, float *y, int64_t n, int64_t inner, so
 static kiln_status softmax_op(kiln_cpu_ctx *ctx, const kiln_node *node, const kiln_tview *x,
                               kiln_tview *y, softmax_kind kind) {
     if (!kiln_nn_is_float(x->dtype)) return kiln_nn_bad_dtype(node, x->dtype);
+#ifdef KILN_HAVE_DNNL
+    if (kind != HARDMAX) { /* oneDNN's vectorized softmax where it has one */
+        int handled = 0;
+        KILN_TRY(kiln_dnnl_softmax(ctx, node, x, y, kind == LOG_SOFTMAX, &handled));
+        if (handled) return KILN_OK;
+    }
+#endif
     int legacy = node->opset < 13;
     int32_t r = x->rank;
     int64_t outer = 1, n = 1, inner = 1;

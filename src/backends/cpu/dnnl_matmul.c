@@ -1,0 +1,412 @@
+/*
+ * MatMul and Gemm through oneDNN's matmul primitive: batched (numpy broadcasting of the
+ * batch dims), transposed operands as strides, bias (MatMul's `_kiln_bias_input`, Gemm's
+ * C vector), alpha as the output scale, a general Gemm C through the sum post-op, and the
+ * fused activation as an eltwise post-op.
+ *
+ * Constant weights (B) are reordered once into the layout the primitive prefers ("any"),
+ * at build time when prepared (dnnl_prepare.c), else on the first run of each context;
+ * other B operands are read in place through their strides.
+ */
+#include "backends/cpu/dnnl_common.h"
+
+#ifdef KILN_HAVE_DNNL
+
+#include <stdlib.h>
+#include <string.h>
+
+enum { MM_MAX_RANK = 8 };
+
+/* What the primitive computes, from the node and the shapes of one run. */
+typedef struct mm_geom {
+    int32_t rank;
+    dnnl_dims_t sd, ss, wd, ws, dd; /* dims and strides of src and weights; dst dims */
+    int has_bias;
+    dnnl_dims_t bd;
+    float alpha;     /* output scale (1: none) */
+    float sum_scale; /* Gemm's beta with a general C: dst is prefilled with C (0: none) */
+    int c_full;      /* prefill from C (Gemm) */
+    kiln_nn_act act;
+} mm_geom;
+
+typedef struct mm_prim {
+    mm_geom g;
+    int threads, w_any;
+    dnnl_stream_t stream;
+    dnnl_primitive_t prim, wei_reorder;
+    dnnl_memory_desc_t wei_md, uwei_md;
+    size_t scratch;
+    void *wbuf;
+    const void *wbuf_from;
+    dnnl_memory_t m_src, m_wei, m_uwei, m_bias, m_dst, m_scratch;
+} mm_prim;
+
+static void mm_prim_free(void *p) {
+    mm_prim *c = p;
+    if (!c) return;
+    if (c->prim) dnnl_primitive_destroy(c->prim);
+    if (c->wei_reorder) dnnl_primitive_destroy(c->wei_reorder);
+    dnnl_memory_t mems[] = {c->m_src, c->m_wei, c->m_uwei, c->m_bias, c->m_dst, c->m_scratch};
+    for (size_t i = 0; i < sizeof mems / sizeof mems[0]; i++)
+        if (mems[i]) dnnl_memory_destroy(mems[i]);
+    if (c->stream) dnnl_stream_destroy(c->stream);
+    free(c->wbuf);
+    free(c);
+}
+
+static int same_geom(const mm_geom *a, const mm_geom *b) {
+    return !memcmp(a, b, sizeof *a);
+}
+
+/* Row-major strides of dims. */
+static void plain_strides(int32_t rank, const dnnl_dims_t d, dnnl_dims_t s) {
+    int64_t st = 1;
+    for (int32_t i = rank - 1; i >= 0; i--) {
+        s[i] = st;
+        st *= d[i];
+    }
+}
+
+/* MatMul's geometry. B 2-D (the weights of a linear layer): A's batch dims fold into M.
+ * Otherwise every operand gets the output's rank, batch dims of 1 broadcasting. */
+static int matmul_geom(const kiln_tview *a, const kiln_tview *b, const kiln_tview *y, int has_bias,
+                       const kiln_nn_act *act, mm_geom *g) {
+    memset(g, 0, sizeof *g);
+    g->alpha = 1.0f;
+    g->act = *act;
+    g->has_bias = has_bias;
+    int64_t k = a->dims[a->rank - 1];
+    int64_t m = a->rank >= 2 ? a->dims[a->rank - 2] : 1;
+    int64_t n = b->rank >= 2 ? b->dims[b->rank - 1] : 1;
+    if (b->rank <= 2) {
+        int64_t rows = kiln_nn_count(a) / (k ? k : 1);
+        g->rank = 2;
+        g->sd[0] = rows, g->sd[1] = k;
+        g->wd[0] = k, g->wd[1] = n;
+        g->dd[0] = rows, g->dd[1] = n;
+    } else {
+        int32_t br = y->rank - (a->rank >= 2) - (b->rank >= 2); /* the output's batch rank */
+        if (br + 2 > MM_MAX_RANK) return 0;
+        g->rank = br + 2;
+        for (int32_t i = 0; i < br; i++) {
+            int32_t ai = i - (br - (a->rank - 2)), bi = i - (br - (b->rank - 2));
+            g->sd[i] = a->rank > 2 && ai >= 0 ? a->dims[ai] : 1;
+            g->wd[i] = bi >= 0 ? b->dims[bi] : 1;
+            g->dd[i] = y->dims[i];
+        }
+        g->sd[br] = m, g->sd[br + 1] = k;
+        g->wd[br] = k, g->wd[br + 1] = n;
+        g->dd[br] = m, g->dd[br + 1] = n;
+    }
+    plain_strides(g->rank, g->sd, g->ss);
+    plain_strides(g->rank, g->wd, g->ws);
+    for (int32_t i = 0; i < g->rank; i++) g->bd[i] = 1;
+    g->bd[g->rank - 1] = n;
+    return 1;
+}
+
+/* Creates the matmul primitive descriptor; weights "any" when w_any. */
+static dnnl_primitive_desc_t mm_pd(const mm_geom *g, int w_any) {
+    dnnl_memory_desc_t src, wei, bias, dst;
+    if (dnnl_memory_desc_init_by_strides(&src, g->rank, g->sd, dnnl_f32, g->ss) != dnnl_success)
+        return NULL;
+    if (w_any ? dnnl_memory_desc_init_by_tag(&wei, g->rank, g->wd, dnnl_f32, dnnl_format_tag_any)
+              : dnnl_memory_desc_init_by_strides(&wei, g->rank, g->wd, dnnl_f32, g->ws))
+        return NULL;
+    dnnl_dims_t ds;
+    plain_strides(g->rank, g->dd, ds);
+    if (dnnl_memory_desc_init_by_strides(&dst, g->rank, g->dd, dnnl_f32, ds) != dnnl_success)
+        return NULL;
+    if (g->has_bias) {
+        dnnl_dims_t bs;
+        plain_strides(g->rank, g->bd, bs);
+        if (dnnl_memory_desc_init_by_strides(&bias, g->rank, g->bd, dnnl_f32, bs) != dnnl_success)
+            return NULL;
+    }
+    dnnl_matmul_desc_t md;
+    if (dnnl_matmul_desc_init(&md, &src, &wei, g->has_bias ? &bias : NULL, &dst) != dnnl_success)
+        return NULL;
+    dnnl_primitive_attr_t attr = NULL;
+    if (!kiln_dnnl_make_attr(&g->act, g->sum_scale, &attr)) return NULL;
+    dnnl_primitive_desc_t pd = NULL;
+    if (g->alpha != 1.0f &&
+        dnnl_primitive_attr_set_output_scales(attr, 1, 0, &g->alpha) != dnnl_success) {
+        dnnl_primitive_attr_destroy(attr);
+        return NULL;
+    }
+    if (dnnl_primitive_desc_create(&pd, &md, attr, kiln_dnnl_engine(), NULL) != dnnl_success)
+        pd = NULL;
+    dnnl_primitive_attr_destroy(attr);
+    return pd;
+}
+
+/* Multiply-adds times two: every output element reads K. */
+static double mm_flops(const mm_geom *g) {
+    double f = 2.0 * (double)g->sd[g->rank - 1];
+    for (int32_t i = 0; i < g->rank; i++) f *= (double)g->dd[i];
+    return f;
+}
+
+static kiln_status mm_build(int threads, const kiln_node *node, const mm_geom *g, int w_any,
+                            const dnnl_memory_desc_t *uwei, mm_prim **out) {
+    *out = NULL;
+    dnnl_primitive_desc_t pd = mm_pd(g, w_any);
+    if (!pd) return KILN_OK;
+    mm_prim *c = calloc(1, sizeof *c);
+    if (!c) {
+        dnnl_primitive_desc_destroy(pd);
+        return kiln_node_error(KILN_ERR_OUT_OF_MEMORY, node, "out of memory");
+    }
+    c->g = *g;
+    c->threads = threads;
+    c->w_any = w_any;
+    c->wei_md = *dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
+    c->uwei_md = *uwei;
+    c->scratch =
+        dnnl_memory_desc_get_size(dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0));
+    const dnnl_memory_desc_t *src = dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0);
+    const dnnl_memory_desc_t *dst = dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0);
+    dnnl_memory_desc_t bias, scratch_md;
+    dnnl_engine_t eng = kiln_dnnl_engine();
+    dnnl_status_t st = dnnl_primitive_create(&c->prim, pd);
+    if (st == dnnl_success && g->has_bias) {
+        dnnl_dims_t bs;
+        plain_strides(g->rank, g->bd, bs);
+        st = dnnl_memory_desc_init_by_strides(&bias, g->rank, g->bd, dnnl_f32, bs);
+        if (st == dnnl_success) st = dnnl_memory_create(&c->m_bias, &bias, eng, DNNL_MEMORY_NONE);
+    }
+    dnnl_dims_t sd = {(int64_t)(c->scratch ? c->scratch : 1)};
+    if (st == dnnl_success) st = dnnl_memory_desc_init_by_tag(&scratch_md, 1, sd, dnnl_u8, dnnl_a);
+    if (st == dnnl_success)
+        st = dnnl_memory_create(&c->m_scratch, &scratch_md, eng, DNNL_MEMORY_NONE);
+    if (st == dnnl_success) st = dnnl_memory_create(&c->m_src, src, eng, DNNL_MEMORY_NONE);
+    if (st == dnnl_success) st = dnnl_memory_create(&c->m_dst, dst, eng, DNNL_MEMORY_NONE);
+    if (st == dnnl_success) st = dnnl_memory_create(&c->m_wei, &c->wei_md, eng, DNNL_MEMORY_NONE);
+    if (st == dnnl_success) st = dnnl_memory_create(&c->m_uwei, &c->uwei_md, eng, DNNL_MEMORY_NONE);
+    if (st == dnnl_success && !dnnl_memory_desc_equal(&c->uwei_md, &c->wei_md)) {
+        dnnl_primitive_desc_t rpd = NULL;
+        st = dnnl_reorder_primitive_desc_create(&rpd, &c->uwei_md, eng, &c->wei_md, eng, NULL);
+        if (st == dnnl_success) st = dnnl_primitive_create(&c->wei_reorder, rpd);
+        if (rpd) dnnl_primitive_desc_destroy(rpd);
+        if (st == dnnl_success) {
+            c->wbuf = aligned_alloc(64, kiln_nn_align(dnnl_memory_desc_get_size(&c->wei_md)));
+            if (!c->wbuf) st = dnnl_out_of_memory;
+        }
+    }
+    if (st == dnnl_success) st = dnnl_stream_create(&c->stream, eng, dnnl_stream_default_flags);
+    dnnl_primitive_desc_destroy(pd);
+    if (st != dnnl_success) {
+        mm_prim_free(c);
+        return kiln_dnnl_error(node, st, "creating the matmul");
+    }
+    *out = c;
+    return KILN_OK;
+}
+
+static kiln_status exec(const kiln_node *node, dnnl_primitive_t p, dnnl_stream_t s, int n,
+                        const dnnl_exec_arg_t *args) {
+    dnnl_status_t st = dnnl_primitive_execute(p, s, n, args);
+    return st == dnnl_success ? KILN_OK : kiln_dnnl_error(node, st, "executing a primitive");
+}
+
+#define SET(m, p)                                                                                  \
+    do {                                                                                           \
+        dnnl_status_t st_ = dnnl_memory_set_data_handle((m), (void *)(p));                         \
+        if (st_ != dnnl_success) return kiln_dnnl_error(node, st_, "set_data_handle");             \
+    } while (0)
+
+static kiln_status mm_execute(kiln_cpu_ctx *ctx, const kiln_node *node, mm_prim *c, const void *a,
+                              const void *w, int w_const, const void *bias, void *y) {
+    char *cur;
+    KILN_TRY(kiln_nn_scratch(ctx, node, c->scratch + 64, &cur));
+    cur = (char *)(((uintptr_t)cur + 63) & ~(uintptr_t)63);
+    if (c->wei_reorder) {
+        if (!w_const || c->wbuf_from != w) {
+            SET(c->m_uwei, w);
+            SET(c->m_wei, c->wbuf);
+            dnnl_exec_arg_t r[2] = {{DNNL_ARG_FROM, c->m_uwei}, {DNNL_ARG_TO, c->m_wei}};
+            KILN_TRY(exec(node, c->wei_reorder, c->stream, 2, r));
+            c->wbuf_from = w_const ? w : NULL;
+        }
+        w = c->wbuf;
+    }
+    SET(c->m_src, a);
+    SET(c->m_wei, w);
+    SET(c->m_dst, y);
+    SET(c->m_scratch, cur);
+    dnnl_exec_arg_t args[5] = {{DNNL_ARG_SRC, c->m_src},
+                               {DNNL_ARG_WEIGHTS, c->m_wei},
+                               {DNNL_ARG_DST, c->m_dst},
+                               {DNNL_ARG_SCRATCHPAD, c->m_scratch},
+                               {DNNL_ARG_BIAS, c->m_bias}};
+    if (bias) SET(c->m_bias, bias);
+    KILN_TRY(exec(node, c->prim, c->stream, bias ? 5 : 4, args));
+    dnnl_status_t st = dnnl_stream_wait(c->stream);
+    return st == dnnl_success ? KILN_OK : kiln_dnnl_error(node, st, "dnnl_stream_wait");
+}
+
+/* Finds or builds the primitive for g and runs it. *handled = 0: oneDNN cannot. */
+static kiln_status mm_run(kiln_cpu_ctx *ctx, const kiln_node *node, const mm_geom *g, int prepared,
+                          int w_const, const void *a, const void *w, const void *bias, void *y,
+                          int *handled) {
+    *handled = 0;
+    dnnl_memory_desc_t uwei;
+    if (prepared) {
+        if (!kiln_dnnl_wdesc(node, &uwei) || uwei.ndims != g->rank) return KILN_OK;
+        for (int32_t i = 0; i < g->rank; i++)
+            if (uwei.dims[i] != g->wd[i]) return KILN_OK;
+    } else if (dnnl_memory_desc_init_by_strides(&uwei, g->rank, g->wd, dnnl_f32, g->ws) !=
+               dnnl_success) {
+        return KILN_OK;
+    }
+    kiln_nn_state *s = kiln_nn_node_state(ctx);
+    if (!s) return kiln_node_error(KILN_ERR_OUT_OF_MEMORY, node, "out of memory");
+    int threads = kiln_dnnl_threads_for(kiln_cpu_threads(ctx), mm_flops(g));
+    int w_any = prepared || w_const;
+    uint64_t key = 1469598103934665603ull; /* FNV-1a of the geometry (zero-filled struct) */
+    const unsigned char *bytes = (const unsigned char *)g;
+    for (size_t i = 0; i < sizeof *g; i++) key = (key ^ bytes[i]) * 1099511628211ull;
+    key = ((key ^ (uint64_t)threads) * 1099511628211ull ^ (uint64_t)(w_any * 2 + prepared)) | 1;
+    if (s->declined == key) return KILN_OK;
+    mm_prim *c = s->dnnl;
+    int previous = kiln_dnnl_threads_begin(threads);
+    kiln_status st = KILN_OK;
+    if (!c || !same_geom(&c->g, g) || c->threads != threads || c->w_any != w_any ||
+        !dnnl_memory_desc_equal(&c->uwei_md, &uwei)) {
+        if (s->dnnl && s->dnnl_free) s->dnnl_free(s->dnnl);
+        s->dnnl = NULL;
+        st = mm_build(threads, node, g, w_any, &uwei, &c);
+        if (st == KILN_OK && c) {
+            s->dnnl = c;
+            s->dnnl_free = mm_prim_free;
+        } else if (st == KILN_OK) {
+            s->declined = key;
+        }
+    }
+    if (st == KILN_OK && c) {
+        st = mm_execute(ctx, node, c, a, w, w_const, bias, y);
+        *handled = 1;
+    }
+    kiln_dnnl_threads_end(previous);
+    return st;
+}
+
+kiln_status kiln_dnnl_matmul(kiln_cpu_ctx *ctx, const kiln_node *node, const kiln_tview *in,
+                             int32_t n_in, kiln_tview *out, int *handled) {
+    *handled = 0;
+    const kiln_tview *a = &in[0], *b = &in[1];
+    kiln_tview *y = &out[0];
+    if (a->dtype != KILN_DTYPE_FLOAT32 || y->dtype != KILN_DTYPE_FLOAT32 || !kiln_dnnl_engine())
+        return KILN_OK;
+    int prepared = kiln_nn_weights_prepared(node, b);
+    if (!prepared && b->dtype != KILN_DTYPE_FLOAT32) return KILN_OK;
+    kiln_tview bl_tmp;
+    const kiln_tview *bl = kiln_nn_logical_weight(node, b, a, &bl_tmp);
+    if (kiln_nn_count(y) == 0 || a->rank < 1 || bl->rank < 1 || a->dims[a->rank - 1] == 0)
+        return KILN_OK;
+    kiln_nn_act act;
+    KILN_TRY(kiln_nn_act_from_node(node, &act));
+    int64_t n = bl->rank >= 2 ? bl->dims[bl->rank - 1] : 1;
+    const kiln_tview *bias = NULL;
+    KILN_TRY(kiln_nn_bias_input(node, in, n_in, n, &bias));
+    mm_geom g;
+    if (!matmul_geom(a, bl, y, bias != NULL, &act, &g)) return KILN_OK;
+    return mm_run(ctx, node, &g, prepared, kiln_cpu_input_is_constant(ctx, 1), a->data, b->data,
+                  bias ? bias->data : NULL, y->data, handled);
+}
+
+/* Gemm's geometry: A and B through their strides (transA / transB); C a bias vector when
+ * beta is 1 (and alpha too), else prefilled into Y and added by the sum post-op. */
+static int gemm_geom(const kiln_node *node, const kiln_tview *a, const kiln_tview *b,
+                     const kiln_tview *c, const kiln_tview *y, const kiln_nn_act *act, mm_geom *g) {
+    memset(g, 0, sizeof *g);
+    int ta = kiln_attr_int(node, "transA", 0) != 0, tb = kiln_attr_int(node, "transB", 0) != 0;
+    float alpha = kiln_attr_float(node, "alpha", 1.0f), beta = kiln_attr_float(node, "beta", 1.0f);
+    int64_t m = y->dims[0], n = y->dims[1], k = a->dims[ta ? 0 : 1];
+    if (a->rank != 2 || b->rank != 2 || y->rank != 2) return 0;
+    g->rank = 2;
+    g->sd[0] = m, g->sd[1] = k;
+    g->ss[0] = ta ? 1 : k, g->ss[1] = ta ? m : 1;
+    g->wd[0] = k, g->wd[1] = n;
+    g->ws[0] = tb ? 1 : n, g->ws[1] = tb ? k : 1;
+    g->dd[0] = m, g->dd[1] = n;
+    g->bd[0] = 1, g->bd[1] = n;
+    g->alpha = alpha;
+    g->act = *act;
+    if (c && beta != 0.0f) {
+        int vec = kiln_tview_count(c) == n && (c->rank == 1 || (c->rank == 2 && c->dims[0] == 1));
+        if (vec && beta == 1.0f && alpha == 1.0f) {
+            g->has_bias = 1;
+        } else {
+            g->c_full = 1;
+            g->sum_scale = beta;
+        }
+    }
+    return 1;
+}
+
+kiln_status kiln_dnnl_gemm(kiln_cpu_ctx *ctx, const kiln_node *node, const kiln_tview *in,
+                           int32_t n_in, kiln_tview *out, int *handled) {
+    *handled = 0;
+    const kiln_tview *a = &in[0], *b = &in[1];
+    const kiln_tview *c = n_in > 2 && kiln_tview_present(&in[2]) ? &in[2] : NULL;
+    kiln_tview *y = &out[0];
+    if (a->dtype != KILN_DTYPE_FLOAT32 || y->dtype != KILN_DTYPE_FLOAT32 || !kiln_dnnl_engine())
+        return KILN_OK;
+    if (c && c->dtype != KILN_DTYPE_FLOAT32) return KILN_OK;
+    int prepared = kiln_nn_weights_prepared(node, b);
+    if (!prepared && b->dtype != KILN_DTYPE_FLOAT32) return KILN_OK;
+    kiln_tview bl_tmp;
+    const kiln_tview *bl = kiln_nn_logical_weight(node, b, a, &bl_tmp);
+    if (kiln_nn_count(y) == 0 || kiln_nn_count(a) == 0) return KILN_OK;
+    kiln_nn_act act;
+    KILN_TRY(kiln_nn_act_from_node(node, &act));
+    mm_geom g;
+    if (!gemm_geom(node, a, bl, c, y, &act, &g)) return KILN_OK;
+    if (g.c_full) { /* Y starts as C broadcast to (M, N); the sum post-op scales it by beta */
+        float *yf = y->data;
+        const float *cf = c->data;
+        int64_t m = y->dims[0], n = y->dims[1];
+        for (int64_t i = 0; i < m; i++)
+            for (int64_t j = 0; j < n; j++) {
+                int64_t ci = c->rank == 0   ? 0
+                             : c->rank == 1 ? (c->dims[0] == 1 ? 0 : j)
+                                            : (c->dims[0] == 1 ? 0 : i) * c->dims[1] +
+                                                  (c->dims[1] == 1 ? 0 : j);
+                yf[i * n + j] = cf[ci];
+            }
+    }
+    return mm_run(ctx, node, &g, prepared, kiln_cpu_input_is_constant(ctx, 1), a->data, b->data,
+                  g.has_bias ? c->data : NULL, y->data, handled);
+}
+
+/* ------------------------------------------------------------ build time ------------ */
+
+kiln_status kiln_dnnl_matmul_weights_md(const kiln_node *node, const kiln_tview *in, int32_t n_in,
+                                        const kiln_tview *y, int threads, dnnl_memory_desc_t *plain,
+                                        dnnl_memory_desc_t *best, int *ok) {
+    *ok = 0;
+    const kiln_tview *a = &in[0], *b = &in[1];
+    kiln_nn_act act;
+    KILN_TRY(kiln_nn_act_from_node(node, &act));
+    mm_geom g;
+    if (node->op == KILN_OP_Gemm) {
+        const kiln_tview *c = n_in > 2 && kiln_tview_present(&in[2]) ? &in[2] : NULL;
+        if (!gemm_geom(node, a, b, c, y, &act, &g)) return KILN_OK;
+    } else {
+        int has_bias = kiln_attr_int(node, "_kiln_bias_input", -1) >= 0;
+        if (b->rank != 2 || !matmul_geom(a, b, y, has_bias, &act, &g)) return KILN_OK;
+    }
+    int previous = kiln_dnnl_threads_begin(kiln_dnnl_threads_for(threads, mm_flops(&g)));
+    dnnl_primitive_desc_t pd = mm_pd(&g, 1);
+    kiln_dnnl_threads_end(previous);
+    if (!pd) return KILN_OK;
+    *best = *dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
+    dnnl_primitive_desc_destroy(pd);
+    if (dnnl_memory_desc_init_by_strides(plain, g.rank, g.wd, dnnl_f32, g.ws) != dnnl_success)
+        return KILN_OK;
+    *ok = 1;
+    return KILN_OK;
+}
+
+#endif
