@@ -49,6 +49,14 @@ static kiln_status read_common(const kiln_node *node, int32_t n, const int64_t *
         w->pad_end[i] = v ? v[n + i] : 0;
         if (w->kernel[i] < 1 || w->stride[i] < 1 || w->dilation[i] < 1)
             return kiln_shape_error(node, "kernel, strides and dilations must be positive");
+        /* Bounded so the window arithmetic below cannot overflow (hostile models). */
+        const int64_t big = (int64_t)1 << 31;
+        if (w->kernel[i] > big || w->stride[i] > big || w->dilation[i] > big ||
+            w->pad_begin[i] < -big || w->pad_begin[i] > big || w->pad_end[i] < -big ||
+            w->pad_end[i] > big)
+            return kiln_shape_error(node, "kernel, strides, dilations or pads of axis %d are out "
+                                          "of range (more than 2^31)",
+                                    (int)i);
     }
     return KILN_OK;
 }

@@ -93,7 +93,7 @@ static int64_t kiln_dims_product(const int64_t *dims, int32_t from, int32_t to) 
     int64_t p = 1;
     for (int32_t i = from; i < to; i++) {
         if (dims[i] < 0) return -1;
-        p *= dims[i];
+        if (__builtin_mul_overflow(p, dims[i], &p)) return -1;
     }
     return p;
 }

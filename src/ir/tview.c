@@ -41,7 +41,8 @@ int64_t kiln_shape_count(int32_t rank, const int64_t *dims) {
     int64_t n = 1;
     for (int32_t i = 0; i < rank; i++) {
         if (dims[i] < 0) return -1;
-        n *= dims[i];
+        /* An element count past int64 is no real tensor: report it as unknown. */
+        if (__builtin_mul_overflow(n, dims[i], &n)) return -1;
     }
     return n;
 }

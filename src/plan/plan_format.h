@@ -13,7 +13,7 @@
 #include "runtime/engine.h"
 
 #define KILN_PLAN_MAGIC          "KILNPLAN"
-#define KILN_PLAN_FORMAT_VERSION 1u
+#define KILN_PLAN_FORMAT_VERSION 2u /* 2: value kinds in the dtype fields */
 #define KILN_PLAN_HEADER_BYTES   48u
 #define KILN_PLAN_SECTION_BYTES  32u
 #define KILN_PLAN_WEIGHT_ALIGN   256u

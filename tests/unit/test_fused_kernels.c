@@ -548,8 +548,10 @@ static void test_unknown_activation(void) {
 }
 
 int main(void) {
-    /* tiny layers would run on one thread: give oneDNN's primitives every thread */
+    /* tiny layers would run on one thread: give oneDNN's primitives every thread, and cut
+     * every one that can be cut into slices (dnnl_threads.h) */
     setenv("KILN_DNNL_FLOPS_PER_THREAD", "1", 1);
+    setenv("KILN_DNNL_SPLIT_MIN_FLOPS", "0", 1);
     for (int threads = 1; threads <= 2; threads++) {
         test_conv(threads);
         test_convtranspose(threads);

@@ -4,18 +4,58 @@
  * C vector), alpha as the output scale, a general Gemm C through the sum post-op, and the
  * fused activation as an eltwise post-op.
  *
- * Constant weights (B) are reordered once into the layout the primitive prefers ("any"),
- * at build time when prepared (dnnl_prepare.c), else on the first run of each context;
- * other B operands are read in place through their strides.
+ * Constant weights (B) are reordered once into the layout the primitive prefers ("any",
+ * chosen single-threaded so that build time and run time agree), at build time when
+ * prepared (dnnl_prepare.c), else on the first run of each context; other B operands are
+ * read in place through their strides.
+ *
+ * With several threads the product runs as slices of its rows (M), or of its leading batch
+ * dim, one single-threaded primitive each, on the work-sharing pool (dnnl_threads.h).
  */
 #include "backends/cpu/dnnl_common.h"
 
 #ifdef KILN_HAVE_DNNL
 
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
-enum { MM_MAX_RANK = 8 };
+#include "backends/cpu/dnnl_threads.h"
+
+enum { MM_MAX_RANK = 8, MAX_PARTS = 8 };
+
+/* Below this much work a product is not cut into slices; slices keep at least this many
+ * rows (the environment's KILN_DNNL_SPLIT_MIN_FLOPS overrides the first: tests). */
+#define SPLIT_MIN_FLOPS 2e6
+#define SPLIT_MIN_ROWS  8
+
+static double split_min_flops(void) {
+    static double v = -1.0;
+    if (v < 0.0) {
+        const char *e = getenv("KILN_DNNL_SPLIT_MIN_FLOPS");
+        double d = e ? strtod(e, NULL) : -1.0;
+        v = d >= 0.0 ? d : SPLIT_MIN_FLOPS;
+    }
+    return v;
+}
+
+/* One slice: its own primitive, stream and memories; src / weights / dst at these byte
+ * offsets of the full tensors (bias and the weights of a 2-D product are shared). */
+typedef struct mm_part {
+    dnnl_primitive_t prim;
+    dnnl_stream_t stream;
+    dnnl_memory_t m_src, m_wei, m_bias, m_dst, m_scratch;
+    size_t src_off, wei_off, dst_off, scratch;
+} mm_part;
+
+static void part_free(mm_part *p) {
+    if (p->prim) dnnl_primitive_destroy(p->prim);
+    dnnl_memory_t pm[] = {p->m_src, p->m_wei, p->m_bias, p->m_dst, p->m_scratch};
+    for (size_t k = 0; k < sizeof pm / sizeof pm[0]; k++)
+        if (pm[k]) dnnl_memory_destroy(pm[k]);
+    if (p->stream) dnnl_stream_destroy(p->stream);
+    memset(p, 0, sizeof *p);
+}
 
 /* What the primitive computes, from the node and the shapes of one run. */
 typedef struct mm_geom {
@@ -39,6 +79,9 @@ typedef struct mm_prim {
     void *wbuf;
     const void *wbuf_from;
     dnnl_memory_t m_src, m_wei, m_uwei, m_bias, m_dst, m_scratch;
+    int omp_threads; /* the OpenMP threads prim runs with */
+    int nparts;      /* > 1: the work runs as these slices on the pool (prim is then NULL) */
+    mm_part part[MAX_PARTS];
 } mm_prim;
 
 static void mm_prim_free(void *p) {
@@ -50,6 +93,7 @@ static void mm_prim_free(void *p) {
     for (size_t i = 0; i < sizeof mems / sizeof mems[0]; i++)
         if (mems[i]) dnnl_memory_destroy(mems[i]);
     if (c->stream) dnnl_stream_destroy(c->stream);
+    for (int i = 0; i < c->nparts; i++) part_free(&c->part[i]);
     free(c->wbuf);
     free(c);
 }
@@ -105,27 +149,13 @@ static int matmul_geom(const kiln_tview *a, const kiln_tview *b, const kiln_tvie
     return 1;
 }
 
-/* Creates the matmul primitive descriptor; weights "any" when w_any. */
-static dnnl_primitive_desc_t mm_pd(const mm_geom *g, int w_any) {
-    dnnl_memory_desc_t src, wei, bias, dst;
-    if (dnnl_memory_desc_init_by_strides(&src, g->rank, g->sd, dnnl_f32, g->ss) != dnnl_success)
-        return NULL;
-    if (w_any ? dnnl_memory_desc_init_by_tag(&wei, g->rank, g->wd, dnnl_f32, dnnl_format_tag_any)
-              : dnnl_memory_desc_init_by_strides(&wei, g->rank, g->wd, dnnl_f32, g->ws))
-        return NULL;
-    dnnl_dims_t ds;
-    plain_strides(g->rank, g->dd, ds);
-    if (dnnl_memory_desc_init_by_strides(&dst, g->rank, g->dd, dnnl_f32, ds) != dnnl_success)
-        return NULL;
-    if (g->has_bias) {
-        dnnl_dims_t bs;
-        plain_strides(g->rank, g->bd, bs);
-        if (dnnl_memory_desc_init_by_strides(&bias, g->rank, g->bd, dnnl_f32, bs) != dnnl_success)
-            return NULL;
-    }
+/* The matmul primitive descriptor from explicit descriptors and g's epilogue (NULL: no
+ * implementation; with no_ref, none but oneDNN's reference one). */
+static dnnl_primitive_desc_t mm_pd_md(const mm_geom *g, const dnnl_memory_desc_t *src,
+                                      const dnnl_memory_desc_t *wei, const dnnl_memory_desc_t *bias,
+                                      const dnnl_memory_desc_t *dst, int no_ref) {
     dnnl_matmul_desc_t md;
-    if (dnnl_matmul_desc_init(&md, &src, &wei, g->has_bias ? &bias : NULL, &dst) != dnnl_success)
-        return NULL;
+    if (dnnl_matmul_desc_init(&md, src, wei, bias, dst) != dnnl_success) return NULL;
     dnnl_primitive_attr_t attr = NULL;
     if (!kiln_dnnl_make_attr(&g->act, g->sum_scale, &attr)) return NULL;
     dnnl_primitive_desc_t pd = NULL;
@@ -137,6 +167,38 @@ static dnnl_primitive_desc_t mm_pd(const mm_geom *g, int w_any) {
     if (dnnl_primitive_desc_create(&pd, &md, attr, kiln_dnnl_engine(), NULL) != dnnl_success)
         pd = NULL;
     dnnl_primitive_attr_destroy(attr);
+    const char *impl = NULL;
+    if (pd && no_ref &&
+        (dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl) != dnnl_success ||
+         !impl || !strncmp(impl, "ref", 3))) {
+        dnnl_primitive_desc_destroy(pd);
+        pd = NULL;
+    }
+    return pd;
+}
+
+/* The descriptors of g (weights "any" when w_any). */
+static int mm_mds(const mm_geom *g, int w_any, dnnl_memory_desc_t *src, dnnl_memory_desc_t *wei,
+                  dnnl_memory_desc_t *bias, dnnl_memory_desc_t *dst) {
+    dnnl_dims_t ds, bs;
+    plain_strides(g->rank, g->dd, ds);
+    plain_strides(g->rank, g->bd, bs);
+    return dnnl_memory_desc_init_by_strides(src, g->rank, g->sd, dnnl_f32, g->ss) == dnnl_success &&
+           (w_any ? dnnl_memory_desc_init_by_tag(wei, g->rank, g->wd, dnnl_f32, dnnl_format_tag_any)
+                  : dnnl_memory_desc_init_by_strides(wei, g->rank, g->wd, dnnl_f32, g->ws)) ==
+               dnnl_success &&
+           dnnl_memory_desc_init_by_strides(dst, g->rank, g->dd, dnnl_f32, ds) == dnnl_success &&
+           dnnl_memory_desc_init_by_strides(bias, g->rank, g->bd, dnnl_f32, bs) == dnnl_success;
+}
+
+/* The primitive descriptor that chooses the layouts (weights "any" when w_any): single-
+ * threaded, so that the choice is the same at build time and at run time. */
+static dnnl_primitive_desc_t mm_pd(const mm_geom *g, int w_any) {
+    dnnl_memory_desc_t src, wei, bias, dst;
+    if (!mm_mds(g, w_any, &src, &wei, &bias, &dst)) return NULL;
+    int previous = kiln_dnnl_threads_begin(1);
+    dnnl_primitive_desc_t pd = mm_pd_md(g, &src, &wei, g->has_bias ? &bias : NULL, &dst, 0);
+    kiln_dnnl_threads_end(previous);
     return pd;
 }
 
@@ -147,6 +209,77 @@ static double mm_flops(const mm_geom *g) {
     return f;
 }
 
+/* Cuts the product into slices along its first dim of extent > 1 other than N (rows, or a
+ * batch dim): c->nparts of them, or none when that dim broadcasts or the weights' layout
+ * does not allow it. */
+static void mm_split(mm_prim *c, const mm_geom *g, int want) {
+    if (want > MAX_PARTS) want = MAX_PARTS;
+    int d = -1;
+    for (int e = 0; e < g->rank - 1; e++)
+        if (g->dd[e] > 1) {
+            d = e;
+            break;
+        }
+    if (d < 0 || g->sd[d] != g->dd[d]) return;
+    int rows = d == g->rank - 2;
+    int wslice = !rows && g->wd[d] > 1; /* batch dim the weights have too */
+    if (wslice && c->w_any) return;
+    int64_t extent = g->dd[d], per = rows ? SPLIT_MIN_ROWS : 1;
+    int parts = (int)(extent / per < want ? extent / per : want);
+    if (parts < 2) return;
+    dnnl_dims_t ds, bs;
+    plain_strides(g->rank, g->dd, ds);
+    plain_strides(g->rank, g->bd, bs);
+    dnnl_engine_t eng = kiln_dnnl_engine();
+    int previous = kiln_dnnl_threads_begin(1);
+    int ok = 1;
+    for (int i = 0; i < parts && ok; i++) {
+        mm_part *p = &c->part[i];
+        int64_t e0 = extent * i / parts, e1 = extent * (i + 1) / parts;
+        dnnl_dims_t sd, wd, dd;
+        memcpy(sd, g->sd, sizeof sd);
+        memcpy(wd, g->wd, sizeof wd);
+        memcpy(dd, g->dd, sizeof dd);
+        sd[d] = dd[d] = e1 - e0;
+        if (wslice) wd[d] = e1 - e0;
+        p->src_off = (size_t)(e0 * g->ss[d]) * sizeof(float);
+        p->dst_off = (size_t)(e0 * ds[d]) * sizeof(float);
+        p->wei_off = wslice ? (size_t)(e0 * g->ws[d]) * sizeof(float) : 0;
+        dnnl_memory_desc_t src, wei = c->wei_md, bias, dst;
+        ok =
+            dnnl_memory_desc_init_by_strides(&src, g->rank, sd, dnnl_f32, g->ss) == dnnl_success &&
+            dnnl_memory_desc_init_by_strides(&dst, g->rank, dd, dnnl_f32, ds) == dnnl_success &&
+            dnnl_memory_desc_init_by_strides(&bias, g->rank, g->bd, dnnl_f32, bs) == dnnl_success &&
+            (!wslice ||
+             dnnl_memory_desc_init_by_strides(&wei, g->rank, wd, dnnl_f32, g->ws) == dnnl_success);
+        dnnl_primitive_desc_t pd =
+            ok ? mm_pd_md(g, &src, &wei, g->has_bias ? &bias : NULL, &dst, 1) : NULL;
+        ok = pd != NULL;
+        if (ok) {
+            p->scratch = dnnl_memory_desc_get_size(
+                dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0));
+            dnnl_memory_desc_t smd;
+            dnnl_dims_t sc = {(int64_t)(p->scratch ? p->scratch : 1)};
+            ok = dnnl_primitive_create(&p->prim, pd) == dnnl_success &&
+                 dnnl_memory_create(&p->m_src, &src, eng, DNNL_MEMORY_NONE) == dnnl_success &&
+                 dnnl_memory_create(&p->m_wei, &wei, eng, DNNL_MEMORY_NONE) == dnnl_success &&
+                 dnnl_memory_create(&p->m_bias, &bias, eng, DNNL_MEMORY_NONE) == dnnl_success &&
+                 dnnl_memory_create(&p->m_dst, &dst, eng, DNNL_MEMORY_NONE) == dnnl_success &&
+                 dnnl_memory_desc_init_by_tag(&smd, 1, sc, dnnl_u8, dnnl_a) == dnnl_success &&
+                 dnnl_memory_create(&p->m_scratch, &smd, eng, DNNL_MEMORY_NONE) == dnnl_success &&
+                 dnnl_stream_create(&p->stream, eng, dnnl_stream_default_flags) == dnnl_success;
+            dnnl_primitive_desc_destroy(pd);
+        }
+        c->nparts = i + 1;
+    }
+    kiln_dnnl_threads_end(previous);
+    if (ok) return;
+    for (int i = 0; i < c->nparts; i++) part_free(&c->part[i]); /* all slices or none */
+    c->nparts = 0;
+}
+
+/* The primitive (or its slices) for g, for a context of `threads` threads. *out NULL:
+ * oneDNN cannot do it. */
 static kiln_status mm_build(int threads, const kiln_node *node, const mm_geom *g, int w_any,
                             const dnnl_memory_desc_t *uwei, mm_prim **out) {
     *out = NULL;
@@ -162,13 +295,29 @@ static kiln_status mm_build(int threads, const kiln_node *node, const mm_geom *g
     c->w_any = w_any;
     c->wei_md = *dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
     c->uwei_md = *uwei;
-    c->scratch =
-        dnnl_memory_desc_get_size(dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0));
     const dnnl_memory_desc_t *src = dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0);
     const dnnl_memory_desc_t *dst = dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0);
     dnnl_memory_desc_t bias, scratch_md;
     dnnl_engine_t eng = kiln_dnnl_engine();
-    dnnl_status_t st = dnnl_primitive_create(&c->prim, pd);
+    dnnl_status_t st = dnnl_success;
+    double flops = mm_flops(g);
+    if (threads > 1 && flops >= split_min_flops()) mm_split(c, g, threads);
+    c->omp_threads = 1;
+    if (!c->nparts) { /* one primitive, on OpenMP threads */
+        int omp = kiln_dnnl_threads_for(threads, flops);
+        dnnl_primitive_desc_t run_pd = NULL;
+        int previous = kiln_dnnl_threads_begin(omp);
+        dnnl_memory_desc_t s_md, w_md, b_md, d_md;
+        if (omp > 1 && mm_mds(g, 0, &s_md, &w_md, &b_md, &d_md))
+            run_pd = mm_pd_md(g, &s_md, &c->wei_md, g->has_bias ? &b_md : NULL, &d_md, 0);
+        if (run_pd) c->omp_threads = omp;
+        dnnl_primitive_desc_t use = run_pd ? run_pd : pd;
+        c->scratch = dnnl_memory_desc_get_size(
+            dnnl_primitive_desc_query_md(use, dnnl_query_scratchpad_md, 0));
+        st = dnnl_primitive_create(&c->prim, use);
+        kiln_dnnl_threads_end(previous);
+        if (run_pd) dnnl_primitive_desc_destroy(run_pd);
+    }
     if (st == dnnl_success && g->has_bias) {
         dnnl_dims_t bs;
         plain_strides(g->rank, g->bd, bs);
@@ -215,10 +364,42 @@ static kiln_status exec(const kiln_node *node, dnnl_primitive_t p, dnnl_stream_t
         if (st_ != dnnl_success) return kiln_dnnl_error(node, st_, "set_data_handle");             \
     } while (0)
 
+/* What the slices of one run share. */
+typedef struct mm_job {
+    mm_prim *c;
+    const char *a, *w, *bias;
+    char *y, *scratch;
+    size_t scratch_stride;
+    _Atomic int failed;
+} mm_job;
+
+static void mm_run_part(void *arg, int64_t i) {
+    mm_job *j = arg;
+    mm_part *p = &j->c->part[i];
+    dnnl_status_t st = dnnl_memory_set_data_handle(p->m_src, (void *)(j->a + p->src_off));
+    if (st == dnnl_success) st = dnnl_memory_set_data_handle(p->m_wei, (void *)(j->w + p->wei_off));
+    if (st == dnnl_success && j->bias) st = dnnl_memory_set_data_handle(p->m_bias, (void *)j->bias);
+    if (st == dnnl_success) st = dnnl_memory_set_data_handle(p->m_dst, j->y + p->dst_off);
+    if (st == dnnl_success)
+        st = dnnl_memory_set_data_handle(p->m_scratch, j->scratch + (size_t)i * j->scratch_stride);
+    dnnl_exec_arg_t args[5] = {{DNNL_ARG_SRC, p->m_src},
+                               {DNNL_ARG_WEIGHTS, p->m_wei},
+                               {DNNL_ARG_DST, p->m_dst},
+                               {DNNL_ARG_SCRATCHPAD, p->m_scratch},
+                               {DNNL_ARG_BIAS, p->m_bias}};
+    if (st == dnnl_success) st = dnnl_primitive_execute(p->prim, p->stream, j->bias ? 5 : 4, args);
+    if (st == dnnl_success) st = dnnl_stream_wait(p->stream);
+    if (st != dnnl_success) atomic_store(&j->failed, (int)st);
+}
+
 static kiln_status mm_execute(kiln_cpu_ctx *ctx, const kiln_node *node, mm_prim *c, const void *a,
                               const void *w, int w_const, const void *bias, void *y) {
+    size_t stride = 0, bytes = c->scratch;
+    for (int i = 0; i < c->nparts; i++)
+        if (kiln_nn_align(c->part[i].scratch) > stride) stride = kiln_nn_align(c->part[i].scratch);
+    if (c->nparts) bytes = stride * (size_t)c->nparts;
     char *cur;
-    KILN_TRY(kiln_nn_scratch(ctx, node, c->scratch + 64, &cur));
+    KILN_TRY(kiln_nn_scratch(ctx, node, bytes + 64, &cur));
     cur = (char *)(((uintptr_t)cur + 63) & ~(uintptr_t)63);
     if (c->wei_reorder) {
         if (!w_const || c->wbuf_from != w) {
@@ -226,9 +407,17 @@ static kiln_status mm_execute(kiln_cpu_ctx *ctx, const kiln_node *node, mm_prim 
             SET(c->m_wei, c->wbuf);
             dnnl_exec_arg_t r[2] = {{DNNL_ARG_FROM, c->m_uwei}, {DNNL_ARG_TO, c->m_wei}};
             KILN_TRY(exec(node, c->wei_reorder, c->stream, 2, r));
+            dnnl_status_t ws = dnnl_stream_wait(c->stream);
+            if (ws != dnnl_success) return kiln_dnnl_error(node, ws, "dnnl_stream_wait");
             c->wbuf_from = w_const ? w : NULL;
         }
         w = c->wbuf;
+    }
+    if (c->nparts) {
+        mm_job job = {c, a, w, bias, y, cur, stride, 0};
+        kiln_par_run(c->threads - 1, c->nparts, mm_run_part, &job);
+        int failed = atomic_load(&job.failed);
+        return failed ? kiln_dnnl_error(node, (dnnl_status_t)failed, "a matmul slice") : KILN_OK;
     }
     SET(c->m_src, a);
     SET(c->m_wei, w);
@@ -261,7 +450,7 @@ static kiln_status mm_run(kiln_cpu_ctx *ctx, const kiln_node *node, const mm_geo
     }
     kiln_nn_state *s = kiln_nn_node_state(ctx);
     if (!s) return kiln_node_error(KILN_ERR_OUT_OF_MEMORY, node, "out of memory");
-    int threads = kiln_dnnl_threads_for(kiln_cpu_threads(ctx), mm_flops(g));
+    int threads = kiln_cpu_threads(ctx);
     int w_any = prepared || w_const;
     uint64_t key = 1469598103934665603ull; /* FNV-1a of the geometry (zero-filled struct) */
     const unsigned char *bytes = (const unsigned char *)g;
@@ -269,7 +458,6 @@ static kiln_status mm_run(kiln_cpu_ctx *ctx, const kiln_node *node, const mm_geo
     key = ((key ^ (uint64_t)threads) * 1099511628211ull ^ (uint64_t)(w_any * 2 + prepared)) | 1;
     if (s->declined == key) return KILN_OK;
     mm_prim *c = s->dnnl;
-    int previous = kiln_dnnl_threads_begin(threads);
     kiln_status st = KILN_OK;
     if (!c || !same_geom(&c->g, g) || c->threads != threads || c->w_any != w_any ||
         !dnnl_memory_desc_equal(&c->uwei_md, &uwei)) {
@@ -284,10 +472,11 @@ static kiln_status mm_run(kiln_cpu_ctx *ctx, const kiln_node *node, const mm_geo
         }
     }
     if (st == KILN_OK && c) {
+        int previous = kiln_dnnl_threads_begin(c->omp_threads);
         st = mm_execute(ctx, node, c, a, w, w_const, bias, y);
+        kiln_dnnl_threads_end(previous);
         *handled = 1;
     }
-    kiln_dnnl_threads_end(previous);
     return st;
 }
 
@@ -397,9 +586,8 @@ kiln_status kiln_dnnl_matmul_weights_md(const kiln_node *node, const kiln_tview 
         int has_bias = kiln_attr_int(node, "_kiln_bias_input", -1) >= 0;
         if (b->rank != 2 || !matmul_geom(a, b, y, has_bias, &act, &g)) return KILN_OK;
     }
-    int previous = kiln_dnnl_threads_begin(kiln_dnnl_threads_for(threads, mm_flops(&g)));
+    (void)threads; /* layouts are chosen single-threaded, whatever the thread count */
     dnnl_primitive_desc_t pd = mm_pd(&g, 1);
-    kiln_dnnl_threads_end(previous);
     if (!pd) return KILN_OK;
     *best = *dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
     dnnl_primitive_desc_destroy(pd);
