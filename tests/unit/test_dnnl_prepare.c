@@ -168,6 +168,7 @@ int main(void) {
     /* every layer, however small, cut into slices or run on all threads: all paths run */
     setenv("KILN_DNNL_SPLIT_MIN_FLOPS", "0", 1);
     setenv("KILN_DNNL_FLOPS_PER_THREAD", "1", 1);
+    setenv("KILN_DNNL_THREADING", "pool", 1);
     fill(image, IN_COUNT, 1.0f);
     fill(w1, C1 * C_IN * 9, 0.3f);
     fill(b1, C1, 0.1f);

@@ -382,9 +382,8 @@ typedef struct gemm_case {
 } gemm_case;
 
 static const gemm_case GEMMS[] = {
-    {"fc", 1, 200, 70, 0, 1, 1, 1.0f, 1.0f},
-    {"batch", 9, 64, 40, 0, 1, 1, 1.0f, 1.0f},
-    {"matrix C", 5, 30, 40, 1, 0, 2, 2.0f, 0.5f},
+    {"fc", 1, 200, 70, 0, 1, 1, 1.0f, 1.0f},   {"wide fc", 1, 48, 260, 0, 1, 1, 1.0f, 1.0f},
+    {"batch", 9, 64, 40, 0, 1, 1, 1.0f, 1.0f}, {"matrix C", 5, 30, 40, 1, 0, 2, 2.0f, 0.5f},
     {"no C", 33, 50, 21, 0, 0, 0, 1.0f, 1.0f},
 };
 
@@ -457,6 +456,7 @@ typedef struct matmul_case {
 static const matmul_case MATMULS[] = {
     {"linear", 3, 2, {2, 7, 32}, {32, 48}, {2, 7, 48}, 3, 1},
     {"vector", 2, 2, {1, 64}, {64, 100}, {1, 100}, 2, 1},
+    {"wide vector", 2, 2, {1, 40}, {40, 300}, {1, 300}, 2, 1},
     {"big", 2, 2, {70, 96}, {96, 130}, {70, 130}, 2, 1},
     {"batched", 3, 3, {3, 4, 16}, {3, 16, 20}, {3, 4, 20}, 3, 0},
     {"broadcast", 4, 3, {2, 3, 5, 8}, {3, 8, 6}, {2, 3, 5, 6}, 4, 0},
@@ -538,7 +538,7 @@ static void test_matmul(int threads) {
 /* An unknown activation name is a clear error, not a silent no-op. */
 static void test_unknown_activation(void) {
     static const act_case bogus = {"Softplus", KILN_OP_COUNT, 0, 0, 0};
-    kiln_graph *g = gemm_graph(&GEMMS[1], &bogus, 1);
+    kiln_graph *g = gemm_graph(&GEMMS[2], &bogus, 1); /* "batch": 9 x 64 -> 40 */
     float x[9 * 64], y[9 * 40];
     for (int i = 0; i < 9 * 64; i++) x[i] = 0.5f;
     feed f = {2, {9, 64}, x};
@@ -552,6 +552,7 @@ int main(void) {
      * every one that can be cut into slices (dnnl_threads.h) */
     setenv("KILN_DNNL_FLOPS_PER_THREAD", "1", 1);
     setenv("KILN_DNNL_SPLIT_MIN_FLOPS", "0", 1);
+    setenv("KILN_DNNL_THREADING", "pool", 1);
     for (int threads = 1; threads <= 2; threads++) {
         test_conv(threads);
         test_convtranspose(threads);

@@ -431,12 +431,65 @@ int32_t kiln_dnnl_layout_ints(const dnnl_memory_desc_t *md, int64_t *out, int32_
     return k;
 }
 
+/* Product of md's inner blocks along dim d. */
+int64_t kiln_dnnl_inner_block(const dnnl_memory_desc_t *md, int d) {
+    int64_t b = 1;
+    const dnnl_blocking_desc_t *bd = &md->format_desc.blocking;
+    for (int i = 0; i < bd->inner_nblks; i++)
+        if (bd->inner_idxs[i] == d) b *= bd->inner_blks[i];
+    return b;
+}
+
+/* Whether md is a blocked layout in which dim d's blocks are outermost (every other dim
+ * whose outer extent exceeds 1 has a smaller stride): slices along d are contiguous. */
+int kiln_dnnl_outermost(const dnnl_memory_desc_t *md, int d) {
+    if (md->format_kind != dnnl_blocked || md->offset0 != 0 || md->extra.flags != 0) return 0;
+    const dnnl_dim_t *st = md->format_desc.blocking.strides;
+    for (int e = 0; e < md->ndims; e++)
+        if (e != d && md->padded_dims[e] / kiln_dnnl_inner_block(md, e) > 1 && st[e] >= st[d])
+            return 0;
+    return md->padded_offsets[d] == 0;
+}
+
+/* Elements [start, start + size) of md along dim d (outermost; start a multiple of its
+ * block): the slice's own descriptor and its byte offset in the full tensor. */
+void kiln_dnnl_slice_md(const dnnl_memory_desc_t *md, int d, int64_t start, int64_t size,
+                        dnnl_memory_desc_t *part, size_t *offset) {
+    int64_t blk = kiln_dnnl_inner_block(md, d);
+    *part = *md;
+    part->dims[d] = size;
+    part->padded_dims[d] = (size + blk - 1) / blk * blk;
+    dnnl_dim_t *st = part->format_desc.blocking.strides;
+    const dnnl_dim_t *fst = md->format_desc.blocking.strides;
+    /* dims of extent 1 outside d: strides of a dense slice */
+    for (int e = 0; e < md->ndims; e++)
+        if (e != d && md->padded_dims[e] / kiln_dnnl_inner_block(md, e) == 1 && fst[e] > fst[d])
+            st[e] = fst[d] * (part->padded_dims[d] / blk);
+    *offset = (size_t)(start / blk * fst[d]) * sizeof(float);
+}
+
+int kiln_dnnl_use_pool(void) {
+    static int pool = -1;
+    if (pool < 0) {
+        const char *v = getenv("KILN_DNNL_THREADING");
+        if (v && !strcmp(v, "pool"))
+            pool = 1;
+        else if (v && !strcmp(v, "omp"))
+            pool = 0;
+        else
+            pool = !getenv("OMP_WAIT_POLICY") && !getenv("GOMP_SPINCOUNT");
+    }
+    return pool;
+}
+
 int kiln_dnnl_threads_for(int threads, double flops) {
     static double per_thread = -1.0;
     if (per_thread < 0.0) { /* KILN_DNNL_FLOPS_PER_THREAD in the environment overrides */
         const char *v = getenv("KILN_DNNL_FLOPS_PER_THREAD");
         double d = v ? strtod(v, NULL) : 0.0;
-        per_thread = d > 0.0 ? d : KILN_DNNL_FLOPS_PER_THREAD;
+        per_thread = d > 0.0                ? d
+                     : kiln_dnnl_use_pool() ? KILN_DNNL_FLOPS_PER_THREAD_POOL
+                                            : KILN_DNNL_FLOPS_PER_THREAD;
     }
     if (threads <= 1) return 1;
     double t = flops / per_thread;

@@ -152,12 +152,36 @@ kiln_status kiln_dnnl_reorder(const kiln_node *node, dnnl_stream_t stream,
  * returns the count, 0 when md is not a plain blocked layout. */
 int32_t kiln_dnnl_layout_ints(const dnnl_memory_desc_t *md, int64_t *out, int32_t cap);
 
-/* How many of `threads` a oneDNN primitive doing `flops` of work gets: one per
- * KILN_DNNL_FLOPS_PER_THREAD (at least one). A oneDNN primitive runs one OpenMP parallel
- * region with a static split, so every thread of the team must be woken and must arrive:
- * on a loaded machine a thread's wake-up can cost more than a small layer's whole work
- * (MobileNetV2's depthwise and 7x7 layers, ~0.02-0.1 ms), so small layers run on one. */
-#define KILN_DNNL_FLOPS_PER_THREAD 1e7
+/* Blocked layouts: the product of md's inner blocks along dim d; whether dim d's blocks are
+ * outermost (slices along d are contiguous); and the slice [start, start + size) along such
+ * a dim (start a multiple of its block): its own dense descriptor and its byte offset. */
+int64_t kiln_dnnl_inner_block(const dnnl_memory_desc_t *md, int d);
+int kiln_dnnl_outermost(const dnnl_memory_desc_t *md, int d);
+void kiln_dnnl_slice_md(const dnnl_memory_desc_t *md, int d, int64_t start, int64_t size,
+                        dnnl_memory_desc_t *part, size_t *offset);
+
+/*
+ * How the oneDNN kernels use several threads. A oneDNN primitive runs one OpenMP parallel
+ * region with a static split: the caller waits at its end for every thread of the team to
+ * be woken, scheduled and done. How well that goes depends on how OpenMP's idle threads
+ * wait, which only the environment sets (before the program starts):
+ *   - GOMP's default (spin ~300000 times before sleeping) is the fastest on a quiet machine
+ *     and ruinous on a busy one (the spinning thread takes the CPU the caller needs: ResNet-50
+ *     went from 32 to 400+ ms here with other jobs running);
+ *   - GOMP_SPINCOUNT=3000 (or OMP_WAIT_POLICY=passive) is about as fast on a quiet machine
+ *     and robust on a busy one.
+ * So: with OMP_WAIT_POLICY or GOMP_SPINCOUNT set, primitives run on OpenMP threads ("omp");
+ * without, the work of a single image is cut into single-threaded slices run on kiln's own
+ * pool (dnnl_threads.h: the caller never waits for a thread that has not started), and only
+ * what cannot be cut runs on OpenMP ("pool"). KILN_DNNL_THREADING=omp|pool chooses.
+ */
+int kiln_dnnl_use_pool(void);
+
+/* How many of `threads` a oneDNN primitive doing `flops` of work runs on (OpenMP): one per
+ * KILN_DNNL_FLOPS_PER_THREAD, at least one (environment: KILN_DNNL_FLOPS_PER_THREAD). In
+ * "pool" mode a layer left to OpenMP needs more work per thread to be worth waking one. */
+#define KILN_DNNL_FLOPS_PER_THREAD      5e5
+#define KILN_DNNL_FLOPS_PER_THREAD_POOL 5e6
 int kiln_dnnl_threads_for(int threads, double flops);
 
 /* Sets the OpenMP threads oneDNN uses on this thread; returns the previous count. */

@@ -29,7 +29,7 @@ enum { MAX_SP = 3, MAX_PARTS = 8 };
 
 /* Below this much work a convolution is not worth cutting into slices (the environment's
  * KILN_DNNL_SPLIT_MIN_FLOPS overrides it: tests cut tiny ones). */
-#define SPLIT_MIN_FLOPS 2e6
+#define SPLIT_MIN_FLOPS 5e5
 
 static double split_min_flops(void) {
     static double v = -1.0;
@@ -221,42 +221,6 @@ static dnnl_primitive_desc_t conv_pd(const conv_geom *g, int has_bias, const kil
 
 /* ------------------------------------------------------------ slices ---------------- */
 
-/* Product of md's inner blocks along dim d. */
-static int64_t inner_block(const dnnl_memory_desc_t *md, int d) {
-    int64_t b = 1;
-    const dnnl_blocking_desc_t *bd = &md->format_desc.blocking;
-    for (int i = 0; i < bd->inner_nblks; i++)
-        if (bd->inner_idxs[i] == d) b *= bd->inner_blks[i];
-    return b;
-}
-
-/* Whether md is a blocked layout in which dim d's blocks are outermost (every other dim
- * whose outer extent exceeds 1 has a smaller stride): slices along d are contiguous. */
-static int outermost(const dnnl_memory_desc_t *md, int d) {
-    if (md->format_kind != dnnl_blocked || md->offset0 != 0 || md->extra.flags != 0) return 0;
-    const dnnl_dim_t *st = md->format_desc.blocking.strides;
-    for (int e = 0; e < md->ndims; e++)
-        if (e != d && md->padded_dims[e] / inner_block(md, e) > 1 && st[e] >= st[d]) return 0;
-    return md->padded_offsets[d] == 0;
-}
-
-/* Elements [start, start + size) of md along dim d (outermost; start a multiple of its
- * block): the slice's own descriptor and its byte offset in the full tensor. */
-static void slice_md(const dnnl_memory_desc_t *md, int d, int64_t start, int64_t size,
-                     dnnl_memory_desc_t *part, size_t *offset) {
-    int64_t blk = inner_block(md, d);
-    *part = *md;
-    part->dims[d] = size;
-    part->padded_dims[d] = (size + blk - 1) / blk * blk;
-    dnnl_dim_t *st = part->format_desc.blocking.strides;
-    const dnnl_dim_t *fst = md->format_desc.blocking.strides;
-    /* dims of extent 1 outside d: strides of a dense slice */
-    for (int e = 0; e < md->ndims; e++)
-        if (e != d && md->padded_dims[e] / inner_block(md, e) == 1 && fst[e] > fst[d])
-            st[e] = fst[d] * (part->padded_dims[d] / blk);
-    *offset = (size_t)(start / blk * fst[d]) * sizeof(float);
-}
-
 /* Cuts the convolution (one image, layouts with no reorder) into slices of its output
  * channels, or of its groups: c->nparts slices, or none (c->nparts 0) when the layouts do
  * not allow it. */
@@ -267,14 +231,14 @@ static void conv_split(conv_prim *c, const conv_geom *g, int has_bias, int has_s
     /* split dim: 1 (channels) of src (groups only) and dst, 0 (O or G) of the weights */
     int64_t extent = grouped ? g->wd[0] : g->yd[1];
     int64_t per_unit_dst = grouped ? g->wd[1] : 1, per_unit_src = grouped ? g->wd[2] : 0;
-    if (!outermost(&c->wei_md, 0) || !outermost(&c->dst_md, 1) ||
-        (grouped && !outermost(&c->src_md, 1)))
+    if (!kiln_dnnl_outermost(&c->wei_md, 0) || !kiln_dnnl_outermost(&c->dst_md, 1) ||
+        (grouped && !kiln_dnnl_outermost(&c->src_md, 1)))
         return;
     /* a slice must start on a block of each tensor it cuts */
-    int64_t unit = inner_block(&c->wei_md, 0);
+    int64_t unit = kiln_dnnl_inner_block(&c->wei_md, 0);
     for (int64_t u = unit;; u += unit) {
-        if ((u * per_unit_dst) % inner_block(&c->dst_md, 1) == 0 &&
-            (!grouped || (u * per_unit_src) % inner_block(&c->src_md, 1) == 0)) {
+        if ((u * per_unit_dst) % kiln_dnnl_inner_block(&c->dst_md, 1) == 0 &&
+            (!grouped || (u * per_unit_src) % kiln_dnnl_inner_block(&c->src_md, 1) == 0)) {
             unit = u;
             break;
         }
@@ -291,10 +255,12 @@ static void conv_split(conv_prim *c, const conv_geom *g, int has_bias, int has_s
         int64_t u0 = units * i / parts, u1 = units * (i + 1) / parts;
         int64_t e0 = u0 * unit, e1 = u1 * unit < extent ? u1 * unit : extent;
         dnnl_memory_desc_t src = c->src_md, wei, dst, bias;
-        slice_md(&c->wei_md, 0, e0, e1 - e0, &wei, &p->wei_off);
-        slice_md(&c->dst_md, 1, e0 * per_unit_dst, (e1 - e0) * per_unit_dst, &dst, &p->dst_off);
+        kiln_dnnl_slice_md(&c->wei_md, 0, e0, e1 - e0, &wei, &p->wei_off);
+        kiln_dnnl_slice_md(&c->dst_md, 1, e0 * per_unit_dst, (e1 - e0) * per_unit_dst, &dst,
+                           &p->dst_off);
         if (grouped)
-            slice_md(&c->src_md, 1, e0 * per_unit_src, (e1 - e0) * per_unit_src, &src, &p->src_off);
+            kiln_dnnl_slice_md(&c->src_md, 1, e0 * per_unit_src, (e1 - e0) * per_unit_src, &src,
+                               &p->src_off);
         dnnl_dims_t bd = {(e1 - e0) * per_unit_dst};
         p->bias_off = (size_t)(e0 * per_unit_dst) * sizeof(float);
         p->dst_bytes = dnnl_memory_desc_get_size(&dst);
@@ -385,8 +351,8 @@ static kiln_status conv_build(int threads, const kiln_node *node, const kiln_tvi
     if (st == dnnl_success && has_sum) st = make_reorder(&c->usum_md, &c->dst_md, &c->sum_reorder);
     if (st == dnnl_success) st = make_reorder(&c->uwei_md, &c->wei_md, &c->wei_reorder);
     double flops = conv_flops(w_logical, y);
-    if (st == dnnl_success && threads > 1 && g.xd[0] == 1 && flops >= split_min_flops() &&
-        !c->src_reorder && !c->dst_reorder && !c->sum_reorder)
+    if (st == dnnl_success && threads > 1 && kiln_dnnl_use_pool() && g.xd[0] == 1 &&
+        flops >= split_min_flops() && !c->src_reorder && !c->dst_reorder && !c->sum_reorder)
         conv_split(c, &g, has_bias, has_sum, act, threads);
     c->omp_threads = 1;
     if (st == dnnl_success && !c->nparts) { /* one primitive, on OpenMP threads */

@@ -26,7 +26,7 @@ enum { MM_MAX_RANK = 8, MAX_PARTS = 8 };
 
 /* Below this much work a product is not cut into slices; slices keep at least this many
  * rows (the environment's KILN_DNNL_SPLIT_MIN_FLOPS overrides the first: tests). */
-#define SPLIT_MIN_FLOPS 2e6
+#define SPLIT_MIN_FLOPS 5e5
 #define SPLIT_MIN_ROWS  8
 
 static double split_min_flops(void) {
@@ -45,7 +45,7 @@ typedef struct mm_part {
     dnnl_primitive_t prim;
     dnnl_stream_t stream;
     dnnl_memory_t m_src, m_wei, m_bias, m_dst, m_scratch;
-    size_t src_off, wei_off, dst_off, scratch;
+    size_t src_off, wei_off, bias_off, dst_off, scratch;
 } mm_part;
 
 static void part_free(mm_part *p) {
@@ -209,22 +209,27 @@ static double mm_flops(const mm_geom *g) {
     return f;
 }
 
-/* Cuts the product into slices along its first dim of extent > 1 other than N (rows, or a
- * batch dim): c->nparts of them, or none when that dim broadcasts or the weights' layout
- * does not allow it. */
+/* Cuts the product into slices along its first dim of extent > 1 (a batch dim, the rows,
+ * or with a single row the columns): c->nparts of them, or none when that dim broadcasts
+ * or the weights' layout does not allow it. */
 static void mm_split(mm_prim *c, const mm_geom *g, int want) {
     if (want > MAX_PARTS) want = MAX_PARTS;
     int d = -1;
-    for (int e = 0; e < g->rank - 1; e++)
+    for (int e = 0; e < g->rank; e++)
         if (g->dd[e] > 1) {
             d = e;
             break;
         }
-    if (d < 0 || g->sd[d] != g->dd[d]) return;
-    int rows = d == g->rank - 2;
-    int wslice = !rows && g->wd[d] > 1; /* batch dim the weights have too */
-    if (wslice && c->w_any) return;
-    int64_t extent = g->dd[d], per = rows ? SPLIT_MIN_ROWS : 1;
+    if (d < 0) return;
+    int cols = d == g->rank - 1, rows = d == g->rank - 2;
+    if (!cols && g->sd[d] != g->dd[d]) return;
+    int wslice = cols || (!rows && g->wd[d] > 1); /* a dim the weights have too */
+    /* weights in a layout of oneDNN's choice: only along a dim whose blocks are outermost */
+    if (wslice && c->w_any && (!cols || !kiln_dnnl_outermost(&c->wei_md, d))) return;
+    int64_t unit = wslice && c->w_any ? kiln_dnnl_inner_block(&c->wei_md, d) : 1;
+    int64_t extent = g->dd[d], per = rows ? SPLIT_MIN_ROWS : cols ? 64 : 1;
+    if (per < unit) per = unit;
+    int64_t units = (extent + unit - 1) / unit;
     int parts = (int)(extent / per < want ? extent / per : want);
     if (parts < 2) return;
     dnnl_dims_t ds, bs;
@@ -235,23 +240,30 @@ static void mm_split(mm_prim *c, const mm_geom *g, int want) {
     int ok = 1;
     for (int i = 0; i < parts && ok; i++) {
         mm_part *p = &c->part[i];
-        int64_t e0 = extent * i / parts, e1 = extent * (i + 1) / parts;
-        dnnl_dims_t sd, wd, dd;
+        int64_t u0 = units * i / parts, u1 = units * (i + 1) / parts;
+        int64_t e0 = u0 * unit, e1 = u1 * unit < extent ? u1 * unit : extent;
+        dnnl_dims_t sd, wd, dd, bd;
         memcpy(sd, g->sd, sizeof sd);
         memcpy(wd, g->wd, sizeof wd);
         memcpy(dd, g->dd, sizeof dd);
-        sd[d] = dd[d] = e1 - e0;
+        memcpy(bd, g->bd, sizeof bd);
+        dd[d] = e1 - e0;
+        if (!cols) sd[d] = e1 - e0;
         if (wslice) wd[d] = e1 - e0;
-        p->src_off = (size_t)(e0 * g->ss[d]) * sizeof(float);
+        if (cols) bd[d] = e1 - e0;
+        p->src_off = cols ? 0 : (size_t)(e0 * g->ss[d]) * sizeof(float);
         p->dst_off = (size_t)(e0 * ds[d]) * sizeof(float);
-        p->wei_off = wslice ? (size_t)(e0 * g->ws[d]) * sizeof(float) : 0;
+        p->wei_off = wslice && !c->w_any ? (size_t)(e0 * g->ws[d]) * sizeof(float) : 0;
+        p->bias_off = cols ? (size_t)e0 * sizeof(float) : 0;
         dnnl_memory_desc_t src, wei = c->wei_md, bias, dst;
-        ok =
-            dnnl_memory_desc_init_by_strides(&src, g->rank, sd, dnnl_f32, g->ss) == dnnl_success &&
-            dnnl_memory_desc_init_by_strides(&dst, g->rank, dd, dnnl_f32, ds) == dnnl_success &&
-            dnnl_memory_desc_init_by_strides(&bias, g->rank, g->bd, dnnl_f32, bs) == dnnl_success &&
-            (!wslice ||
-             dnnl_memory_desc_init_by_strides(&wei, g->rank, wd, dnnl_f32, g->ws) == dnnl_success);
+        ok = dnnl_memory_desc_init_by_strides(&src, g->rank, sd, dnnl_f32, g->ss) == dnnl_success &&
+             dnnl_memory_desc_init_by_strides(&dst, g->rank, dd, dnnl_f32, ds) == dnnl_success &&
+             dnnl_memory_desc_init_by_strides(&bias, g->rank, bd, dnnl_f32, bs) == dnnl_success;
+        if (ok && wslice && c->w_any)
+            kiln_dnnl_slice_md(&c->wei_md, d, e0, e1 - e0, &wei, &p->wei_off);
+        else if (ok && wslice)
+            ok = dnnl_memory_desc_init_by_strides(&wei, g->rank, wd, dnnl_f32, g->ws) ==
+                 dnnl_success;
         dnnl_primitive_desc_t pd =
             ok ? mm_pd_md(g, &src, &wei, g->has_bias ? &bias : NULL, &dst, 1) : NULL;
         ok = pd != NULL;
@@ -301,7 +313,7 @@ static kiln_status mm_build(int threads, const kiln_node *node, const mm_geom *g
     dnnl_engine_t eng = kiln_dnnl_engine();
     dnnl_status_t st = dnnl_success;
     double flops = mm_flops(g);
-    if (threads > 1 && flops >= split_min_flops()) mm_split(c, g, threads);
+    if (threads > 1 && kiln_dnnl_use_pool() && flops >= split_min_flops()) mm_split(c, g, threads);
     c->omp_threads = 1;
     if (!c->nparts) { /* one primitive, on OpenMP threads */
         int omp = kiln_dnnl_threads_for(threads, flops);
@@ -378,7 +390,8 @@ static void mm_run_part(void *arg, int64_t i) {
     mm_part *p = &j->c->part[i];
     dnnl_status_t st = dnnl_memory_set_data_handle(p->m_src, (void *)(j->a + p->src_off));
     if (st == dnnl_success) st = dnnl_memory_set_data_handle(p->m_wei, (void *)(j->w + p->wei_off));
-    if (st == dnnl_success && j->bias) st = dnnl_memory_set_data_handle(p->m_bias, (void *)j->bias);
+    if (st == dnnl_success && j->bias)
+        st = dnnl_memory_set_data_handle(p->m_bias, (void *)(j->bias + p->bias_off));
     if (st == dnnl_success) st = dnnl_memory_set_data_handle(p->m_dst, j->y + p->dst_off);
     if (st == dnnl_success)
         st = dnnl_memory_set_data_handle(p->m_scratch, j->scratch + (size_t)i * j->scratch_stride);

@@ -100,7 +100,7 @@ static void *helper_main(void *unused) {
 static int ensure_helpers(int want) {
     if (spin_ns < 0) {
         const char *v = getenv("KILN_SPIN_US");
-        long us = v ? strtol(v, NULL, 10) : 0;
+        long us = v ? strtol(v, NULL, 10) : 100;
         spin_ns = (us < 0 ? 0 : us) * 1000L;
     }
     if (want > MAX_HELPERS) want = MAX_HELPERS;

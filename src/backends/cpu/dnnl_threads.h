@@ -8,10 +8,8 @@
  * finished. On a busy machine (or a virtual one) a helper's wake-up can cost more than a
  * small layer, and GOMP's remedy, spinning, takes the CPU the caller needs. Here the caller
  * never waits for a helper that has not started: it takes every item nobody else took, and
- * waits only for items already running. Helpers sleep between jobs (KILN_SPIN_US in the
- * environment makes them spin that long first): on a loaded machine a spinning helper takes
- * the CPU the caller needs, and an idle virtual CPU polls before it halts anyway (Linux's
- * haltpoll), so waking a helper between back-to-back layers costs a few microseconds.
+ * waits only for items already running. Helpers spin 100 us after a job (the next layer's
+ * usually comes within microseconds; KILN_SPIN_US in the environment sets it), then sleep.
  */
 #ifndef KILN_CPU_DNNL_THREADS_H
 #define KILN_CPU_DNNL_THREADS_H
