@@ -207,9 +207,11 @@ static void scenario(kiln_runtime *rt) {
            "blocked activations\n",
            (long long)batch, kernels, prepared, blocked);
     if (kiln_nn_have_dnnl()) {
-        EXPECT_EQ_INT(kernels, 6);  /* convolutions, pools, fully connected */
-        EXPECT_EQ_INT(prepared, 4); /* the three convolutions and the fully connected layer */
-        EXPECT(blocked >= 3);       /* conv, conv + sum, max pool, depthwise conv */
+        EXPECT_EQ_INT(kernels, 6); /* convolutions, pools, fully connected */
+        /* the convolutions and the fully connected layer, but for a Winograd convolution,
+         * whose weights are reordered when a context first runs it */
+        EXPECT(prepared >= 3);
+        EXPECT(blocked >= 3); /* conv, conv + sum, max pool, depthwise conv */
     }
     EXPECT(run(e, got));
     compare("oneDNN, prepared", got, want);

@@ -307,6 +307,11 @@ kiln_status kiln_dnnl_error(const kiln_node *node, dnnl_status_t st, const char 
 }
 
 int kiln_dnnl_make_attr(const kiln_nn_act *act, float sum_scale, dnnl_primitive_attr_t *out) {
+    return kiln_dnnl_make_attr_add(act, sum_scale, NULL, out);
+}
+
+int kiln_dnnl_make_attr_add(const kiln_nn_act *act, float sum_scale,
+                            const dnnl_memory_desc_t *add_md, dnnl_primitive_attr_t *out) {
     *out = NULL;
     dnnl_primitive_attr_t attr = NULL;
     dnnl_post_ops_t po = NULL;
@@ -314,7 +319,10 @@ int kiln_dnnl_make_attr(const kiln_nn_act *act, float sum_scale, dnnl_primitive_
         dnnl_primitive_attr_create(&attr) == dnnl_success &&
         dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user) == dnnl_success &&
         dnnl_post_ops_create(&po) == dnnl_success;
-    if (ok && sum_scale != 0.0f) ok = dnnl_post_ops_append_sum(po, sum_scale) == dnnl_success;
+    if (ok && add_md)
+        ok = dnnl_post_ops_append_binary(po, dnnl_binary_add, add_md) == dnnl_success;
+    else if (ok && sum_scale != 0.0f)
+        ok = dnnl_post_ops_append_sum(po, sum_scale) == dnnl_success;
     if (ok) {
         dnnl_alg_kind_t alg = dnnl_alg_kind_undef;
         float alpha = 0.0f, beta = 0.0f;
@@ -472,12 +480,7 @@ int kiln_dnnl_use_pool(void) {
     static int pool = -1;
     if (pool < 0) {
         const char *v = getenv("KILN_DNNL_THREADING");
-        if (v && !strcmp(v, "pool"))
-            pool = 1;
-        else if (v && !strcmp(v, "omp"))
-            pool = 0;
-        else
-            pool = !getenv("OMP_WAIT_POLICY") && !getenv("GOMP_SPINCOUNT");
+        pool = v && !strcmp(v, "pool");
     }
     return pool;
 }

@@ -137,6 +137,11 @@ kiln_status kiln_dnnl_error(const kiln_node *node, dnnl_status_t st, const char 
  * sum (scale sum_scale, when sum_scale != 0) then the activation. *out is NULL-safe to
  * destroy. Returns 0 when oneDNN cannot express the activation. */
 int kiln_dnnl_make_attr(const kiln_nn_act *act, float sum_scale, dnnl_primitive_attr_t *out);
+/* The same with the sum as a binary add of a tensor of descriptor add_md (read in place by
+ * the primitive: argument DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1) when add_md is
+ * not NULL. */
+int kiln_dnnl_make_attr_add(const kiln_nn_act *act, float sum_scale,
+                            const dnnl_memory_desc_t *add_md, dnnl_primitive_attr_t *out);
 
 /* A memory descriptor of dims in a plain row-major layout, or channel-blocked (block > 0,
  * ranks 3-5). */
@@ -165,15 +170,16 @@ void kiln_dnnl_slice_md(const dnnl_memory_desc_t *md, int d, int64_t start, int6
  * region with a static split: the caller waits at its end for every thread of the team to
  * be woken, scheduled and done. How well that goes depends on how OpenMP's idle threads
  * wait, which only the environment sets (before the program starts):
- *   - GOMP's default (spin ~300000 times before sleeping) is the fastest on a quiet machine
- *     and ruinous on a busy one (the spinning thread takes the CPU the caller needs: ResNet-50
- *     went from 32 to 400+ ms here with other jobs running);
- *   - GOMP_SPINCOUNT=3000 (or OMP_WAIT_POLICY=passive) is about as fast on a quiet machine
- *     and robust on a busy one.
- * So: with OMP_WAIT_POLICY or GOMP_SPINCOUNT set, primitives run on OpenMP threads ("omp");
- * without, the work of a single image is cut into single-threaded slices run on kiln's own
- * pool (dnnl_threads.h: the caller never waits for a thread that has not started), and only
- * what cannot be cut runs on OpenMP ("pool"). KILN_DNNL_THREADING=omp|pool chooses.
+ *   - GOMP's default (spin ~300000 times, milliseconds, before sleeping) is the fastest on
+ *     a quiet machine and ruinous on a busy one (the spinning thread takes the CPU the
+ *     caller needs: ResNet-50 went from 30 to 400+ ms here with other jobs running);
+ *   - GOMP_SPINCOUNT=3000 (or OMP_WAIT_POLICY=passive) is as fast on a quiet machine and
+ *     robust on a busy one: programs that run kiln should set it.
+ * By default primitives run on OpenMP threads. KILN_DNNL_THREADING=pool instead cuts the
+ * work of a single image into single-threaded slices run on kiln's own pool
+ * (dnnl_threads.h: the caller never waits for a thread that has not started; what cannot
+ * be cut still runs on OpenMP): robust where the environment cannot be set, but slower on
+ * a quiet machine (slices are less efficient than oneDNN's own split).
  */
 int kiln_dnnl_use_pool(void);
 

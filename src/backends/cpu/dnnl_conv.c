@@ -46,7 +46,7 @@ static double split_min_flops(void) {
 typedef struct conv_part {
     dnnl_primitive_t prim;
     dnnl_stream_t stream;
-    dnnl_memory_t m_src, m_wei, m_bias, m_dst, m_scratch;
+    dnnl_memory_t m_src, m_wei, m_bias, m_dst, m_sum, m_scratch;
     size_t src_off, wei_off, bias_off, dst_off, dst_bytes, scratch;
 } conv_part;
 
@@ -64,6 +64,7 @@ typedef struct conv_prim {
     dnnl_memory_desc_t src_md, dst_md, wei_md, usrc_md, udst_md, usum_md, uwei_md;
     size_t src_tmp, dst_tmp, scratch; /* bytes of scratch each needs (0: none) */
     int has_bias, has_sum;
+    int sum_binary;  /* the sum input is read in place by a binary post-op (no prefill) */
     int omp_threads; /* the OpenMP threads prim runs with */
     /* weights in the primitive's layout when they differ from the input's */
     void *wbuf;
@@ -75,7 +76,7 @@ typedef struct conv_prim {
 
 static void part_free(conv_part *p) {
     if (p->prim) dnnl_primitive_destroy(p->prim);
-    dnnl_memory_t pm[] = {p->m_src, p->m_wei, p->m_bias, p->m_dst, p->m_scratch};
+    dnnl_memory_t pm[] = {p->m_src, p->m_wei, p->m_bias, p->m_dst, p->m_sum, p->m_scratch};
     for (size_t k = 0; k < sizeof pm / sizeof pm[0]; k++)
         if (pm[k]) dnnl_memory_destroy(pm[k]);
     if (p->stream) dnnl_stream_destroy(p->stream);
@@ -119,6 +120,7 @@ typedef struct conv_geom {
     int64_t xd[2 + MAX_SP], yd[2 + MAX_SP], wd[3 + MAX_SP];
     int32_t wrank;
     dnnl_dims_t strides, dilates, pad_l, pad_r;
+    dnnl_alg_kind_t alg; /* direct, or Winograd (set by conv_pd) */
 } conv_geom;
 
 static kiln_status conv_geometry(const kiln_node *node, const kiln_tview *x,
@@ -133,6 +135,7 @@ static kiln_status conv_geometry(const kiln_node *node, const kiln_tview *x,
     int64_t m = w_logical->dims[0];
     if (group < 1 || m % group || x->dims[1] != w_logical->dims[1] * group) return KILN_OK;
     memset(g, 0, sizeof *g);
+    g->alg = dnnl_convolution_direct;
     g->rank = x->rank;
     for (int32_t i = 0; i < x->rank; i++) {
         g->xd[i] = x->dims[i];
@@ -160,19 +163,21 @@ static kiln_status conv_geometry(const kiln_node *node, const kiln_tview *x,
 }
 
 /* The convolution primitive descriptor from explicit descriptors (NULL: no implementation;
- * with no_ref, none but oneDNN's reference one). */
+ * with no_ref, none but oneDNN's reference one). The sum input is added by a sum post-op
+ * (dst prefilled), or with add_md by a binary post-op reading it in place. */
 static dnnl_primitive_desc_t conv_pd_md(const conv_geom *g, const dnnl_memory_desc_t *src,
                                         const dnnl_memory_desc_t *wei,
                                         const dnnl_memory_desc_t *bias,
                                         const dnnl_memory_desc_t *dst, const kiln_nn_act *act,
-                                        int has_sum, int no_ref) {
+                                        int has_sum, const dnnl_memory_desc_t *add_md, int no_ref) {
     dnnl_convolution_desc_t cd;
-    if (dnnl_dilated_convolution_forward_desc_init(
-            &cd, dnnl_forward_inference, dnnl_convolution_direct, src, wei, bias, dst, g->strides,
-            g->dilates, g->pad_l, g->pad_r) != dnnl_success)
+    if (dnnl_dilated_convolution_forward_desc_init(&cd, dnnl_forward_inference, g->alg, src, wei,
+                                                   bias, dst, g->strides, g->dilates, g->pad_l,
+                                                   g->pad_r) != dnnl_success)
         return NULL;
     dnnl_primitive_attr_t attr = NULL;
-    if (!kiln_dnnl_make_attr(act, has_sum ? 1.0f : 0.0f, &attr)) return NULL;
+    if (!kiln_dnnl_make_attr_add(act, has_sum ? 1.0f : 0.0f, has_sum ? add_md : NULL, &attr))
+        return NULL;
     dnnl_primitive_desc_t pd = NULL;
     if (dnnl_primitive_desc_create(&pd, &cd, attr, kiln_dnnl_engine(), NULL) != dnnl_success)
         pd = NULL;
@@ -187,11 +192,26 @@ static dnnl_primitive_desc_t conv_pd_md(const conv_geom *g, const dnnl_memory_de
     return pd;
 }
 
-/* Creates the convolution primitive descriptor that chooses the layouts: src/dst blocks 0
- * mean "any" (oneDNN chooses), the weights are always "any"; one thread, so that the
- * choice is the same at build time and at run time. NULL when oneDNN has no
- * implementation. */
-static dnnl_primitive_desc_t conv_pd(const conv_geom *g, int has_bias, const kiln_nn_act *act,
+/* Whether a 3x3 convolution should try Winograd's algorithm (F(2x2, 3x3): oneDNN's
+ * jit_fp32_wino_2x3 runs ResNet's 3x3 layers in about half the time of the direct kernel, at
+ * an error well below 1e-5 relative). KILN_DNNL_WINOGRAD=0 in the environment turns it off. */
+static int winograd_candidate(const conv_geom *g) {
+    static int enabled = -1;
+    if (enabled < 0) {
+        const char *v = getenv("KILN_DNNL_WINOGRAD");
+        enabled = !(v && !strcmp(v, "0"));
+    }
+    if (!enabled || g->rank != 4 || g->wrank != 4) return 0;
+    for (int i = 0; i < 2; i++)
+        if (g->wd[2 + i] != 3 || g->strides[i] != 1 || g->dilates[i] != 0) return 0;
+    return g->xd[1] % 16 == 0 && g->yd[1] % 16 == 0;
+}
+
+/* Creates the convolution primitive descriptor that chooses the layouts (and the
+ * algorithm, into g->alg): src/dst blocks 0 mean "any" (oneDNN chooses), the weights are
+ * always "any"; one thread, so that the choice is the same at build time and at run time.
+ * NULL when oneDNN has no implementation. */
+static dnnl_primitive_desc_t conv_pd(conv_geom *g, int has_bias, const kiln_nn_act *act,
                                      int has_sum, int64_t in_block, int64_t out_block) {
     dnnl_memory_desc_t src, wei, bias, dst;
     dnnl_dims_t d;
@@ -213,8 +233,15 @@ static dnnl_primitive_desc_t conv_pd(const conv_geom *g, int has_bias, const kil
     if (has_bias && dnnl_memory_desc_init_by_tag(&bias, 1, d, dnnl_f32, dnnl_a) != dnnl_success)
         return NULL;
     int previous = kiln_dnnl_threads_begin(1);
-    dnnl_primitive_desc_t pd =
-        conv_pd_md(g, &src, &wei, has_bias ? &bias : NULL, &dst, act, has_sum, 0);
+    dnnl_primitive_desc_t pd = NULL;
+    if (winograd_candidate(g)) {
+        g->alg = dnnl_convolution_winograd;
+        pd = conv_pd_md(g, &src, &wei, has_bias ? &bias : NULL, &dst, act, has_sum, NULL, 1);
+    }
+    if (!pd) {
+        g->alg = dnnl_convolution_direct;
+        pd = conv_pd_md(g, &src, &wei, has_bias ? &bias : NULL, &dst, act, has_sum, NULL, 0);
+    }
     kiln_dnnl_threads_end(previous);
     return pd;
 }
@@ -265,8 +292,9 @@ static void conv_split(conv_prim *c, const conv_geom *g, int has_bias, int has_s
         p->bias_off = (size_t)(e0 * per_unit_dst) * sizeof(float);
         p->dst_bytes = dnnl_memory_desc_get_size(&dst);
         ok = dnnl_memory_desc_init_by_tag(&bias, 1, bd, dnnl_f32, dnnl_a) == dnnl_success;
-        dnnl_primitive_desc_t pd =
-            ok ? conv_pd_md(g, &src, &wei, has_bias ? &bias : NULL, &dst, act, has_sum, 1) : NULL;
+        dnnl_primitive_desc_t pd = ok ? conv_pd_md(g, &src, &wei, has_bias ? &bias : NULL, &dst,
+                                                   act, has_sum, c->sum_binary ? &dst : NULL, 1)
+                                      : NULL;
         ok = pd != NULL;
         if (ok) {
             p->scratch = dnnl_memory_desc_get_size(
@@ -278,6 +306,7 @@ static void conv_split(conv_prim *c, const conv_geom *g, int has_bias, int has_s
                  dnnl_memory_create(&p->m_wei, &wei, eng, DNNL_MEMORY_NONE) == dnnl_success &&
                  dnnl_memory_create(&p->m_bias, &bias, eng, DNNL_MEMORY_NONE) == dnnl_success &&
                  dnnl_memory_create(&p->m_dst, &dst, eng, DNNL_MEMORY_NONE) == dnnl_success &&
+                 dnnl_memory_create(&p->m_sum, &dst, eng, DNNL_MEMORY_NONE) == dnnl_success &&
                  dnnl_memory_desc_init_by_tag(&smd, 1, sd, dnnl_u8, dnnl_a) == dnnl_success &&
                  dnnl_memory_create(&p->m_scratch, &smd, eng, DNNL_MEMORY_NONE) == dnnl_success &&
                  dnnl_stream_create(&p->stream, eng, dnnl_stream_default_flags) == dnnl_success;
@@ -326,6 +355,31 @@ static kiln_status conv_build(int threads, const kiln_node *node, const kiln_tvi
     }
     dnnl_primitive_desc_t pd = conv_pd(&g, has_bias, act, has_sum, in_block, out_block);
     if (!pd) return KILN_OK;
+    double flops = conv_flops(w_logical, y);
+    int wino = g.alg == dnnl_convolution_winograd, wino_omp = 1;
+    if (wino && kiln_dnnl_threads_for(threads, flops) > 1) {
+        /* Winograd's weight layout depends on the thread count: the descriptor that runs
+         * chooses it (the weights are not prepared at build time, but reordered once) */
+        int omp = kiln_dnnl_threads_for(threads, flops);
+        dnnl_memory_desc_t src = *dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0);
+        dnnl_memory_desc_t dst = *dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0);
+        dnnl_memory_desc_t wany, bmd;
+        dnnl_dims_t bdims = {g.yd[1]}, wdims;
+        for (int32_t i = 0; i < g.wrank; i++) wdims[i] = g.wd[i];
+        dnnl_primitive_desc_t npd = NULL;
+        if (dnnl_memory_desc_init_by_tag(&wany, g.wrank, wdims, dnnl_f32, dnnl_format_tag_any) ==
+                dnnl_success &&
+            dnnl_memory_desc_init_by_tag(&bmd, 1, bdims, dnnl_f32, dnnl_a) == dnnl_success) {
+            int previous = kiln_dnnl_threads_begin(omp);
+            npd = conv_pd_md(&g, &src, &wany, has_bias ? &bmd : NULL, &dst, act, has_sum, NULL, 1);
+            kiln_dnnl_threads_end(previous);
+        }
+        if (npd) {
+            dnnl_primitive_desc_destroy(pd);
+            pd = npd;
+            wino_omp = omp;
+        }
+    }
     conv_prim *c = calloc(1, sizeof *c);
     if (!c) {
         dnnl_primitive_desc_destroy(pd);
@@ -350,23 +404,44 @@ static kiln_status conv_build(int threads, const kiln_node *node, const kiln_tvi
     if (st == dnnl_success) st = make_reorder(&c->dst_md, &c->udst_md, &c->dst_reorder);
     if (st == dnnl_success && has_sum) st = make_reorder(&c->usum_md, &c->dst_md, &c->sum_reorder);
     if (st == dnnl_success) st = make_reorder(&c->uwei_md, &c->wei_md, &c->wei_reorder);
-    double flops = conv_flops(w_logical, y);
-    if (st == dnnl_success && threads > 1 && kiln_dnnl_use_pool() && g.xd[0] == 1 &&
+    dnnl_memory_desc_t bias_md;
+    dnnl_dims_t bd = {g.yd[1]};
+    if (st == dnnl_success) st = dnnl_memory_desc_init_by_tag(&bias_md, 1, bd, dnnl_f32, dnnl_a);
+    if (st == dnnl_success && has_sum && !c->sum_reorder && !wino) {
+        /* the residual read in place by a binary post-op rather than copied into dst first,
+         * where oneDNN has a fast kernel for it */
+        int previous = kiln_dnnl_threads_begin(1);
+        dnnl_primitive_desc_t bin =
+            conv_pd_md(&g, &c->src_md, &c->wei_md, has_bias ? &bias_md : NULL, &c->dst_md, act, 1,
+                       &c->dst_md, 1);
+        kiln_dnnl_threads_end(previous);
+        if (bin) {
+            c->sum_binary = 1;
+            dnnl_primitive_desc_destroy(bin);
+        }
+    }
+    if (st == dnnl_success && threads > 1 && !wino && kiln_dnnl_use_pool() && g.xd[0] == 1 &&
         flops >= split_min_flops() && !c->src_reorder && !c->dst_reorder && !c->sum_reorder)
         conv_split(c, &g, has_bias, has_sum, act, threads);
     c->omp_threads = 1;
-    if (st == dnnl_success && !c->nparts) { /* one primitive, on OpenMP threads */
+    if (st == dnnl_success && wino) { /* pd already is the one that runs */
+        int previous = kiln_dnnl_threads_begin(wino_omp);
+        c->omp_threads = wino_omp;
+        c->scratch = dnnl_memory_desc_get_size(
+            dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0));
+        st = dnnl_primitive_create(&c->prim, pd);
+        kiln_dnnl_threads_end(previous);
+    } else if (st == dnnl_success && !c->nparts) { /* one primitive, on OpenMP threads */
         int omp = kiln_dnnl_threads_for(threads, flops);
         dnnl_primitive_desc_t run_pd = NULL;
         int previous = kiln_dnnl_threads_begin(omp);
-        if (omp > 1) { /* the layouts chosen above, with this many threads */
-            dnnl_memory_desc_t bias_md;
-            dnnl_dims_t bd = {g.yd[1]};
-            if (dnnl_memory_desc_init_by_tag(&bias_md, 1, bd, dnnl_f32, dnnl_a) == dnnl_success)
-                run_pd = conv_pd_md(&g, &c->src_md, &c->wei_md, has_bias ? &bias_md : NULL,
-                                    &c->dst_md, act, has_sum, 0);
-        }
-        if (run_pd) c->omp_threads = omp;
+        if (omp > 1 || c->sum_binary) /* the layouts chosen above, this many threads */
+            run_pd = conv_pd_md(&g, &c->src_md, &c->wei_md, has_bias ? &bias_md : NULL, &c->dst_md,
+                                act, has_sum, c->sum_binary ? &c->dst_md : NULL, 0);
+        if (run_pd)
+            c->omp_threads = omp;
+        else
+            c->sum_binary = 0; /* the layout descriptor's sum post-op */
         dnnl_primitive_desc_t use = run_pd ? run_pd : pd;
         c->scratch = dnnl_memory_desc_get_size(
             dnnl_primitive_desc_query_md(use, dnnl_query_scratchpad_md, 0));
@@ -381,9 +456,7 @@ static kiln_status conv_build(int threads, const kiln_node *node, const kiln_tvi
         c->wbuf = aligned_alloc(64, kiln_nn_align(dnnl_memory_desc_get_size(&c->wei_md)));
         if (!c->wbuf) st = dnnl_out_of_memory;
     }
-    dnnl_memory_desc_t bias_md, scratch_md;
-    d[0] = g.yd[1];
-    if (st == dnnl_success) st = dnnl_memory_desc_init_by_tag(&bias_md, 1, d, dnnl_f32, dnnl_a);
+    dnnl_memory_desc_t scratch_md;
     d[0] = (int64_t)(c->scratch ? c->scratch : 1);
     if (st == dnnl_success) st = dnnl_memory_desc_init_by_tag(&scratch_md, 1, d, dnnl_u8, dnnl_a);
     if (st == dnnl_success) st = dnnl_memory_create(&c->m_src, &c->src_md, eng, DNNL_MEMORY_NONE);
@@ -439,7 +512,7 @@ typedef struct conv_job {
 static void conv_run_part(void *arg, int64_t i) {
     conv_job *j = arg;
     conv_part *p = &j->c->part[i];
-    if (j->sum) memcpy(j->dst + p->dst_off, j->sum + p->dst_off, p->dst_bytes);
+    if (j->sum && !j->c->sum_binary) memcpy(j->dst + p->dst_off, j->sum + p->dst_off, p->dst_bytes);
     dnnl_status_t st = dnnl_memory_set_data_handle(p->m_src, (void *)(j->src + p->src_off));
     if (st == dnnl_success)
         st = dnnl_memory_set_data_handle(p->m_wei, (void *)(j->wei + p->wei_off));
@@ -448,12 +521,18 @@ static void conv_run_part(void *arg, int64_t i) {
     if (st == dnnl_success) st = dnnl_memory_set_data_handle(p->m_dst, j->dst + p->dst_off);
     if (st == dnnl_success)
         st = dnnl_memory_set_data_handle(p->m_scratch, j->scratch + (size_t)i * j->scratch_stride);
-    dnnl_exec_arg_t args[5] = {{DNNL_ARG_SRC, p->m_src},
+    int binary = j->sum && j->c->sum_binary;
+    if (st == dnnl_success && binary)
+        st = dnnl_memory_set_data_handle(p->m_sum, (void *)(j->sum + p->dst_off));
+    dnnl_exec_arg_t args[6] = {{DNNL_ARG_SRC, p->m_src},
                                {DNNL_ARG_WEIGHTS, p->m_wei},
                                {DNNL_ARG_DST, p->m_dst},
                                {DNNL_ARG_SCRATCHPAD, p->m_scratch},
+                               {DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1, p->m_sum},
                                {DNNL_ARG_BIAS, p->m_bias}};
-    if (st == dnnl_success) st = dnnl_primitive_execute(p->prim, p->stream, j->bias ? 5 : 4, args);
+    if (!binary) args[4] = args[5];
+    int nargs = 4 + binary + (j->bias != NULL);
+    if (st == dnnl_success) st = dnnl_primitive_execute(p->prim, p->stream, nargs, args);
     if (st == dnnl_success) st = dnnl_stream_wait(p->stream);
     if (st != dnnl_success) atomic_store(&j->failed, (int)st);
 }
@@ -520,7 +599,10 @@ static kiln_status conv_execute(kiln_cpu_ctx *ctx, const kiln_node *node, conv_p
         src = src_tmp;
     }
     KILN_TRY(set(node, c->m_dst, dst));
-    if (sum) { /* the sum post-op adds what dst holds */
+    int binary = sum && c->sum_binary;
+    if (binary) {
+        KILN_TRY(set(node, c->m_usum, sum->data));
+    } else if (sum) { /* the sum post-op adds what dst holds */
         if (c->sum_reorder) {
             KILN_TRY(set(node, c->m_usum, sum->data));
             dnnl_exec_arg_t a[2] = {{DNNL_ARG_FROM, c->m_usum}, {DNNL_ARG_TO, c->m_dst}};
@@ -531,13 +613,15 @@ static kiln_status conv_execute(kiln_cpu_ctx *ctx, const kiln_node *node, conv_p
     }
     KILN_TRY(set(node, c->m_src, src));
     KILN_TRY(set(node, c->m_wei, wei));
-    dnnl_exec_arg_t args[5] = {{DNNL_ARG_SRC, c->m_src},
+    dnnl_exec_arg_t args[6] = {{DNNL_ARG_SRC, c->m_src},
                                {DNNL_ARG_WEIGHTS, c->m_wei},
                                {DNNL_ARG_DST, c->m_dst},
                                {DNNL_ARG_SCRATCHPAD, c->m_scratch},
+                               {DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1, c->m_usum},
                                {DNNL_ARG_BIAS, c->m_bias}};
+    if (!binary) args[4] = args[5];
     if (b) KILN_TRY(set(node, c->m_bias, b->data));
-    KILN_TRY(run1(node, c->prim, c->stream, b ? 5 : 4, args));
+    KILN_TRY(run1(node, c->prim, c->stream, 4 + binary + (b != NULL), args));
     if (c->dst_reorder) {
         KILN_TRY(set(node, c->m_udst, y->data));
         dnnl_exec_arg_t a[2] = {{DNNL_ARG_FROM, c->m_dst}, {DNNL_ARG_TO, c->m_udst}};
