@@ -33,7 +33,8 @@ if [ "${KILN_SKIP_ASAN:-0}" != 1 ]; then
     -DKILN_SANITIZE=address,undefined -DKILN_FUZZ=ON \
     -DPython3_EXECUTABLE="$root/.venv/bin/python3"
   cmake --build build-asan -j "$jobs"
-  (cd build-asan && ctest --output-on-failure -j "$jobs" -L 'unit|onnx')
+  (cd build-asan && LSAN_OPTIONS="suppressions=$root/tests/lsan.supp" \
+    ctest --output-on-failure -j "$jobs" -L 'unit|onnx')
   echo "== fuzzing the ONNX reader for ${fuzz_seconds}s"
   tests/fuzz/run.sh build-asan/tests/fuzz/fuzz_onnx_reader "$fuzz_seconds"
 fi
