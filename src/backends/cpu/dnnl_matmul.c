@@ -9,8 +9,9 @@
  * prepared (dnnl_prepare.c), else on the first run of each context; other B operands are
  * read in place through their strides.
  *
- * With several threads the product runs as slices of its rows (M), or of its leading batch
- * dim, one single-threaded primitive each, on the work-sharing pool (dnnl_threads.h).
+ * With KILN_DNNL_THREADING=pool (dnnl_common.h) and several threads the product runs as
+ * slices of its first dim of extent > 1 (a batch dim or the rows), one single-threaded
+ * primitive each, on the work-sharing pool (dnnl_threads.h); else on OpenMP threads.
  */
 #include "backends/cpu/dnnl_common.h"
 
