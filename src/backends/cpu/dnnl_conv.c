@@ -32,19 +32,6 @@
 
 enum { MAX_SP = 3, MAX_PARTS = 8 };
 
-/* Below this much work a convolution is not worth cutting into slices (the environment's
- * KILN_DNNL_SPLIT_MIN_FLOPS overrides it: tests cut tiny ones). */
-#define SPLIT_MIN_FLOPS 5e5
-
-static double split_min_flops(void) {
-    static double v = -1.0;
-    if (v < 0.0) {
-        const char *e = getenv("KILN_DNNL_SPLIT_MIN_FLOPS");
-        double d = e ? strtod(e, NULL) : -1.0;
-        v = d >= 0.0 ? d : SPLIT_MIN_FLOPS;
-    }
-    return v;
-}
 
 /* One slice of the output channels (or groups): its own primitive, stream and memories;
  * src/weights/bias/dst (and the sum prefill) sit at these byte offsets of the full ones. */
@@ -426,7 +413,7 @@ static kiln_status conv_build(int threads, const kiln_node *node, const kiln_tvi
         }
     }
     if (st == dnnl_success && threads > 1 && !wino && kiln_dnnl_use_pool() && g.xd[0] == 1 &&
-        flops >= split_min_flops() && !c->src_reorder && !c->dst_reorder && !c->sum_reorder)
+        flops >= kiln_dnnl_split_min_flops() && !c->src_reorder && !c->dst_reorder && !c->sum_reorder)
         conv_split(c, &g, has_bias, has_sum, act, threads);
     c->omp_threads = 1;
     if (st == dnnl_success && wino) { /* pd already is the one that runs */

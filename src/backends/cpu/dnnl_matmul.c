@@ -25,20 +25,9 @@
 
 enum { MM_MAX_RANK = 8, MAX_PARTS = 8 };
 
-/* Below this much work a product is not cut into slices; slices keep at least this many
- * rows (the environment's KILN_DNNL_SPLIT_MIN_FLOPS overrides the first: tests). */
-#define SPLIT_MIN_FLOPS 5e5
-#define SPLIT_MIN_ROWS  8
+/* Slices keep at least this many rows (the work threshold: kiln_dnnl_split_min_flops). */
+#define SPLIT_MIN_ROWS 8
 
-static double split_min_flops(void) {
-    static double v = -1.0;
-    if (v < 0.0) {
-        const char *e = getenv("KILN_DNNL_SPLIT_MIN_FLOPS");
-        double d = e ? strtod(e, NULL) : -1.0;
-        v = d >= 0.0 ? d : SPLIT_MIN_FLOPS;
-    }
-    return v;
-}
 
 /* One slice: its own primitive, stream and memories; src / weights / dst at these byte
  * offsets of the full tensors (bias and the weights of a 2-D product are shared). */
@@ -314,7 +303,7 @@ static kiln_status mm_build(int threads, const kiln_node *node, const mm_geom *g
     dnnl_engine_t eng = kiln_dnnl_engine();
     dnnl_status_t st = dnnl_success;
     double flops = mm_flops(g);
-    if (threads > 1 && kiln_dnnl_use_pool() && flops >= split_min_flops()) mm_split(c, g, threads);
+    if (threads > 1 && kiln_dnnl_use_pool() && flops >= kiln_dnnl_split_min_flops()) mm_split(c, g, threads);
     c->omp_threads = 1;
     if (!c->nparts) { /* one primitive, on OpenMP threads */
         int omp = kiln_dnnl_threads_for(threads, flops);

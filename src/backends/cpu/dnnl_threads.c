@@ -153,3 +153,14 @@ void kiln_par_run(int helpers, int64_t n, kiln_par_fn fn, void *arg) {
     }
     pthread_mutex_unlock(&job_lock);
 }
+
+double kiln_dnnl_split_min_flops(void) {
+    /* Read once; a benign race at worst computes the same value twice. */
+    static double v = -1.0;
+    if (v < 0.0) {
+        const char *e = getenv("KILN_DNNL_SPLIT_MIN_FLOPS");
+        double d = e ? strtod(e, NULL) : -1.0;
+        v = d >= 0.0 ? d : 5e5;
+    }
+    return v;
+}

@@ -23,4 +23,8 @@ typedef void (*kiln_par_fn)(void *arg, int64_t item);
  * holds the pool (contexts running at once), everything runs on the caller. */
 void kiln_par_run(int helpers, int64_t n, kiln_par_fn fn, void *arg);
 
+/* Below this much work (flops) a convolution or product is not cut into slices; the
+ * environment's KILN_DNNL_SPLIT_MIN_FLOPS overrides it (tests cut tiny ones). */
+double kiln_dnnl_split_min_flops(void);
+
 #endif
