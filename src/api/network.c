@@ -25,6 +25,7 @@ kiln_status kiln_network_create_internal(kiln_logger *logger, uint32_t flags, ki
 
 void kiln_network_destroy(kiln_network *network) {
     if (!network) return;
+    for (kiln_onnx_parser *p = network->parsers; p;) p = kiln_onnx_parser_forget_network(p);
     for (int32_t i = 0; i < network->tensor_handle_count; i++) free(network->tensor_handles[i]);
     for (int32_t i = 0; i < network->layer_handle_count; i++) free(network->layer_handles[i]);
     free(network->tensor_handles);

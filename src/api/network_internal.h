@@ -24,7 +24,14 @@ struct kiln_network {
     kiln_tensor **tensor_handles;
     kiln_layer **layer_handles;
     int32_t default_opset; /* opset for layer-API nodes */
+    /* ONNX parsers created on this network (linked through the parsers): they lend it
+     * weights, and must not reach a network destroyed before them. */
+    kiln_onnx_parser *parsers;
 };
+
+/* Called by kiln_network_destroy for each parser of the network: forgets the network and
+ * returns the next parser of the list. */
+kiln_onnx_parser *kiln_onnx_parser_forget_network(kiln_onnx_parser *parser);
 
 kiln_tensor *kiln_network_tensor_handle(kiln_network *net, int32_t index);
 kiln_layer *kiln_network_layer_handle(kiln_network *net, int32_t index);

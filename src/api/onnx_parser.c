@@ -12,6 +12,7 @@ struct kiln_onnx_parser {
     kiln_onnx_model *model; /* kept: the network borrows its weights until the build */
     kiln_import_errors errors;
     char *load_error;       /* a parse failure before any node, as error 0 */
+    kiln_onnx_parser *next_on_network; /* the network's list of parsers */
 };
 
 kiln_status kiln_onnx_parser_create(kiln_network *network, kiln_logger *logger,
@@ -21,6 +22,8 @@ kiln_status kiln_onnx_parser_create(kiln_network *network, kiln_logger *logger,
     if (!p) return kiln_error(KILN_ERR_OUT_OF_MEMORY, "kiln_onnx_parser_create: out of memory");
     p->network = network;
     p->logger = logger;
+    p->next_on_network = network->parsers;
+    network->parsers = p;
     *out = p;
     return KILN_OK;
 }
@@ -31,29 +34,49 @@ static void kiln_parser_reset(kiln_onnx_parser *p) {
     p->load_error = NULL;
 }
 
-/* The network borrowed its weights from the mapped model: before the model goes, the
- * network takes copies, so it can still be built after the parser is destroyed. */
+/* The network borrowed its weights from the mapped model and holds a reference to it
+ * (kiln_graph_adopt_keepalive), so the model outlives the parser where needed. Weights it
+ * borrowed without one (the model's keepalive could not be allocated) are copied before the
+ * model goes, so the network can still be built after the parser is destroyed. */
 static void kiln_parser_detach_weights(kiln_onnx_parser *p) {
     if (!p->model || !p->network) return;
     kiln_graph *g = p->network->graph;
     for (int32_t t = 0; t < g->tensor_count; t++) {
         kiln_ir_tensor *it = &g->tensors[t];
-        if (!it->borrowed || !it->data) continue;
+        if (!it->borrowed || !it->data || it->backing) continue;
         if (kiln_graph_set_constant(g, t, it->data, it->nbytes) != KILN_OK)
             kiln_logger_log(p->logger, KILN_SEVERITY_ERROR,
                             "out of memory copying weights out of the ONNX model");
     }
 }
 
+kiln_onnx_parser *kiln_onnx_parser_forget_network(kiln_onnx_parser *parser) {
+    kiln_onnx_parser *next = parser->next_on_network;
+    parser->network = NULL;
+    parser->next_on_network = NULL;
+    return next;
+}
+
 void kiln_onnx_parser_destroy(kiln_onnx_parser *parser) {
     if (!parser) return;
     kiln_parser_detach_weights(parser);
+    if (parser->network) { /* off the network's list */
+        kiln_onnx_parser **link = &parser->network->parsers;
+        while (*link && *link != parser) link = &(*link)->next_on_network;
+        if (*link) *link = parser->next_on_network;
+    }
     kiln_parser_reset(parser);
     kiln_onnx_model_destroy(parser->model);
     free(parser);
 }
 
 static kiln_status kiln_parser_import(kiln_onnx_parser *p, kiln_onnx_model *m) {
+    if (!p->network) {
+        kiln_onnx_model_destroy(m);
+        return kiln_error(KILN_ERR_INVALID_ARGUMENT,
+                          "ONNX parser: its network was destroyed; create the parser on a new "
+                          "network");
+    }
     if (p->model) kiln_onnx_model_destroy(p->model);
     p->model = m;
     kiln_status st = kiln_onnx_import(m, p->network->graph, &p->errors);

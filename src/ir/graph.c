@@ -5,6 +5,8 @@
 
 #include "ir/ir.h"
 
+#include "core/keepalive.h"
+
 static kiln_status kiln_ir_oom(void) {
     return kiln_error(KILN_ERR_OUT_OF_MEMORY, "out of memory while building the network");
 }
@@ -65,6 +67,8 @@ void kiln_graph_destroy(kiln_graph *g) {
         for (int d = 0; d < KILN_MAX_DIMS; d++) free(g->tensors[i].dim_names[d]);
     }
     for (int32_t i = 0; i < g->node_count; i++) kiln_node_clear(&g->nodes[i]);
+    for (int32_t i = 0; i < g->keep_count; i++) kiln_keepalive_unref(g->keeps[i]);
+    free(g->keeps);
     free(g->tensors);
     free(g->nodes);
     free(g->inputs);
@@ -108,12 +112,53 @@ kiln_status kiln_graph_set_constant(kiln_graph *g, int32_t tensor, const void *d
     return KILN_OK;
 }
 
-void kiln_graph_take_constant(kiln_graph *g, int32_t tensor, void *data, size_t nbytes) {
+void kiln_graph_drop_constant(kiln_graph *g, int32_t tensor) {
     kiln_ir_tensor *t = &g->tensors[tensor];
-    if (!t->borrowed) free(t->data);
+    if (!t->borrowed)
+        free(t->data);
+    else if (t->backing && t->data)
+        kiln_keepalive_drop_pages(t->backing, t->data, t->nbytes);
+    t->data = NULL;
+    t->nbytes = 0;
+    t->borrowed = 0;
+    t->backing = NULL;
+}
+
+void kiln_graph_take_constant(kiln_graph *g, int32_t tensor, void *data, size_t nbytes) {
+    kiln_graph_drop_constant(g, tensor);
+    kiln_ir_tensor *t = &g->tensors[tensor];
     t->data = data;
     t->nbytes = nbytes;
-    t->borrowed = 0;
+}
+
+kiln_status kiln_graph_hold(kiln_graph *g, kiln_keepalive *k) {
+    for (int32_t i = 0; i < g->keep_count; i++)
+        if (g->keeps[i] == k) return KILN_OK;
+    kiln_keepalive **grown = realloc(g->keeps, sizeof *grown * (size_t)(g->keep_count + 1));
+    if (!grown) return kiln_ir_oom();
+    g->keeps = grown;
+    g->keeps[g->keep_count++] = k;
+    kiln_keepalive_ref(k);
+    return KILN_OK;
+}
+
+kiln_status kiln_graph_adopt_keepalive(kiln_graph *g, kiln_keepalive *k) {
+    for (int32_t i = 0; i < g->tensor_count; i++) {
+        kiln_ir_tensor *t = &g->tensors[i];
+        if (!t->borrowed || t->backing || !t->data ||
+            !kiln_keepalive_contains(k, t->data, t->nbytes))
+            continue;
+        KILN_TRY(kiln_graph_hold(g, k));
+        t->backing = k;
+    }
+    for (int32_t i = 0; i < g->node_count; i++)
+        for (int32_t a = 0; a < g->nodes[i].attr_count; a++) {
+            const kiln_attr *at = &g->nodes[i].attrs[a];
+            if (at->graph) KILN_TRY(kiln_graph_adopt_keepalive(at->graph, k));
+            for (int32_t j = 0; at->graphs && j < at->count; j++)
+                KILN_TRY(kiln_graph_adopt_keepalive(at->graphs[j], k));
+        }
+    return KILN_OK;
 }
 
 kiln_status kiln_graph_add_node(kiln_graph *g, const char *name, kiln_op op, int32_t opset,

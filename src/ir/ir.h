@@ -89,6 +89,9 @@ typedef struct kiln_ir_tensor {
     void *data;                     /* constant (weights, folded values), or NULL */
     size_t nbytes;
     int borrowed;                   /* data points into memory the graph does not own */
+    struct kiln_keepalive *backing; /* for borrowed data: the owner the graph holds a reference
+                                       to (copies of the graph borrow it too), or NULL:
+                                       memory the graph cannot vouch for (copies copy it) */
     int32_t producer;               /* the node writing it, -1 for inputs and constants */
     uint8_t kind;                   /* declared kiln_value_kind (graph inputs and outputs):
                                        TENSOR, SEQUENCE, OPTIONAL or OPTIONAL_SEQUENCE; the
@@ -119,6 +122,8 @@ struct kiln_graph {
     int32_t *inputs;  /* tensor indices of the graph inputs (runtime-fed) */
     int32_t *outputs; /* tensor indices of the graph outputs */
     kiln_graph *parent; /* for subgraphs: names not found here are looked up there */
+    int32_t keep_count;
+    struct kiln_keepalive **keeps; /* held: the owners of its borrowed constants */
 };
 
 kiln_status kiln_graph_create(const char *name, kiln_graph **out);
@@ -137,6 +142,15 @@ int32_t kiln_graph_find_tensor(const kiln_graph *g, const char *name);
 kiln_status kiln_graph_set_constant(kiln_graph *g, int32_t tensor, const void *data, size_t nbytes);
 /* Gives a tensor constant data whose ownership passes to the graph (malloc'ed). */
 void kiln_graph_take_constant(kiln_graph *g, int32_t tensor, void *data, size_t nbytes);
+/* Makes g (and its subgraphs) hold a reference to k for every borrowed constant that lies in
+ * k's memory and has no owner yet: copies of g then borrow those constants instead of
+ * copying them. */
+kiln_status kiln_graph_adopt_keepalive(kiln_graph *g, struct kiln_keepalive *k);
+/* Holds a reference to k (once per graph). */
+kiln_status kiln_graph_hold(kiln_graph *g, struct kiln_keepalive *k);
+/* Forgets tensor t's constant, which nothing reads any more (frees it, or gives the pages of
+ * a borrowed one back, see kiln_keepalive_drop_pages). */
+void kiln_graph_drop_constant(kiln_graph *g, int32_t t);
 
 /* Adds a node reading and writing the given tensors (-1 for omitted ones); attributes
  * are added after with kiln_node_add_attr. Returns the node index in *out. */

@@ -634,7 +634,10 @@ static kiln_status kiln_import_run(kiln_importer *im) {
 kiln_status kiln_onnx_import(const kiln_onnx_model *model, kiln_graph *g,
                              kiln_import_errors *errors) {
     kiln_importer im = {model, g, errors, 0, 0, 0};
-    return kiln_import_run(&im);
+    kiln_status st = kiln_import_run(&im);
+    /* the graph borrows the model's weights: it keeps the model alive while it does */
+    if (st == KILN_OK && model->keep) st = kiln_graph_adopt_keepalive(g, model->keep);
+    return st;
 }
 
 kiln_status kiln_onnx_check_support(const kiln_onnx_model *model, kiln_import_errors *errors) {

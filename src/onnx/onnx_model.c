@@ -2,6 +2,8 @@
 #define _POSIX_C_SOURCE 200809L
 #include "onnx/onnx_reader_internal.h"
 
+#include "core/keepalive.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -93,13 +95,19 @@ static kiln_status kiln_onnx_model_parse(kiln_onnx_model *m, const uint8_t *data
     return KILN_OK;
 }
 
+static int kiln_onnx_model_contains(void *owner, const void *p, size_t n, int *file);
+static void kiln_onnx_model_free(void *owner);
+
 static kiln_status kiln_onnx_model_new(const char *model_dir, kiln_onnx_model **out) {
     kiln_onnx_model *m = calloc(1, sizeof *m);
     if (!m) return kiln_onnx_oom();
     kiln_arena_init(&m->arena);
+    /* without a keepalive (out of memory) graphs copy the weights instead of borrowing */
+    kiln_keepalive_owner owner = {m, kiln_onnx_model_free, kiln_onnx_model_contains};
+    m->keep = kiln_keepalive_create(&owner);
     m->model_dir = strdup(model_dir && *model_dir ? model_dir : ".");
     if (!m->model_dir) {
-        free(m);
+        kiln_onnx_model_destroy(m);
         return kiln_onnx_oom();
     }
     *out = m;
@@ -141,8 +149,28 @@ kiln_status kiln_onnx_model_load_file(const char *path, kiln_onnx_model **out) {
     return KILN_OK;
 }
 
-void kiln_onnx_model_destroy(kiln_onnx_model *m) {
-    if (!m) return;
+/* Whether [p, p + n) lies in the model's bytes or its external data files. */
+static int kiln_onnx_model_contains(void *owner, const void *p, size_t n, int *file) {
+    const kiln_onnx_model *m = owner;
+    const uint8_t *q = p;
+    const kiln_file_map *maps[1] = {&m->file};
+    for (int32_t i = -1; i < m->external_file_count; i++) {
+        const kiln_file_map *f = i < 0 ? maps[0] : &m->external_files[i];
+        if (f->data && q >= f->data && n <= f->size && (size_t)(q - f->data) <= f->size - n) {
+            *file = f->mapped;
+            return 1;
+        }
+    }
+    const uint8_t *c = m->owned_copy;
+    if (c && q >= c && n <= m->file_size && (size_t)(q - c) <= m->file_size - n) {
+        *file = 0;
+        return 1;
+    }
+    return 0;
+}
+
+static void kiln_onnx_model_free(void *owner) {
+    kiln_onnx_model *m = owner;
     for (int32_t i = 0; i < m->external_file_count; i++) kiln_file_map_close(&m->external_files[i]);
     free(m->external_files);
     free(m->external_file_names);
@@ -151,6 +179,14 @@ void kiln_onnx_model_destroy(kiln_onnx_model *m) {
     free(m->model_dir);
     free(m->owned_copy);
     free(m);
+}
+
+void kiln_onnx_model_destroy(kiln_onnx_model *m) {
+    if (!m) return;
+    if (m->keep)
+        kiln_keepalive_unref(m->keep);
+    else
+        kiln_onnx_model_free(m);
 }
 
 const char *kiln_onnx_attr_type_name(kiln_onnx_attr_type type) {

@@ -215,6 +215,9 @@ typedef struct kiln_onnx_model {
     const char **external_file_names;
     size_t file_size; /* bytes of the serialized model */
     void *owned_copy; /* malloc'ed model bytes the model owns, or NULL */
+    /* The model's own reference: graphs borrowing its weights hold more (importer.c), and
+     * kiln_onnx_model_destroy frees the model when the last one goes. */
+    struct kiln_keepalive *keep;
 } kiln_onnx_model;
 
 /* Reads a model file (mapped). External data is resolved against the file's folder. */
@@ -223,6 +226,8 @@ kiln_status kiln_onnx_model_load_file(const char *path, kiln_onnx_model **out);
  * External data is resolved against `model_dir` (NULL: the current directory). */
 kiln_status kiln_onnx_model_load_memory(const void *data, size_t size, const char *model_dir,
                                         kiln_onnx_model **out);
+/* Drops the caller's reference: the model is freed now, or when the last graph borrowing
+ * its weights goes (see `keep`). */
 void kiln_onnx_model_destroy(kiln_onnx_model *model);
 
 /* ---- values outside models: the .pb files of the ONNX test data ---- */

@@ -48,11 +48,7 @@ kiln_status kiln_pass_eliminate_dead_code(kiln_graph *g, int32_t *removed) {
             if (g->nodes[step].outputs[i] >= 0) g->tensors[g->nodes[step].outputs[i]].producer = step;
     for (int32_t t = 0; t < g->tensor_count; t++) {
         kiln_ir_tensor *it = &g->tensors[t];
-        if (it->data && !live[t]) {
-            if (!it->borrowed) free(it->data);
-            it->data = NULL;
-            it->nbytes = 0;
-        }
+        if (it->data && !live[t]) kiln_graph_drop_constant(g, t);
     }
     free(live);
     free(keep);

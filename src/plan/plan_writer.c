@@ -156,70 +156,80 @@ static void kiln_plan_write_kernels(kiln_writer *w, const kiln_engine *e) {
     for (int32_t i = 0; i < e->graph->node_count; i++) kiln_write_str(w, e->kernel_names[i]);
 }
 
+/* The plan is assembled in one buffer of its final size, the weights copied into it
+ * straight from the graph: weights are most of a plan, and a growable buffer (or a weights
+ * section assembled apart) would hold them two or three times over while serializing. */
 kiln_status kiln_plan_serialize(const kiln_engine *e, uint8_t **out, size_t *out_size) {
-    kiln_writer sections[KILN_PLAN_SECTION_COUNT];
-    for (int i = 0; i < KILN_PLAN_SECTION_COUNT; i++) kiln_writer_init(&sections[i]);
+    enum { WEIGHTS = KILN_PLAN_SECTION_COUNT - 1 };
+    kiln_writer sections[WEIGHTS];
+    for (int i = 0; i < WEIGHTS; i++) kiln_writer_init(&sections[i]);
     kiln_weight_list wl = {0};
     kiln_plan_write_meta(&sections[0], e);
     kiln_plan_write_graph(&sections[1], e->graph, &wl);
     kiln_plan_write_bindings(&sections[2], e);
     kiln_plan_write_memory(&sections[3], e);
     kiln_plan_write_kernels(&sections[4], e);
-    for (int32_t i = 0; i < wl.count; i++) {
-        kiln_write_bytes(&sections[5], wl.tensors[i]->data, wl.tensors[i]->nbytes);
-        kiln_write_align(&sections[5], KILN_PLAN_WEIGHT_ALIGN);
-    }
     kiln_status st = wl.failed ? kiln_error(KILN_ERR_OUT_OF_MEMORY, "out of memory") : KILN_OK;
-    for (int i = 0; st == KILN_OK && i < KILN_PLAN_SECTION_COUNT; i++)
-        st = kiln_writer_status(&sections[i]);
+    for (int i = 0; st == KILN_OK && i < WEIGHTS; i++) st = kiln_writer_status(&sections[i]);
 
-    kiln_writer file;
-    kiln_writer_init(&file);
-    size_t table = KILN_PLAN_HEADER_BYTES;
-    size_t offset = table + KILN_PLAN_SECTION_BYTES * KILN_PLAN_SECTION_COUNT;
-    uint64_t offsets[KILN_PLAN_SECTION_COUNT];
+    size_t sizes[KILN_PLAN_SECTION_COUNT], offsets[KILN_PLAN_SECTION_COUNT];
+    const size_t align = KILN_PLAN_WEIGHT_ALIGN;
+    for (int i = 0; i < WEIGHTS; i++) sizes[i] = sections[i].size;
+    sizes[WEIGHTS] = 0; /* each tensor padded to the alignment, as the reader expects */
+    for (int32_t i = 0; i < wl.count; i++)
+        sizes[WEIGHTS] = (sizes[WEIGHTS] + wl.tensors[i]->nbytes + align - 1) & ~(align - 1);
+    size_t offset = KILN_PLAN_HEADER_BYTES + KILN_PLAN_SECTION_BYTES * KILN_PLAN_SECTION_COUNT;
     for (int i = 0; i < KILN_PLAN_SECTION_COUNT; i++) {
-        if (i == KILN_PLAN_SECTION_COUNT - 1) /* weights start 256-byte aligned */
-            offset = (offset + KILN_PLAN_WEIGHT_ALIGN - 1) & ~(size_t)(KILN_PLAN_WEIGHT_ALIGN - 1);
+        if (i == WEIGHTS) offset = (offset + align - 1) & ~(align - 1); /* 256-byte aligned */
         offsets[i] = offset;
-        offset += sections[i].size;
+        offset += sizes[i];
     }
-    uint64_t file_size = offset;
-    /* table first, so its checksum can go into the header */
-    kiln_writer tw;
-    kiln_writer_init(&tw);
-    for (int i = 0; i < KILN_PLAN_SECTION_COUNT; i++) {
-        kiln_write_u32(&tw, (uint32_t)(i + 1));
-        kiln_write_u32(&tw, 0);
-        kiln_write_u64(&tw, offsets[i]);
-        kiln_write_u64(&tw, sections[i].size);
-        kiln_write_u64(&tw, kiln_checksum64(sections[i].data, sections[i].size));
+    size_t file_size = offset;
+    uint8_t *buf = st == KILN_OK ? calloc(1, file_size) : NULL; /* zeros: the padding */
+    if (st == KILN_OK && !buf) st = kiln_error(KILN_ERR_OUT_OF_MEMORY, "out of memory");
+    if (st == KILN_OK) {
+        for (int i = 0; i < WEIGHTS; i++)
+            if (sizes[i]) memcpy(buf + offsets[i], sections[i].data, sizes[i]);
+        size_t at = offsets[WEIGHTS];
+        for (int32_t i = 0; i < wl.count; i++) {
+            if (wl.tensors[i]->nbytes) memcpy(buf + at, wl.tensors[i]->data, wl.tensors[i]->nbytes);
+            at = (at + wl.tensors[i]->nbytes + align - 1) & ~(align - 1);
+        }
+        /* the table first, so that its checksum can go into the header */
+        kiln_writer head, tw;
+        kiln_writer_init(&head);
+        kiln_writer_init(&tw);
+        for (int i = 0; i < KILN_PLAN_SECTION_COUNT; i++) {
+            kiln_write_u32(&tw, (uint32_t)(i + 1));
+            kiln_write_u32(&tw, 0);
+            kiln_write_u64(&tw, offsets[i]);
+            kiln_write_u64(&tw, sizes[i]);
+            kiln_write_u64(&tw, kiln_checksum64(buf + offsets[i], sizes[i]));
+        }
+        kiln_write_bytes(&head, KILN_PLAN_MAGIC, 8);
+        kiln_write_u32(&head, KILN_PLAN_FORMAT_VERSION);
+        kiln_write_u32(&head, (uint32_t)KILN_VERSION);
+        kiln_write_u32(&head, (uint32_t)e->device);
+        kiln_write_u32(&head, KILN_PLAN_SECTION_COUNT);
+        kiln_write_u64(&head, file_size);
+        kiln_write_u64(&head, tw.data ? kiln_checksum64(tw.data, tw.size) : 0);
+        kiln_write_u64(&head, kiln_checksum64(head.data, head.size));
+        kiln_write_bytes(&head, tw.data, tw.size);
+        st = kiln_writer_status(&head);
+        if (st == KILN_OK && head.size != offsets[0])
+            st = kiln_error(KILN_ERR_INTERNAL, "plan header of %zu bytes, expected %zu", head.size,
+                            offsets[0]);
+        if (st == KILN_OK) memcpy(buf, head.data, head.size);
+        kiln_writer_free(&head);
+        kiln_writer_free(&tw);
     }
-    kiln_write_bytes(&file, KILN_PLAN_MAGIC, 8);
-    kiln_write_u32(&file, KILN_PLAN_FORMAT_VERSION);
-    kiln_write_u32(&file, (uint32_t)KILN_VERSION);
-    kiln_write_u32(&file, (uint32_t)e->device);
-    kiln_write_u32(&file, KILN_PLAN_SECTION_COUNT);
-    kiln_write_u64(&file, file_size);
-    kiln_write_u64(&file, kiln_checksum64(tw.data, tw.size));
-    kiln_write_u64(&file, file.data ? kiln_checksum64(file.data, file.size) : 0);
-    kiln_write_bytes(&file, tw.data, tw.size);
-    for (int i = 0; i < KILN_PLAN_SECTION_COUNT; i++) {
-        kiln_write_bytes(&file, NULL, (size_t)offsets[i] - file.size);
-        kiln_write_bytes(&file, sections[i].data, sections[i].size);
-    }
-    if (st == KILN_OK) st = kiln_writer_status(&file);
-    if (st == KILN_OK && file.size != file_size)
-        st = kiln_error(KILN_ERR_INTERNAL, "plan size %zu, expected %llu", file.size,
-                        (unsigned long long)file_size);
-    for (int i = 0; i < KILN_PLAN_SECTION_COUNT; i++) kiln_writer_free(&sections[i]);
-    kiln_writer_free(&tw);
+    for (int i = 0; i < WEIGHTS; i++) kiln_writer_free(&sections[i]);
     free(wl.tensors);
     if (st != KILN_OK) {
-        kiln_writer_free(&file);
+        free(buf);
         return st;
     }
-    *out = file.data;
-    *out_size = file.size;
+    *out = buf;
+    *out_size = file_size;
     return KILN_OK;
 }

@@ -156,8 +156,10 @@ static int kiln_cli_configure(kiln_builder *b, kiln_builder_config *c,
     return rc;
 }
 
-int kiln_cli_build_plan(const char *model, const kiln_cli_engine_options *o, kiln_logger *logger,
-                        kiln_host_memory **out) {
+/* Imports model and builds it: into a plan (*plan) or straight into an engine (*engine),
+ * whichever is not NULL. */
+static int build_model(const char *model, const kiln_cli_engine_options *o, kiln_logger *logger,
+                       kiln_host_memory **plan, kiln_engine **engine) {
     kiln_builder *b = NULL;
     kiln_network *net = NULL;
     kiln_onnx_parser *parser = NULL;
@@ -176,17 +178,26 @@ int kiln_cli_build_plan(const char *model, const kiln_cli_engine_options *o, kil
         goto done;
     }
     if (kiln_builder_create_config(b, &c) != KILN_OK || kiln_cli_configure(b, c, o)) goto done;
-    if (kiln_builder_build_serialized_network(b, net, c, out) != KILN_OK) {
+    kiln_status st = plan ? kiln_builder_build_serialized_network(b, net, c, plan)
+                          : kiln_builder_build_engine(b, net, c, engine);
+    if (st != KILN_OK) {
         fprintf(stderr, "kiln: cannot build %s: %s\n", model, kiln_last_error());
         goto done;
     }
     rc = 0;
 done:
     kiln_builder_config_destroy(c);
-    kiln_onnx_parser_destroy(parser);
+    /* The network before the parser: a parser that goes first hands the network copies of
+     * the weights it borrowed from the mapped model, which would only be freed again. */
     kiln_network_destroy(net);
+    kiln_onnx_parser_destroy(parser);
     kiln_builder_destroy(b);
     return rc;
+}
+
+int kiln_cli_build_plan(const char *model, const kiln_cli_engine_options *o, kiln_logger *logger,
+                        kiln_host_memory **out) {
+    return build_model(model, o, logger, out, NULL);
 }
 
 int kiln_cli_load_engine(const char *model, const kiln_cli_engine_options *o, kiln_logger *logger,
@@ -195,14 +206,8 @@ int kiln_cli_load_engine(const char *model, const kiln_cli_engine_options *o, ki
     if (kiln_runtime_create(logger, &rt) != KILN_OK) return 1;
     int rc = 0;
     if (kiln_cli_has_suffix(model, ".onnx")) {
-        kiln_host_memory *plan = NULL;
-        rc = kiln_cli_build_plan(model, o, logger, &plan);
-        if (!rc && kiln_runtime_deserialize_engine(rt, kiln_host_memory_data(plan),
-                                                   kiln_host_memory_size(plan), out) != KILN_OK) {
-            fprintf(stderr, "kiln: error: %s\n", kiln_last_error());
-            rc = 1;
-        }
-        kiln_host_memory_destroy(plan);
+        /* built in memory, as trtexec does: no plan to write and read back */
+        rc = build_model(model, o, logger, NULL, out);
     } else if (kiln_runtime_deserialize_engine_from_file(rt, model, out) != KILN_OK) {
         fprintf(stderr, "kiln: cannot load plan: %s\n", kiln_last_error());
         rc = 1;

@@ -1,6 +1,6 @@
 /* include/kiln/kiln_cuda.h over the CUDA runtime, the error helpers of the CUDA kernels,
  * and the device fingerprint recorded in CUDA plans. */
-#include <cublasLt.h>
+#include "backends/cuda/cublaslt_lazy.h"
 #include <cuda_runtime.h>
 #include <stdio.h>
 #include <string.h>

@@ -1,6 +1,6 @@
 #include "backends/cuda/cuda_executor.h"
 
-#include <cublasLt.h>
+#include "backends/cuda/cublaslt_lazy.h"
 #include <cuda_runtime.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -251,6 +251,8 @@ kiln_status kiln_cuda_state_create(const kiln_engine *e, int threads, kiln_cuda_
     if (st == KILN_OK)
         st = kiln_cuda_check(NULL, cudaStreamCreateWithFlags(&s->own_stream, cudaStreamNonBlocking),
                              "cudaStreamCreateWithFlags");
+    if (st == KILN_OK && !kiln_cublaslt_load())
+        st = kiln_error(KILN_ERR_DEVICE, "%s", kiln_cublaslt_load_error());
     if (st == KILN_OK) st = kiln_cublas_check(NULL, cublasLtCreate(&s->lt), "cublasLtCreate");
 #ifdef KILN_HAVE_CUDNN
     if (st == KILN_OK) st = kiln_cudnn_check(NULL, cudnnCreate((cudnnHandle_t *)&s->dnn), "cudnnCreate");

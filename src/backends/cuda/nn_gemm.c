@@ -18,7 +18,7 @@
  * the first 8 of cublasLtMatmulAlgoGetHeuristic's results, of the one timed fastest at
  * build time; run re-queries the heuristic with the same descriptors and takes that index.
  */
-#include <cublasLt.h>
+#include "backends/cuda/cublaslt_lazy.h"
 #include <cuda_runtime.h>
 #include <stdlib.h>
 #include <string.h>
