@@ -53,6 +53,12 @@ def _candidates():
 
 
 def _load():
+    # OpenMP's idle threads spin before sleeping; GNU OpenMP's default spin (milliseconds)
+    # has them burn cores between layers, which on a busy machine takes the CPU the next
+    # layer needs. libgomp reads the setting once, when it is loaded (with libkiln, just
+    # below), so a short spin is asked for here unless the user chose a policy.
+    if "OMP_WAIT_POLICY" not in os.environ:
+        os.environ.setdefault("GOMP_SPINCOUNT", "3000")
     tried = []
     env = os.environ.get("KILN_LIBRARY")
     for path in _candidates():
