@@ -76,3 +76,15 @@ kiln_status kiln_memory_plan(int32_t n, const uint64_t *sizes, const int32_t *fi
     *arena_size = total;
     return KILN_OK;
 }
+
+void kiln_memory_alias_lifetimes(int32_t n, const int32_t *alias_of, const int32_t *last,
+                                 int32_t *root, int32_t *live_last) {
+    for (int32_t i = 0; i < n; i++) {
+        int32_t r = i, hops = 0;
+        while (alias_of[r] >= 0 && alias_of[r] < n && hops++ < n) r = alias_of[r];
+        root[i] = hops > n ? i : r;
+        live_last[i] = last[i];
+    }
+    for (int32_t i = 0; i < n; i++)
+        if (live_last[root[i]] < last[i]) live_last[root[i]] = last[i];
+}

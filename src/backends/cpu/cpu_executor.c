@@ -59,6 +59,10 @@ void kiln_cpu_state_free(kiln_cpu_state *s) {
     free(s->sizes);
     free(s->offsets);
     free(s->planned);
+    free(s->view_of);
+    free(s->root);
+    free(s->live_last);
+    free(s->viewed);
     free(s->arena);
     free(s->retired_arena);
     free(s->scratch);
@@ -316,6 +320,84 @@ kiln_status kiln_cpu_run_subgraph(kiln_cpu_ctx *ctx, const kiln_graph *graph,
     return KILN_OK;
 }
 
+/*
+ * The tensor whose bytes node's output 0 may share: its input 0, when the op only renames
+ * the bytes (Reshape, Flatten, Squeeze, Unsqueeze, Identity) and the output is no graph
+ * output (the caller may read or keep it after the run; a view of a graph input or of the
+ * arena would then outlive or change with it). Blocked oneDNN activations never reach
+ * these ops: dnnl_prepare blocks a tensor only when every reader is a oneDNN-capable op
+ * (a global pool's (N, C, 1, 1) output, tagged blocked, is the same bytes either way).
+ * Whether the view is taken is decided again at run time (dtype, element count).
+ */
+static int32_t kiln_cpu_view_source(const kiln_graph *g, const kiln_node *node) {
+    switch (node->op) {
+    case KILN_OP_Reshape:
+    case KILN_OP_Flatten:
+    case KILN_OP_Squeeze:
+    case KILN_OP_Unsqueeze:
+    case KILN_OP_Identity:
+        break;
+    default:
+        return -1;
+    }
+    if (node->input_count < 1 || node->output_count != 1 || node->outputs[0] < 0) return -1;
+    for (int32_t i = 0; i < g->output_count; i++)
+        if (g->outputs[i] == node->outputs[0]) return -1;
+    return node->inputs[0];
+}
+
+/* view_of / root / live_last of the state (see kiln_cpu_state), from the graph and the
+ * liveness as they are at the first run (constant folding edits its liveness after init). */
+static kiln_status kiln_cpu_views_init(kiln_cpu_state *s) {
+    const kiln_graph *g = s->graph;
+    size_t n = (size_t)(g->tensor_count ? g->tensor_count : 1);
+    s->view_of = malloc(sizeof *s->view_of * n);
+    s->root = malloc(sizeof *s->root * n);
+    s->live_last = malloc(sizeof *s->live_last * n);
+    s->viewed = calloc(n, 1);
+    if (!s->view_of || !s->root || !s->live_last || !s->viewed) {
+        free(s->view_of);
+        free(s->root);
+        free(s->live_last);
+        free(s->viewed);
+        s->view_of = s->root = s->live_last = NULL;
+        s->viewed = NULL;
+        return kiln_error(KILN_ERR_OUT_OF_MEMORY, "out of memory");
+    }
+    for (int32_t t = 0; t < g->tensor_count; t++) s->view_of[t] = -1;
+    for (int32_t step = 0; step < g->node_count; step++) {
+        const kiln_node *node = &g->nodes[step];
+        int32_t src = kiln_cpu_view_source(g, node);
+        if (src >= 0) s->view_of[node->outputs[0]] = src;
+    }
+    kiln_memory_alias_lifetimes(g->tensor_count, s->view_of, s->last_use, s->root, s->live_last);
+    return KILN_OK;
+}
+
+/* Makes node's output 0 a view of its input 0 when the plan allows it and the values
+ * agree (a numeric tensor of the same dtype and element count); *done says it did. A view
+ * of a planned view that was copied this run is copied too: the root's lifetime, which
+ * the plan stretched, is not that copy's. */
+static void kiln_cpu_try_view(kiln_cpu_state *s, const kiln_node *node, const kiln_tview *in,
+                              kiln_tview *out, int *done) {
+    *done = 0;
+    int32_t t = node->output_count > 0 ? node->outputs[0] : -1; /* -1: an omitted output */
+    if (!s->view_of || t < 0 || s->view_of[t] < 0) return;
+    int32_t src = s->view_of[t];
+    s->viewed[t] = 0;
+    if (node->inputs[0] != src || (s->view_of[src] >= 0 && !s->viewed[src])) return;
+    if (!in[0].data || !kiln_tview_is_numeric_tensor(&in[0]) ||
+        !kiln_tview_is_numeric_tensor(&out[0]) || in[0].dtype != out[0].dtype ||
+        kiln_tview_count(&in[0]) != kiln_tview_count(&out[0]))
+        return;
+    free(s->heap[t]);
+    s->heap[t] = NULL;
+    s->sizes[t] = 0; /* no arena slot of its own */
+    out[0].data = in[0].data;
+    s->viewed[t] = 1;
+    *done = 1;
+}
+
 /* Re-plans the arena from the sizes of the run that just finished. */
 static kiln_status kiln_cpu_replan(kiln_cpu_state *s) {
     uint64_t total = 0;
@@ -325,7 +407,9 @@ static kiln_status kiln_cpu_replan(kiln_cpu_state *s) {
     if (!sizes) return kiln_error(KILN_ERR_OUT_OF_MEMORY, "out of memory planning the arena");
     for (int32_t i = 0; i < n; i++)
         sizes[i] = s->graph->tensors[i].producer >= 0 ? s->sizes[i] : 0;
-    kiln_status st = kiln_memory_plan(n, sizes, s->first_use, s->last_use, s->offsets, &total);
+    /* Views have size 0; their roots live as long as the last of them is read. */
+    const int32_t *last = s->live_last ? s->live_last : s->last_use;
+    kiln_status st = kiln_memory_plan(n, sizes, s->first_use, last, s->offsets, &total);
     if (st == KILN_OK) {
         uint8_t *arena = NULL;
         if (total && (total > SIZE_MAX || !(arena = aligned_alloc(KILN_ARENA_ALIGNMENT, (size_t)total))))
@@ -354,7 +438,7 @@ static double kiln_cpu_now(void) {
 }
 
 static kiln_status kiln_cpu_run_node(kiln_cpu_state *s, int32_t step, kiln_tview *in,
-                                     kiln_tview *out) {
+                                     kiln_tview *out, int views) {
     const kiln_graph *g = s->graph;
     const kiln_node *node = &g->nodes[step];
     for (int32_t i = 0; i < node->input_count; i++) {
@@ -377,7 +461,9 @@ static kiln_status kiln_cpu_run_node(kiln_cpu_state *s, int32_t step, kiln_tview
     }
     kiln_shape_fn shape = kiln_op_shape_fn(node->op);
     KILN_TRY(shape(node, in, node->input_count, out, node->output_count));
-    for (int32_t i = 0; i < node->output_count; i++) {
+    int viewed = 0;
+    if (views) kiln_cpu_try_view(s, node, in, out, &viewed);
+    for (int32_t i = viewed; i < node->output_count; i++) {
         int32_t t = node->outputs[i];
         /* Sequences, empty optionals and strings are allocated by their kernels. */
         if (t < 0 || out[i].rank < 0 || !kiln_tview_is_numeric_tensor(&out[i])) {
@@ -393,7 +479,7 @@ static kiln_status kiln_cpu_run_node(kiln_cpu_state *s, int32_t step, kiln_tview
         return kiln_node_error(KILN_ERR_UNSUPPORTED, node, "the CPU backend has no kernel for it");
     kiln_cpu_ctx ctx = {s, node, out, node->output_count, step};
     double t0 = s->node_seconds ? kiln_cpu_now() : 0;
-    KILN_TRY(kernel(&ctx, node, in, node->input_count, out, node->output_count));
+    if (!viewed) KILN_TRY(kernel(&ctx, node, in, node->input_count, out, node->output_count));
     if (s->node_seconds) s->node_seconds[step] = kiln_cpu_now() - t0;
     for (int32_t i = 0; i < node->output_count; i++) {
         int32_t t = node->outputs[i];
@@ -402,12 +488,21 @@ static kiln_status kiln_cpu_run_node(kiln_cpu_state *s, int32_t step, kiln_tview
             return kiln_node_error(KILN_ERR_INTERNAL, node, "output %d was not produced", i);
         s->values[t] = out[i];
     }
-    /* Tensors read for the last time give their own memory back now. */
+    /* Tensors read for the last time, under any name, give their own memory back now: a
+     * view has none (the bytes are its root's); a view copied this run has, and no view of
+     * it was taken (kiln_cpu_try_view), so its own last read ends it. */
+    const int32_t *last = views && s->live_last ? s->live_last : s->last_use;
     for (int32_t i = 0; i < node->input_count; i++) {
         int32_t t = node->inputs[i];
-        if (t >= 0 && s->last_use[t] == step && s->heap[t]) {
+        if (t < 0) continue;
+        int32_t r = views && s->root ? s->root[t] : t;
+        if (last[t] == step && s->heap[t]) {
             free(s->heap[t]);
             s->heap[t] = NULL;
+        }
+        if (r != t && last[r] == step && s->heap[r]) {
+            free(s->heap[r]);
+            s->heap[r] = NULL;
         }
     }
     return KILN_OK;
@@ -418,7 +513,7 @@ kiln_status kiln_cpu_run_one(kiln_cpu_state *s, int32_t step) {
     int32_t n = node->input_count > node->output_count ? node->input_count : node->output_count;
     kiln_tview *io = malloc(sizeof *io * 2 * (size_t)(n ? n : 1));
     if (!io) return kiln_error(KILN_ERR_OUT_OF_MEMORY, "out of memory");
-    kiln_status st = kiln_cpu_run_node(s, step, io, io + (n ? n : 1));
+    kiln_status st = kiln_cpu_run_node(s, step, io, io + (n ? n : 1), 0);
     free(io);
     return st;
 }
@@ -444,8 +539,9 @@ kiln_status kiln_cpu_run(kiln_cpu_state *s) {
     kiln_tview *in = malloc(sizeof *in * (size_t)max_io);
     kiln_tview *out = malloc(sizeof *out * (size_t)max_io);
     kiln_status st = in && out ? KILN_OK : kiln_error(KILN_ERR_OUT_OF_MEMORY, "out of memory");
+    if (st == KILN_OK && !s->view_of) st = kiln_cpu_views_init(s);
     for (int32_t step = 0; st == KILN_OK && step < g->node_count; step++)
-        st = kiln_cpu_run_node(s, step, in, out);
+        st = kiln_cpu_run_node(s, step, in, out, 1);
     free(in);
     free(out);
     if (st == KILN_OK && (!s->plan_valid || s->plan_stale)) st = kiln_cpu_replan(s);

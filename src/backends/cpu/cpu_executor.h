@@ -6,6 +6,11 @@
  * one arena, which later runs with the same input shapes use with no allocation at all.
  * A tensor that outgrows its planned slot (data-dependent shapes) gets memory of its own
  * for that run, and the plan is redone after it.
+ *
+ * Reshape, Flatten, Squeeze, Unsqueeze and Identity give, in kiln_cpu_run, a view of their
+ * input's bytes rather than a copy (see kiln_cpu_view_source), unless their output is a
+ * graph output (the caller may keep it past the input's life). No CPU kernel writes its
+ * inputs, so a view of a constant or of a graph input is safe to read.
  */
 #ifndef KILN_CPU_EXECUTOR_H
 #define KILN_CPU_EXECUTOR_H
@@ -24,6 +29,12 @@ typedef struct kiln_cpu_substate {
 struct kiln_cpu_state {
     const kiln_graph *graph;
     const int32_t *first_use, *last_use; /* liveness by step (see kiln_engine) */
+    /* Zero-copy views (kiln_cpu_run only): view_of[t] >= 0 when tensor t may share the
+     * bytes of tensor view_of[t] (Reshape and the like); root[t] owns t's bytes; live_last[t]
+     * is last_use[t] raised to the last read of any view of t. Planned with these, the
+     * engine's own liveness (and the plan file) stay as they are. */
+    int32_t *view_of, *root, *live_last;
+    uint8_t *viewed; /* this run: t is a view (1) or, though planned as one, a copy (0) */
     int32_t tensor_count;
     kiln_tview *values;  /* current view of every tensor */
     void **heap;         /* tensors with memory of their own this run */

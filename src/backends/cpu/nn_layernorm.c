@@ -1,10 +1,11 @@
 /*
  * LayerNormalization: normalizes over dims [axis, rank) with statistics in double; optional
- * Mean and InvStdDev outputs (shape X[:axis] + ones) in the stash dtype.
+ * Mean and InvStdDev outputs (shape X[:axis] + ones) in the stash dtype. The common float32
+ * case runs the vectorized kernel of nn_layernorm_fast.c instead.
  */
 #include <math.h>
 
-#include "backends/cpu/nn_common.h"
+#include "backends/cpu/nn_fast.h"
 
 kiln_status kiln_cpu_layernormalization(kiln_cpu_ctx *ctx, const kiln_node *node,
                                         const kiln_tview *in, int32_t n_in, kiln_tview *out,
@@ -15,6 +16,7 @@ kiln_status kiln_cpu_layernormalization(kiln_cpu_ctx *ctx, const kiln_node *node
     kiln_tview *mean_out = n_out > 1 && kiln_tview_present(&out[1]) ? &out[1] : NULL;
     kiln_tview *inv_out = n_out > 2 && kiln_tview_present(&out[2]) ? &out[2] : NULL;
     if (!kiln_nn_is_float(x->dtype)) return kiln_nn_bad_dtype(node, x->dtype);
+    if (kiln_nn_layernorm_fast(ctx, node, in, n_in, out, n_out)) return KILN_OK;
     int32_t axis = x->rank ? kiln_nn_axis(kiln_attr_int(node, "axis", -1), x->rank) : 0;
     if (axis < 0) return kiln_shape_error(node, "axis out of range");
     float eps = kiln_attr_float(node, "epsilon", 1e-5f);

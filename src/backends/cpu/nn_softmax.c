@@ -1,10 +1,13 @@
 /*
  * Softmax, LogSoftmax, Hardmax. Before opset 13 the input is coerced to 2-D at `axis` (the
- * op runs over all trailing dims at once); from 13 on it runs along `axis` alone.
+ * op runs over all trailing dims at once); from 13 on it runs along `axis` alone. Softmax
+ * over contiguous float32 rows runs the vectorized kernel of nn_softmax_fast.c, other
+ * float32 cases oneDNN's primitive where it has one.
  */
 #include <math.h>
 
 #include "backends/cpu/dnnl_common.h"
+#include "backends/cpu/nn_fast.h"
 
 #ifdef KILN_HAVE_OPENMP
 #include <omp.h>
@@ -57,6 +60,9 @@ static void softmax_block(const float *x, float *y, int64_t n, int64_t inner, so
 static kiln_status softmax_op(kiln_cpu_ctx *ctx, const kiln_node *node, const kiln_tview *x,
                               kiln_tview *y, softmax_kind kind) {
     if (!kiln_nn_is_float(x->dtype)) return kiln_nn_bad_dtype(node, x->dtype);
+    /* contiguous float32 rows: the vectorized kernel, ~1.5x faster than oneDNN's on BERT's
+     * attention (1536 rows of 128, one thread) */
+    if (kind == SOFTMAX && kiln_nn_softmax_fast(ctx, node, x, y)) return KILN_OK;
 #ifdef KILN_HAVE_DNNL
     if (kind != HARDMAX) { /* oneDNN's vectorized softmax where it has one */
         int handled = 0;

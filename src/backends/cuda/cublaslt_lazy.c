@@ -1,10 +1,13 @@
+#define _GNU_SOURCE /* dladdr */
 /* cuBLASLt loaded on first use: see cublaslt_lazy.h for why. */
 #define KILN_CUBLASLT_LAZY_IMPL
 #include "backends/cuda/cublaslt_lazy.h"
 
+#include <cuda_runtime.h>
 #include <dlfcn.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <string.h>
 
 #define KILN_CUBLASLT_POINTER(ret, name, params, args) ret(*name) params;
 static struct {
@@ -20,6 +23,18 @@ static char lt_error[512];
 #define KILN_STR2(x) #x
 #define KILN_STR(x)  KILN_STR2(x)
 
+/* dlopen of `name` in the folder of the CUDA runtime kiln was linked with: where the
+ * toolkit's libraries are when the loader's search path does not name it. */
+static void *open_beside_cudart(const char *name) {
+    Dl_info info;
+    if (!dladdr((void *)&cudaRuntimeGetVersion, &info) || !info.dli_fname) return NULL;
+    const char *slash = strrchr(info.dli_fname, '/');
+    char path[4096];
+    if (!slash || (size_t)(slash - info.dli_fname) + strlen(name) + 2 > sizeof path) return NULL;
+    snprintf(path, sizeof path, "%.*s/%s", (int)(slash - info.dli_fname), info.dli_fname, name);
+    return dlopen(path, RTLD_NOW | RTLD_LOCAL);
+}
+
 static void lt_open(void) {
     /* The major version kiln was compiled against: its ABI is what the pointers assume. */
     static const char *const names[] = {"libcublasLt.so." KILN_STR(CUBLAS_VER_MAJOR),
@@ -29,6 +44,7 @@ static void lt_open(void) {
         h = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
         if (!h) snprintf(lt_error, sizeof lt_error, "cannot load cuBLASLt: %s", dlerror());
     }
+    if (!h) h = open_beside_cudart(names[0]);
     if (!h) return;
 #define KILN_CUBLASLT_RESOLVE(ret, name, params, args)                                             \
     *(void **)&lt.name = dlsym(h, #name);                                                          \
