@@ -79,6 +79,17 @@ static inline const kiln_tview *kiln_nn_logical_weight(const kiln_node *node, co
     return tmp;
 }
 
+/* MatMul's folded Transposes (fusion contract: `_kiln_perm_a`, `_kiln_perm_b`, `_kiln_perm_y`,
+ * each the `perm` of the Transpose it replaced): the permutation `attr` of node for a tensor
+ * of `rank` dims into perm. 0: the node has none; -1: it is not a permutation of that rank
+ * (an error for the caller to report); 1: perm set. */
+int kiln_nn_matmul_perm(const kiln_node *node, const char *attr, int32_t rank, int32_t *perm);
+/* dims / strides permuted as Transpose(perm) does: out[i] = in[perm[i]] (in and out apart). */
+static inline void kiln_nn_permute_dims(int32_t rank, const int32_t *perm, const int64_t *in,
+                                        int64_t *out) {
+    for (int32_t i = 0; i < rank; i++) out[i] = in[perm[i]];
+}
+
 /* Floor division for possibly negative numerators (pads arithmetic). */
 static inline int64_t kiln_nn_floordiv(int64_t a, int64_t b) {
     int64_t q = a / b;

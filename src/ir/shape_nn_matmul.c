@@ -28,16 +28,52 @@ static kiln_status matmul_shape(const kiln_node *node, const kiln_tview *a, cons
     return KILN_OK;
 }
 
-/* A fused bias input (2) plays no part in the shape. */
+int kiln_nn_matmul_perm(const kiln_node *node, const char *attr, int32_t rank, int32_t *perm) {
+    int32_t n = 0;
+    const int64_t *p = kiln_attr_ints(node, attr, &n);
+    if (!p) return 0;
+    if (n != rank || rank < 1 || rank > KILN_MAX_DIMS) return -1;
+    uint32_t seen = 0;
+    for (int32_t i = 0; i < n; i++) {
+        if (p[i] < 0 || p[i] >= rank || (seen >> p[i] & 1u)) return -1;
+        seen |= 1u << p[i];
+        perm[i] = (int32_t)p[i];
+    }
+    return 1;
+}
+
+/* v seen through the node's permutation `attr` (into tmp), or v itself without one. */
+static kiln_status permuted(const kiln_node *node, const char *attr, const kiln_tview *v,
+                            kiln_tview *tmp, const kiln_tview **out) {
+    int32_t perm[KILN_MAX_DIMS];
+    *out = v;
+    if (v->rank < 0) return KILN_OK;
+    int has = kiln_nn_matmul_perm(node, attr, v->rank, perm);
+    if (has < 0) return kiln_shape_error(node, "%s is not a permutation of rank %d", attr, v->rank);
+    if (!has) return KILN_OK;
+    *tmp = *v;
+    kiln_nn_permute_dims(v->rank, perm, v->dims, tmp->dims);
+    *out = tmp;
+    return KILN_OK;
+}
+
+/* Fused inputs (bias 2, sum 3) play no part in the shape; folded Transposes do. */
 kiln_status kiln_shape_MatMul(const kiln_node *node, const kiln_tview *in, int32_t n_in,
                               kiln_tview *out, int32_t n_out) {
-    kiln_tview tmp;
-    const kiln_tview *b = kiln_nn_logical_weight(node, &in[1], &in[0], &tmp);
+    kiln_tview tmp, ta, tb;
+    const kiln_tview *a, *b = kiln_nn_logical_weight(node, &in[1], &in[0], &tmp);
     if (in[0].dtype != b->dtype)
         return kiln_shape_error(node, "A and B dtypes differ (%s, %s)",
                                 kiln_dtype_name(in[0].dtype), kiln_dtype_name(b->dtype));
+    KILN_TRY(permuted(node, "_kiln_perm_a", &in[0], &ta, &a));
+    KILN_TRY(permuted(node, "_kiln_perm_b", b, &tb, &b));
     out[0].dtype = in[0].dtype;
-    return matmul_shape(node, &in[0], b, &out[0]);
+    KILN_TRY(matmul_shape(node, a, b, &out[0]));
+    kiln_tview r = out[0];
+    const kiln_tview *y;
+    KILN_TRY(permuted(node, "_kiln_perm_y", &r, &ta, &y));
+    out[0] = *y;
+    return KILN_OK;
 }
 
 kiln_status kiln_shape_MatMulInteger(const kiln_node *node, const kiln_tview *in, int32_t n_in,

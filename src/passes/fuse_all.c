@@ -1,8 +1,10 @@
 /*
  * The fusion passes in the order the build runs them: removals first (so that patterns
  * meet across Identity / Dropout), then BatchNorm folding (before the activation fusion
- * takes the layer), the recognizers (whose Gelu the activation fusion then absorbs), and
- * last the layer + [Add] + activation fusion.
+ * takes the layer), the recognizers (whose Gelu the activation fusion then absorbs), the
+ * MatMul scale (before the Add fusions: a Div between MatMul and Add hides the Add), the
+ * layer + [Add] + activation fusion, and last the MatMul transposes (after the epilogue is
+ * known: `_kiln_perm_y` is only folded into a MatMul without bias or sum).
  */
 #include "passes/fuse_common.h"
 
@@ -26,14 +28,16 @@ static int refold_safe(const kiln_graph *g, const kiln_fuse_options *o) {
 }
 
 kiln_status kiln_pass_fuse(kiln_graph *g, const kiln_fuse_options *o, kiln_fuse_counts *counts) {
-    kiln_fuse_counts c = {0, 0, 0, 0, 0, 0};
+    kiln_fuse_counts c = {0, 0, 0, 0, 0, 0, 0, 0};
     kiln_status st = kiln_pass_eliminate_redundant(g, o, &c.eliminated);
     if (st == KILN_OK && c.eliminated && o && o->at_max && o->fixed && refold_safe(g, o))
         st = kiln_pass_fold_constants(g, o->at_max, o->fixed, &c.refolded);
     if (st == KILN_OK) st = kiln_pass_fold_batchnorm(g, o, &c.batchnorms);
     if (st == KILN_OK) st = kiln_pass_recognize_layernorm(g, o, &c.layernorms);
     if (st == KILN_OK) st = kiln_pass_recognize_gelu(g, o, &c.gelus);
+    if (st == KILN_OK) st = kiln_pass_fuse_matmul_scale(g, o, &c.scales);
     if (st == KILN_OK) st = kiln_pass_fuse_conv_activation(g, o, &c.fused);
+    if (st == KILN_OK) st = kiln_pass_fuse_matmul_transpose(g, o, &c.transposes);
     if (counts) *counts = c;
     return st;
 }

@@ -5,6 +5,9 @@
  *   Conv + Add(y, s), s of y's shape           -> `_kiln_sum_input` = 3 (KILN_FUSE_CONV_SUM)
  *   MatMul + Add(y, bias), bias a constant of
  *     the last output dim ([N] or [1, .., N])   -> `_kiln_bias_input` = 2 (KILN_FUSE_MATMUL_BIAS)
+ *   MatMul [+ bias] + Add(y, s), s of y's shape -> `_kiln_sum_input` = 3 (KILN_FUSE_MATMUL_SUM):
+ *     the residual Add of transformer blocks; a MatMul that took its bias meets the loop
+ *     again in the bias Add's slot and takes the residual Add then
  *   Gemm without C + Add(y, bias [N] / [1, N]) -> Gemm with C = bias, beta 1 (KILN_FUSE_GEMM_BIAS)
  *   then an activation of the result           -> `_kiln_activation` (+ `_kiln_alpha`,
  *     `_kiln_beta`): Relu, LeakyRelu, Clip (constant bounds), Sigmoid, Tanh, HardSigmoid,
@@ -171,7 +174,16 @@ static int is_row_bias(const kiln_graph *g, int32_t b, int64_t n, int32_t rank) 
 
 static int has_fusion_attrs(const kiln_node *n) {
     return kiln_node_attr(n, "_kiln_activation") || kiln_node_attr(n, "_kiln_sum_input") ||
-           kiln_node_attr(n, "_kiln_bias_input");
+           kiln_node_attr(n, "_kiln_bias_input") || kiln_node_attr(n, "_kiln_scale") ||
+           kiln_node_attr(n, "_kiln_perm_y");
+}
+
+/* Whether MatMul n may still take a residual sum: nothing is applied after the bias yet, and
+ * no `_kiln_perm_y` (the contract keeps the sum and bias apart from it). A `_kiln_scale`
+ * is fine: it scales the product before the bias and sum. */
+static int matmul_sum_ok(const kiln_node *n) {
+    return !kiln_node_attr(n, "_kiln_activation") && !kiln_node_attr(n, "_kiln_sum_input") &&
+           !kiln_node_attr(n, "_kiln_perm_y") && n->input_count <= 3;
 }
 
 /* Tries every fusion rooted at host node h; *done counts the rewrites. */
@@ -193,17 +205,22 @@ static kiln_status fuse_host(kiln_fuse *f, int32_t h, int32_t *done) {
     int32_t add = -1, other = -1, cur = y;
     enum { ADD_NONE, ADD_SUM, ADD_BIAS, ADD_GEMM_C } add_kind = ADD_NONE;
     int32_t a = match_add(f, y, &other);
-    if (a >= 0 && !has_fusion_attrs(n)) {
+    int plain = !has_fusion_attrs(n);
+    if (a >= 0) {
         const kiln_ir_tensor *ty = &g->tensors[y];
-        if (conv && (flags & KILN_FUSE_CONV_SUM) && n->input_count <= 3 &&
-            kiln_fuse_same_shape(f, other, y) && kiln_fuse_same_shape(f, g->nodes[a].outputs[0], y))
+        int same =
+            kiln_fuse_same_shape(f, other, y) && kiln_fuse_same_shape(f, g->nodes[a].outputs[0], y);
+        if (conv && plain && (flags & KILN_FUSE_CONV_SUM) && n->input_count <= 3 && same)
             add_kind = ADD_SUM;
-        else if (matmul && (flags & KILN_FUSE_MATMUL_BIAS) && n->input_count == 2 &&
+        else if (matmul && plain && (flags & KILN_FUSE_MATMUL_BIAS) && n->input_count == 2 &&
                  ty->rank >= 2 && ty->dims[ty->rank - 1] > 0 &&
                  g->tensors[n->inputs[0]].rank >= 2 && g->tensors[n->inputs[1]].rank >= 2 &&
                  is_row_bias(g, other, ty->dims[ty->rank - 1], ty->rank))
             add_kind = ADD_BIAS;
-        else if (gemm && (flags & KILN_FUSE_GEMM_BIAS) && n->opset >= 7 &&
+        else if (matmul && (flags & KILN_FUSE_MATMUL_SUM) && matmul_sum_ok(n) && same &&
+                 g->tensors[n->inputs[0]].rank >= 2 && g->tensors[n->inputs[1]].rank >= 2)
+            add_kind = ADD_SUM;
+        else if (gemm && plain && (flags & KILN_FUSE_GEMM_BIAS) && n->opset >= 7 &&
                  (n->input_count < 3 || n->inputs[2] < 0) && ty->rank == 2 && ty->dims[1] > 0 &&
                  is_row_bias(g, other, ty->dims[1], 2))
             add_kind = ADD_GEMM_C;

@@ -45,14 +45,18 @@ enum {
     KILN_FUSE_CONV_ACTIVATION = 1u << 8,     /* kernel attrs: Conv/ConvTranspose + activation */
     KILN_FUSE_CONV_SUM = 1u << 9,            /* kernel attrs: Conv + residual Add */
     KILN_FUSE_GEMM_ACTIVATION = 1u << 10,    /* kernel attrs: Gemm/MatMul + activation */
-    KILN_FUSE_MATMUL_BIAS = 1u << 11         /* kernel attrs: MatMul + Add(1-D bias) */
+    KILN_FUSE_MATMUL_BIAS = 1u << 11,        /* kernel attrs: MatMul + Add(1-D bias) */
+    KILN_FUSE_MATMUL_SUM = 1u << 12,         /* kernel attrs: MatMul + residual Add */
+    KILN_FUSE_MATMUL_SCALE = 1u << 13,       /* kernel attrs: MatMul + Div / Mul by a scalar */
+    KILN_FUSE_MATMUL_TRANSPOSE = 1u << 14    /* kernel attrs: Transposes into MatMul strides */
 };
 #define KILN_FUSE_PORTABLE                                                                    \
     (KILN_FUSE_ELIMINATE_IDENTITY | KILN_FUSE_ELIMINATE_RESHAPE | KILN_FUSE_ELIMINATE_TRANSPOSE | \
      KILN_FUSE_BATCHNORM | KILN_FUSE_GELU | KILN_FUSE_LAYERNORM | KILN_FUSE_GEMM_BIAS)
 #define KILN_FUSE_KERNEL_ATTRS                                                                \
     (KILN_FUSE_CONV_ACTIVATION | KILN_FUSE_CONV_SUM | KILN_FUSE_GEMM_ACTIVATION |              \
-     KILN_FUSE_MATMUL_BIAS)
+     KILN_FUSE_MATMUL_BIAS | KILN_FUSE_MATMUL_SUM | KILN_FUSE_MATMUL_SCALE |                  \
+     KILN_FUSE_MATMUL_TRANSPOSE)
 #define KILN_FUSE_ALL (KILN_FUSE_PORTABLE | KILN_FUSE_KERNEL_ATTRS)
 
 typedef struct kiln_fuse_options {
@@ -87,17 +91,26 @@ kiln_status kiln_pass_recognize_gelu(kiln_graph *g, const kiln_fuse_options *o, 
 kiln_status kiln_pass_recognize_layernorm(kiln_graph *g, const kiln_fuse_options *o,
                                           int32_t *count);
 /* Conv / ConvTranspose / Gemm / MatMul + [residual or bias Add] + activation into one node
- * with the fusion contract's attributes; Gemm without C + Add(bias) into Gemm's C. */
+ * with the fusion contract's attributes; Gemm without C + Add(bias) into Gemm's C; a MatMul
+ * with its bias + the residual Add as its sum input. */
 kiln_status kiln_pass_fuse_conv_activation(kiln_graph *g, const kiln_fuse_options *o,
                                            int32_t *count);
+/* MatMul + Div / Mul by a scalar constant into the MatMul's `_kiln_scale` (attention scores
+ * divided by sqrt(d)). */
+kiln_status kiln_pass_fuse_matmul_scale(kiln_graph *g, const kiln_fuse_options *o, int32_t *count);
+/* Transposes feeding a MatMul (or fed by one) into its `_kiln_perm_a` / `_kiln_perm_b` /
+ * `_kiln_perm_y`: the MatMul reads / writes the untransposed tensor through strides. */
+kiln_status kiln_pass_fuse_matmul_transpose(kiln_graph *g, const kiln_fuse_options *o,
+                                            int32_t *count);
 
 /* Rewrites per pass, for the build's log. */
 typedef struct kiln_fuse_counts {
-    int32_t eliminated, refolded, batchnorms, gelus, layernorms, fused;
+    int32_t eliminated, refolded, batchnorms, gelus, layernorms, fused, scales, transposes;
 } kiln_fuse_counts;
 
 /* All of the above, in order: eliminate (then constant folding again when it removed
- * something and o->fixed is given), fold BatchNorm, LayerNorm, Gelu, conv/activation. */
+ * something and o->fixed is given), fold BatchNorm, LayerNorm, Gelu, MatMul scale,
+ * conv/activation, MatMul transposes. */
 kiln_status kiln_pass_fuse(kiln_graph *g, const kiln_fuse_options *o, kiln_fuse_counts *counts);
 
 #endif

@@ -307,6 +307,7 @@ kiln_status kiln_build_engine_internal(kiln_logger *logger, const kiln_graph *ne
     kiln_build_shapes shapes = {0};
     kiln_tview *at_min = NULL, *at_max = NULL;
     uint8_t *fixed = NULL;
+    int32_t shapes_views = 0; /* the tensors at_min / at_max / fixed have room for */
     kiln_status st = kiln_graph_clone(network, NULL, &e->graph);
     if (st == KILN_OK) st = kiln_build_profile(e->graph, cfg, &shapes);
     if (st == KILN_OK) {
@@ -314,6 +315,7 @@ kiln_status kiln_build_engine_internal(kiln_logger *logger, const kiln_graph *ne
         at_min = calloc(n, sizeof *at_min);
         at_max = calloc(n, sizeof *at_max);
         fixed = calloc(n, 1);
+        shapes_views = e->graph->tensor_count;
         if (!at_min || !at_max || !fixed) st = kiln_error(KILN_ERR_OUT_OF_MEMORY, "out of memory");
     }
     if (st == KILN_OK) st = kiln_build_infer(e->graph, &shapes, at_min, at_max, fixed);
@@ -321,6 +323,19 @@ kiln_status kiln_build_engine_internal(kiln_logger *logger, const kiln_graph *ne
     int32_t folded = 0, removed = 0;
     if (st == KILN_OK && !(cfg->flags >> KILN_BUILDER_FLAG_NO_OPTIMIZE & 1u))
         st = kiln_pass_fold_constants(e->graph, at_max, fixed, &folded);
+    /* Shapes again once folding turned shape arithmetic into constants (the Reshape targets
+     * PyTorch computes with Shape / Gather / Concat): the fusions compare shapes (a residual
+     * Add must have the MatMul's output shape) and need them known. Folding writes into
+     * existing tensors; should it ever add some, the first inference's views stay. */
+    for (int32_t more = folded, round = 0;
+         st == KILN_OK && more > 0 && round < 64 && e->graph->tensor_count <= shapes_views;
+         round++) {
+        /* each round lets the next Shape-derived Reshape target fold (one layer further) */
+        st = kiln_build_infer(e->graph, &shapes, at_min, at_max, fixed);
+        more = 0;
+        if (st == KILN_OK) st = kiln_pass_fold_constants(e->graph, at_max, fixed, &more);
+        folded += more;
+    }
     if (st == KILN_OK && !(cfg->flags >> KILN_BUILDER_FLAG_NO_OPTIMIZE & 1u)) {
         kiln_fuse_options fo = {kiln_fuse_default_flags(cfg->device == KILN_DEVICE_CPU), at_min,
                                 at_max, e->graph->tensor_count, fixed};
@@ -329,8 +344,10 @@ kiln_status kiln_build_engine_internal(kiln_logger *logger, const kiln_graph *ne
         folded += fc.refolded;
         kiln_logf(logger, KILN_SEVERITY_VERBOSE,
                   "fusion: %d no-op/layout nodes removed or merged, %d BatchNorms folded, "
-                  "%d LayerNorms and %d GELUs recognized, %d layers fused with Add/activation",
-                  fc.eliminated, fc.batchnorms, fc.layernorms, fc.gelus, fc.fused);
+                  "%d LayerNorms and %d GELUs recognized, %d layers fused with Add/activation, "
+                  "%d scales and %d Transposes folded into MatMuls",
+                  fc.eliminated, fc.batchnorms, fc.layernorms, fc.gelus, fc.fused, fc.scales,
+                  fc.transposes);
     }
     if (st == KILN_OK) st = kiln_pass_eliminate_dead_code(e->graph, &removed);
     int32_t casts = 0;

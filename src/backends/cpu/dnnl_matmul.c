@@ -1,8 +1,10 @@
 /*
  * MatMul and Gemm through oneDNN's matmul primitive: batched (numpy broadcasting of the
- * batch dims), transposed operands as strides, bias (MatMul's `_kiln_bias_input`, Gemm's
- * C vector), alpha as the output scale, a general Gemm C through the sum post-op, and the
- * fused activation as an eltwise post-op.
+ * batch dims), transposed operands as strides (Gemm's transA / transB, MatMul's folded
+ * Transposes `_kiln_perm_a` / `_kiln_perm_b` / `_kiln_perm_y`), bias (MatMul's
+ * `_kiln_bias_input`, Gemm's C vector), alpha / `_kiln_scale` as the output scale, a general
+ * Gemm C through the sum post-op, MatMul's `_kiln_sum_input` as a binary-add post-op reading
+ * the residual in place, and the fused activation as an eltwise post-op.
  *
  * Constant weights (B) are reordered once into the layout the primitive prefers ("any",
  * chosen single-threaded so that build time and run time agree), at build time when
@@ -50,8 +52,10 @@ static void part_free(mm_part *p) {
 /* What the primitive computes, from the node and the shapes of one run. */
 typedef struct mm_geom {
     int32_t rank;
-    dnnl_dims_t sd, ss, wd, ws, dd; /* dims and strides of src and weights; dst dims */
+    dnnl_dims_t sd, ss, wd, ws, dd, ds; /* dims and strides of src, weights and dst */
     int has_bias;
+    int has_add; /* a tensor of dst's dims (plain) added by a binary post-op */
+    int strided; /* an operand or dst in a permuted (non row-major) layout */
     dnnl_dims_t bd;
     float alpha;     /* output scale (1: none) */
     float sum_scale; /* Gemm's beta with a general C: dst is prefilled with C (0: none) */
@@ -68,7 +72,7 @@ typedef struct mm_prim {
     size_t scratch;
     void *wbuf;
     const void *wbuf_from;
-    dnnl_memory_t m_src, m_wei, m_uwei, m_bias, m_dst, m_scratch;
+    dnnl_memory_t m_src, m_wei, m_uwei, m_bias, m_dst, m_scratch, m_add;
     int omp_threads; /* the OpenMP threads prim runs with */
     int nparts;      /* > 1: the work runs as these slices on the pool (prim is then NULL) */
     mm_part part[MAX_PARTS];
@@ -79,7 +83,8 @@ static void mm_prim_free(void *p) {
     if (!c) return;
     if (c->prim) dnnl_primitive_destroy(c->prim);
     if (c->wei_reorder) dnnl_primitive_destroy(c->wei_reorder);
-    dnnl_memory_t mems[] = {c->m_src, c->m_wei, c->m_uwei, c->m_bias, c->m_dst, c->m_scratch};
+    dnnl_memory_t mems[] = {c->m_src, c->m_wei,     c->m_uwei, c->m_bias,
+                            c->m_dst, c->m_scratch, c->m_add};
     for (size_t i = 0; i < sizeof mems / sizeof mems[0]; i++)
         if (mems[i]) dnnl_memory_destroy(mems[i]);
     if (c->stream) dnnl_stream_destroy(c->stream);
@@ -101,39 +106,91 @@ static void plain_strides(int32_t rank, const dnnl_dims_t d, dnnl_dims_t s) {
     }
 }
 
-/* MatMul's geometry. B 2-D (the weights of a linear layer): A's batch dims fold into M.
- * Otherwise every operand gets the output's rank, batch dims of 1 broadcasting. */
-static int matmul_geom(const kiln_tview *a, const kiln_tview *b, const kiln_tview *y, int has_bias,
+/* Logical dims and element strides of x seen through the node's permutation `attr` (a
+ * folded Transpose: x's own strides, permuted); *has whether it has one. 0: invalid. */
+static int permuted(const kiln_node *node, const char *attr, const kiln_tview *x, int64_t *d,
+                    int64_t *st, int *has) {
+    int32_t perm[KILN_MAX_DIMS];
+    int64_t pd[KILN_MAX_DIMS], ps[KILN_MAX_DIMS], s = 1;
+    *has = kiln_nn_matmul_perm(node, attr, x->rank, perm);
+    if (*has < 0 || x->rank > KILN_MAX_DIMS) return 0;
+    for (int32_t i = x->rank - 1; i >= 0; i--) {
+        pd[i] = x->dims[i];
+        ps[i] = s;
+        s *= x->dims[i];
+    }
+    for (int32_t i = 0; i < x->rank; i++) {
+        d[i] = *has ? pd[perm[i]] : pd[i];
+        st[i] = *has ? ps[perm[i]] : ps[i];
+    }
+    return 1;
+}
+
+/* MatMul's geometry. B 2-D and A, Y row-major (a linear layer): A's batch dims fold into M.
+ * Otherwise every operand gets the product's rank, batch dims of 1 broadcasting, with the
+ * strides of the folded Transposes. */
+static int matmul_geom(const kiln_node *node, const kiln_tview *a, const kiln_tview *b,
+                       const kiln_tview *y, int has_bias, int has_add, float scale,
                        const kiln_nn_act *act, mm_geom *g) {
     memset(g, 0, sizeof *g);
-    g->alpha = 1.0f;
+    g->alpha = scale;
     g->act = *act;
     g->has_bias = has_bias;
-    int64_t k = a->dims[a->rank - 1];
-    int64_t m = a->rank >= 2 ? a->dims[a->rank - 2] : 1;
-    int64_t n = b->rank >= 2 ? b->dims[b->rank - 1] : 1;
-    if (b->rank <= 2) {
+    g->has_add = has_add;
+    int64_t ad[KILN_MAX_DIMS], as[KILN_MAX_DIMS], bd[KILN_MAX_DIMS], bs[KILN_MAX_DIMS];
+    dnnl_dims_t ys, yd = {0}; /* plain_strides takes oneDNN's (larger) dims arrays */
+    int64_t rd[KILN_MAX_DIMS], rs[KILN_MAX_DIMS];
+    int32_t py[KILN_MAX_DIMS];
+    int ha, hb, hy = kiln_nn_matmul_perm(node, "_kiln_perm_y", y->rank, py);
+    if (!permuted(node, "_kiln_perm_a", a, ad, as, &ha) ||
+        !permuted(node, "_kiln_perm_b", b, bd, bs, &hb) || hy < 0 || y->rank > KILN_MAX_DIMS)
+        return 0;
+    if ((ha && a->rank < 2) || (hb && b->rank < 2)) return 0;
+    if (hy && (a->rank < 2 || b->rank < 2 || has_bias || has_add)) return 0; /* contract */
+    for (int32_t i = 0; i < y->rank; i++) yd[i] = y->dims[i];
+    plain_strides(y->rank, yd, ys);
+    for (int32_t i = 0; i < y->rank; i++) { /* the product: y with the permutation undone */
+        rd[hy ? py[i] : i] = y->dims[i];
+        rs[hy ? py[i] : i] = ys[i];
+    }
+    g->strided = ha || hb || hy;
+    int32_t ar = a->rank, brk = b->rank;
+    int64_t k = ad[ar - 1];
+    int64_t m = ar >= 2 ? ad[ar - 2] : 1;
+    int64_t n = brk >= 2 ? bd[brk - 1] : 1;
+    if (brk <= 2 && !ha && !hy) {
         int64_t rows = kiln_nn_count(a) / (k ? k : 1);
         g->rank = 2;
         g->sd[0] = rows, g->sd[1] = k;
         g->wd[0] = k, g->wd[1] = n;
         g->dd[0] = rows, g->dd[1] = n;
+        plain_strides(2, g->sd, g->ss);
+        plain_strides(2, g->wd, g->ws);
+        if (hb) g->ws[0] = bs[0], g->ws[1] = bs[1];
+        plain_strides(2, g->dd, g->ds);
     } else {
-        int32_t br = y->rank - (a->rank >= 2) - (b->rank >= 2); /* the output's batch rank */
+        int32_t br = y->rank - (ar >= 2) - (brk >= 2); /* the output's batch rank */
         if (br + 2 > MM_MAX_RANK) return 0;
         g->rank = br + 2;
+        int64_t a_all = kiln_nn_count(a), b_all = kiln_nn_count(b);
         for (int32_t i = 0; i < br; i++) {
-            int32_t ai = i - (br - (a->rank - 2)), bi = i - (br - (b->rank - 2));
-            g->sd[i] = a->rank > 2 && ai >= 0 ? a->dims[ai] : 1;
-            g->wd[i] = bi >= 0 ? b->dims[bi] : 1;
-            g->dd[i] = y->dims[i];
+            /* a dim an operand lacks has extent 1: any stride will do */
+            int32_t ai = i - (br - (ar - 2)), bi = i - (br - (brk - 2));
+            int a_has = ar > 2 && ai >= 0, b_has = brk > 2 && bi >= 0;
+            g->sd[i] = a_has ? ad[ai] : 1, g->ss[i] = a_has ? as[ai] : a_all;
+            g->wd[i] = b_has ? bd[bi] : 1, g->ws[i] = b_has ? bs[bi] : b_all;
+            g->dd[i] = rd[i];
         }
         g->sd[br] = m, g->sd[br + 1] = k;
+        g->ss[br] = ar >= 2 ? as[ar - 2] : k, g->ss[br + 1] = as[ar - 1];
         g->wd[br] = k, g->wd[br + 1] = n;
+        g->ws[br] = brk >= 2 ? bs[brk - 2] : 1, g->ws[br + 1] = brk >= 2 ? bs[brk - 1] : 1;
         g->dd[br] = m, g->dd[br + 1] = n;
+        if (hy)
+            for (int32_t i = 0; i < g->rank; i++) g->ds[i] = rs[i];
+        else
+            plain_strides(g->rank, g->dd, g->ds);
     }
-    plain_strides(g->rank, g->sd, g->ss);
-    plain_strides(g->rank, g->wd, g->ws);
     for (int32_t i = 0; i < g->rank; i++) g->bd[i] = 1;
     g->bd[g->rank - 1] = n;
     return 1;
@@ -147,7 +204,12 @@ static dnnl_primitive_desc_t mm_pd_md(const mm_geom *g, const dnnl_memory_desc_t
     dnnl_matmul_desc_t md;
     if (dnnl_matmul_desc_init(&md, src, wei, bias, dst) != dnnl_success) return NULL;
     dnnl_primitive_attr_t attr = NULL;
-    if (!kiln_dnnl_make_attr(&g->act, g->sum_scale, &attr)) return NULL;
+    dnnl_memory_desc_t add;
+    if (g->has_add &&
+        dnnl_memory_desc_init_by_strides(&add, g->rank, dst->dims, dnnl_f32, NULL) != dnnl_success)
+        return NULL;
+    if (!kiln_dnnl_make_attr_add(&g->act, g->sum_scale, g->has_add ? &add : NULL, &attr))
+        return NULL;
     dnnl_primitive_desc_t pd = NULL;
     if (g->alpha != 1.0f &&
         dnnl_primitive_attr_set_output_scales(attr, 1, 0, &g->alpha) != dnnl_success) {
@@ -170,14 +232,13 @@ static dnnl_primitive_desc_t mm_pd_md(const mm_geom *g, const dnnl_memory_desc_t
 /* The descriptors of g (weights "any" when w_any). */
 static int mm_mds(const mm_geom *g, int w_any, dnnl_memory_desc_t *src, dnnl_memory_desc_t *wei,
                   dnnl_memory_desc_t *bias, dnnl_memory_desc_t *dst) {
-    dnnl_dims_t ds, bs;
-    plain_strides(g->rank, g->dd, ds);
+    dnnl_dims_t bs;
     plain_strides(g->rank, g->bd, bs);
     return dnnl_memory_desc_init_by_strides(src, g->rank, g->sd, dnnl_f32, g->ss) == dnnl_success &&
            (w_any ? dnnl_memory_desc_init_by_tag(wei, g->rank, g->wd, dnnl_f32, dnnl_format_tag_any)
                   : dnnl_memory_desc_init_by_strides(wei, g->rank, g->wd, dnnl_f32, g->ws)) ==
                dnnl_success &&
-           dnnl_memory_desc_init_by_strides(dst, g->rank, g->dd, dnnl_f32, ds) == dnnl_success &&
+           dnnl_memory_desc_init_by_strides(dst, g->rank, g->dd, dnnl_f32, g->ds) == dnnl_success &&
            dnnl_memory_desc_init_by_strides(bias, g->rank, g->bd, dnnl_f32, bs) == dnnl_success;
 }
 
@@ -204,6 +265,9 @@ static double mm_flops(const mm_geom *g) {
  * or the weights' layout does not allow it. */
 static void mm_split(mm_prim *c, const mm_geom *g, int want) {
     if (want > MAX_PARTS) want = MAX_PARTS;
+    /* the slices assume row-major operands and carry no residual (a rarely used mode: the
+     * whole product then runs on OpenMP) */
+    if (g->strided || g->has_add) return;
     int d = -1;
     for (int e = 0; e < g->rank; e++)
         if (g->dd[e] > 1) {
@@ -332,6 +396,11 @@ static kiln_status mm_build(int threads, const kiln_node *node, const mm_geom *g
         st = dnnl_memory_create(&c->m_scratch, &scratch_md, eng, DNNL_MEMORY_NONE);
     if (st == dnnl_success) st = dnnl_memory_create(&c->m_src, src, eng, DNNL_MEMORY_NONE);
     if (st == dnnl_success) st = dnnl_memory_create(&c->m_dst, dst, eng, DNNL_MEMORY_NONE);
+    if (st == dnnl_success && g->has_add) {
+        dnnl_memory_desc_t add;
+        st = dnnl_memory_desc_init_by_strides(&add, g->rank, g->dd, dnnl_f32, NULL);
+        if (st == dnnl_success) st = dnnl_memory_create(&c->m_add, &add, eng, DNNL_MEMORY_NONE);
+    }
     if (st == dnnl_success) st = dnnl_memory_create(&c->m_wei, &c->wei_md, eng, DNNL_MEMORY_NONE);
     if (st == dnnl_success) st = dnnl_memory_create(&c->m_uwei, &c->uwei_md, eng, DNNL_MEMORY_NONE);
     if (st == dnnl_success && !dnnl_memory_desc_equal(&c->uwei_md, &c->wei_md)) {
@@ -396,7 +465,8 @@ static void mm_run_part(void *arg, int64_t i) {
 }
 
 static kiln_status mm_execute(kiln_cpu_ctx *ctx, const kiln_node *node, mm_prim *c, const void *a,
-                              const void *w, int w_const, const void *bias, void *y) {
+                              const void *w, int w_const, const void *bias, const void *add,
+                              void *y) {
     size_t stride = 0, bytes = c->scratch;
     for (int i = 0; i < c->nparts; i++)
         if (kiln_nn_align(c->part[i].scratch) > stride) stride = kiln_nn_align(c->part[i].scratch);
@@ -426,21 +496,29 @@ static kiln_status mm_execute(kiln_cpu_ctx *ctx, const kiln_node *node, mm_prim 
     SET(c->m_wei, w);
     SET(c->m_dst, y);
     SET(c->m_scratch, cur);
-    dnnl_exec_arg_t args[5] = {{DNNL_ARG_SRC, c->m_src},
+    dnnl_exec_arg_t args[6] = {{DNNL_ARG_SRC, c->m_src},
                                {DNNL_ARG_WEIGHTS, c->m_wei},
                                {DNNL_ARG_DST, c->m_dst},
-                               {DNNL_ARG_SCRATCHPAD, c->m_scratch},
-                               {DNNL_ARG_BIAS, c->m_bias}};
-    if (bias) SET(c->m_bias, bias);
-    KILN_TRY(exec(node, c->prim, c->stream, bias ? 5 : 4, args));
+                               {DNNL_ARG_SCRATCHPAD, c->m_scratch}};
+    int n_args = 4;
+    if (bias) {
+        SET(c->m_bias, bias);
+        args[n_args++] = (dnnl_exec_arg_t){DNNL_ARG_BIAS, c->m_bias};
+    }
+    if (c->m_add) {
+        SET(c->m_add, add);
+        args[n_args++] =
+            (dnnl_exec_arg_t){DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1, c->m_add};
+    }
+    KILN_TRY(exec(node, c->prim, c->stream, n_args, args));
     dnnl_status_t st = dnnl_stream_wait(c->stream);
     return st == dnnl_success ? KILN_OK : kiln_dnnl_error(node, st, "dnnl_stream_wait");
 }
 
 /* Finds or builds the primitive for g and runs it. *handled = 0: oneDNN cannot. */
 static kiln_status mm_run(kiln_cpu_ctx *ctx, const kiln_node *node, const mm_geom *g, int prepared,
-                          int w_const, const void *a, const void *w, const void *bias, void *y,
-                          int *handled) {
+                          int w_const, const void *a, const void *w, const void *bias,
+                          const void *add, void *y, int *handled) {
     *handled = 0;
     dnnl_memory_desc_t uwei;
     if (prepared) {
@@ -476,7 +554,7 @@ static kiln_status mm_run(kiln_cpu_ctx *ctx, const kiln_node *node, const mm_geo
     }
     if (st == KILN_OK && c) {
         int previous = kiln_dnnl_threads_begin(c->omp_threads);
-        st = mm_execute(ctx, node, c, a, w, w_const, bias, y);
+        st = mm_execute(ctx, node, c, a, w, w_const, bias, add, y);
         kiln_dnnl_threads_end(previous);
         *handled = 1;
     }
@@ -499,12 +577,16 @@ kiln_status kiln_dnnl_matmul(kiln_cpu_ctx *ctx, const kiln_node *node, const kil
     kiln_nn_act act;
     KILN_TRY(kiln_nn_act_from_node(node, &act));
     int64_t n = bl->rank >= 2 ? bl->dims[bl->rank - 1] : 1;
-    const kiln_tview *bias = NULL;
+    const kiln_tview *bias = NULL, *sum = NULL;
     KILN_TRY(kiln_nn_bias_input(node, in, n_in, n, &bias));
+    KILN_TRY(kiln_nn_sum_input(node, in, n_in, y, &sum));
+    float scale = kiln_attr_float(node, "_kiln_scale", 1.0f);
+    /* oneDNN's output scale would also scale the bias: the contract scales the product only */
+    if (scale != 1.0f && bias) return KILN_OK;
     mm_geom g;
-    if (!matmul_geom(a, bl, y, bias != NULL, &act, &g)) return KILN_OK;
+    if (!matmul_geom(node, a, bl, y, bias != NULL, sum != NULL, scale, &act, &g)) return KILN_OK;
     return mm_run(ctx, node, &g, prepared, kiln_cpu_input_is_constant(ctx, 1), a->data, b->data,
-                  bias ? bias->data : NULL, y->data, handled);
+                  bias ? bias->data : NULL, sum ? sum->data : NULL, y->data, handled);
 }
 
 /* Gemm's geometry: A and B through their strides (transA / transB); C a bias vector when
@@ -522,6 +604,7 @@ static int gemm_geom(const kiln_node *node, const kiln_tview *a, const kiln_tvie
     g->wd[0] = k, g->wd[1] = n;
     g->ws[0] = tb ? 1 : n, g->ws[1] = tb ? k : 1;
     g->dd[0] = m, g->dd[1] = n;
+    plain_strides(2, g->dd, g->ds);
     g->bd[0] = 1, g->bd[1] = n;
     g->alpha = alpha;
     g->act = *act;
@@ -569,7 +652,7 @@ kiln_status kiln_dnnl_gemm(kiln_cpu_ctx *ctx, const kiln_node *node, const kiln_
             }
     }
     return mm_run(ctx, node, &g, prepared, kiln_cpu_input_is_constant(ctx, 1), a->data, b->data,
-                  g.has_bias ? c->data : NULL, y->data, handled);
+                  g.has_bias ? c->data : NULL, NULL, y->data, handled);
 }
 
 /* ------------------------------------------------------------ build time ------------ */
@@ -587,7 +670,11 @@ kiln_status kiln_dnnl_matmul_weights_md(const kiln_node *node, const kiln_tview 
         if (!gemm_geom(node, a, b, c, y, &act, &g)) return KILN_OK;
     } else {
         int has_bias = kiln_attr_int(node, "_kiln_bias_input", -1) >= 0;
-        if (b->rank != 2 || !matmul_geom(a, b, y, has_bias, &act, &g)) return KILN_OK;
+        int has_add = kiln_attr_int(node, "_kiln_sum_input", -1) >= 0;
+        float scale = kiln_attr_float(node, "_kiln_scale", 1.0f);
+        if (b->rank != 2 || (scale != 1.0f && has_bias) ||
+            !matmul_geom(node, a, b, y, has_bias, has_add, scale, &act, &g))
+            return KILN_OK;
     }
     (void)threads; /* layouts are chosen single-threaded, whatever the thread count */
     dnnl_primitive_desc_t pd = mm_pd(&g, 1);

@@ -426,10 +426,21 @@ static kiln_status matmul_call(const kiln_node *node, const kiln_tview *a, const
     return KILN_OK;
 }
 
+/* The fusion contract's MatMul attributes (docs/dev/fusion-contract.md), none of which these
+ * kernels honour yet: the CPU-only fusion passes set them, so a node carrying one is
+ * refused rather than run wrong. */
+static int has_cpu_fusion(const kiln_node *node) {
+    static const char *const attrs[] = {"_kiln_activation", "_kiln_bias_input", "_kiln_sum_input",
+                                        "_kiln_scale",      "_kiln_perm_a",     "_kiln_perm_b",
+                                        "_kiln_perm_y"};
+    for (size_t i = 0; i < sizeof attrs / sizeof attrs[0]; i++)
+        if (kiln_node_attr(node, attrs[i])) return 1;
+    return 0;
+}
+
 int kiln_cuda_matmul_supports(const kiln_node *node, const kiln_tview *in, int32_t n_in,
                               const kiln_tview *out, int32_t n_out) {
-    (void)node;
-    if (n_in < 2 || n_out < 1) return 0;
+    if (n_in < 2 || n_out < 1 || has_cpu_fusion(node)) return 0;
     kiln_dtype dt = in[0].dtype;
     return kiln_cuda_nn_float(dt) && in[1].dtype == dt && out[0].dtype == dt && in[0].rank >= 1 &&
            in[1].rank >= 1;
