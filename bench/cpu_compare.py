@@ -8,7 +8,7 @@ into a cache folder when missing), in one run, on the same machine, inputs and t
              its own process; the outputs are compared: max |kiln - ort| and that divided
              by max |ort| (the relative error), against a tolerance of 1e-3 for float32.
   memory     the peak resident set of each of those two processes (load + one run), read
-             with wait4(). Each includes a fixed baseline, printed apart: for ORT the
+             with GNU time (/usr/bin/time; wait4() where it is missing). Each includes a fixed baseline, printed apart: for ORT the
              Python interpreter and the numpy/onnxruntime imports, for kiln the process
              with its shared libraries (`kiln version`; a CUDA build links cuBLASLt/cuDNN).
   latency    kiln: `kiln bench MODEL --threads T --batch 1 --warmup W --duration S`;
@@ -91,8 +91,20 @@ def load_inputs(folder, names):
 
 # ---------------------------------------------------------------------------- helpers
 
+GNU_TIME = "/usr/bin/time"
+RSS_TAG = "cpu_compare peak RSS KiB:"
+
+
 def run_measured(cmd, env=None, timeout=None):
-    """Runs cmd; returns (rc, stdout, stderr, peak RSS in MiB of that process, seconds)."""
+    """Runs cmd; returns (rc, stdout, stderr, peak RSS in MiB of that process, seconds).
+
+    The peak comes from GNU time where installed: a process forked from this (large)
+    Python process and exec'd inherits its high-water mark in wait4's ru_maxrss (Linux
+    keeps the larger of the two across exec), which would put a floor of this script's
+    own size under every figure. GNU time forks the command from a small process."""
+    use_time = os.access(GNU_TIME, os.X_OK)
+    if use_time:
+        cmd = [GNU_TIME, "-f", RSS_TAG + " %M"] + list(cmd)
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         t0 = time.perf_counter()
         p = subprocess.Popen(cmd, stdout=out, stderr=err, env=env)
@@ -110,8 +122,16 @@ def run_measured(cmd, env=None, timeout=None):
         wall = time.perf_counter() - t0
         out.seek(0)
         err.seek(0)
-        return (p.returncode, out.read().decode(errors="replace"), err.read().decode(errors="replace"),
-                ru.ru_maxrss / 1024.0, wall)
+        text = err.read().decode(errors="replace")
+        rss = ru.ru_maxrss / 1024.0
+        if use_time:
+            lines = text.splitlines()
+            tagged = [l for l in lines if l.startswith(RSS_TAG)]
+            if tagged:
+                rss = int(tagged[-1].split(":")[1]) / 1024.0
+            text = "\n".join(l for l in lines if not l.startswith(RSS_TAG) and
+                             not l.startswith("Command exited with non-zero status"))
+        return (p.returncode, out.read().decode(errors="replace"), text, rss, wall)
 
 
 def stats(lat_ms):
