@@ -129,10 +129,37 @@ kiln_status kiln_nn_plain_weights(kiln_cpu_ctx *ctx, const kiln_node *node, cons
 
 /* ------------------------------------------------------------ channel blocking ------ */
 
+/* Channels-last <-> plain for float32: per image, a (C x S) <-> (S x C) transpose in tiles
+ * (the element-wise loop below strides through memory a whole plane per element). */
+static void transpose_f32(const void *src, void *dst, int64_t n, int64_t c, int64_t sp, int threads,
+                          int to_last) {
+    enum { T = 32 };
+    int64_t ct = (c + T - 1) / T, st = (sp + T - 1) / T, units = n * ct * st;
+    int par = threads > 1 && units > 1 && n * c * sp > (1 << 15);
+    KILN_NN_PRAGMA(omp parallel for num_threads(threads) if (par) schedule(static))
+    for (int64_t u = 0; u < units; u++) {
+        int64_t b = u / (ct * st), c0 = (u / st) % ct * T, s0 = u % st * T;
+        int64_t c1 = c0 + T < c ? c0 + T : c, s1 = s0 + T < sp ? s0 + T : sp;
+        const float *x = (const float *)src + b * c * sp;
+        float *y = (float *)dst + b * c * sp;
+        for (int64_t i = c0; i < c1; i++)
+            for (int64_t p = s0; p < s1; p++) {
+                if (to_last)
+                    y[p * c + i] = x[i * sp + p];
+                else
+                    y[i * sp + p] = x[p * c + i];
+            }
+    }
+}
+
 static void blocking(const void *src, void *dst, size_t esize, int32_t rank, const int64_t *dims,
                      int64_t block, int threads, int to_blocked) {
     int64_t n = dims[0], c = dims[1], sp = 1;
     for (int32_t d = 2; d < rank; d++) sp *= dims[d];
+    if (block == c && c > 1 && n > 0 && esize == sizeof(float)) { /* channels-last */
+        transpose_f32(src, dst, n, c, sp, threads, to_blocked);
+        return;
+    }
     int64_t cb = c / block, units = n * cb;
     int par = threads > 1 && units > 1 && n * c * sp > (1 << 15);
     KILN_NN_PRAGMA(omp parallel for num_threads(threads) if (par) schedule(static))
@@ -184,6 +211,7 @@ kiln_status kiln_nn_run_unblocked(kiln_cpu_ctx *ctx, const kiln_node *node, kiln
     for (int k = 0; k < 2 && st == KILN_OK; k++) {
         if (!blk[k] || idx[k] < 0 || idx[k] >= n_in) continue;
         kiln_tview *t = &v[idx[k]];
+        if (blk[k] == KILN_NN_NHWC && t->rank >= 3) blk[k] = t->dims[1];
         if (!blockable(t, blk[k])) {
             st = kiln_node_error(KILN_ERR_INVALID_ARGUMENT, node,
                                  "input %d is marked channel-blocked by %lld but cannot be", idx[k],
@@ -201,6 +229,7 @@ kiln_status kiln_nn_run_unblocked(kiln_cpu_ctx *ctx, const kiln_node *node, kiln
     }
     kiln_tview *outs = out;
     kiln_tview *local = NULL;
+    if (out_block == KILN_NN_NHWC && n_out > 0 && out[0].rank >= 3) out_block = out[0].dims[1];
     if (st == KILN_OK && out_block) {
         if (!blockable(&out[0], out_block)) {
             st = kiln_node_error(KILN_ERR_INVALID_ARGUMENT, node,
@@ -389,6 +418,11 @@ dnnl_status_t kiln_dnnl_md(dnnl_memory_desc_t *md, int32_t rank, const int64_t *
         tag = rank == 3   ? dnnl_aBc8b
               : rank == 4 ? dnnl_aBcd8b
               : rank == 5 ? dnnl_aBcde8b
+                          : dnnl_format_tag_undef;
+    } else if (block == KILN_NN_NHWC) {
+        tag = rank == 3   ? dnnl_acb
+              : rank == 4 ? dnnl_acdb
+              : rank == 5 ? dnnl_acdeb
                           : dnnl_format_tag_undef;
     } else if (block != 0) {
         tag = dnnl_format_tag_undef;

@@ -19,10 +19,13 @@
  * context, and runs the reference kernel.
  *
  * Blocked activations. Between oneDNN nodes, activations may stay in oneDNN's channel-
- * blocked layout (nChw8c / nChw16c: the size of NCHW when C is a multiple of the block).
- * `_kiln_dnnl_in_block` / `_kiln_dnnl_out_block` / `_kiln_dnnl_sum_block` (int, the block size) on
- * a node say which of its input 0, output 0 and sum input are blocked; every kernel that honours
- * them also runs without oneDNN (the reference kernels convert).
+ * blocked layout (nChw8c / nChw16c: the size of NCHW when C is a multiple of the block), or
+ * channels-last (NHWC, any C: the size of NCHW too; oneDNN's blocked kernels would pad C to
+ * the block, so a tensor whose C is not a multiple of it can only stay out of NCHW this way).
+ * `_kiln_dnnl_in_block` / `_kiln_dnnl_out_block` / `_kiln_dnnl_sum_block` (int, the block size,
+ * or KILN_NN_NHWC for channels-last) on a node say which of its input 0, output 0 and sum input
+ * are not plain; every kernel that honours them also runs without oneDNN (the reference
+ * kernels convert: channels-last is a blocking whose block is all of C).
  */
 #ifndef KILN_CPU_DNNL_COMMON_H
 #define KILN_CPU_DNNL_COMMON_H
@@ -46,7 +49,17 @@ kiln_status kiln_nn_unpack_layout(const kiln_node *node, const int64_t *layout, 
                                   const float *blob, size_t blob_bytes, float *plain,
                                   int64_t count);
 
-/* The channel block of input 0 / output 0 / the sum input (0: plain NCHW). */
+/* The block value that says channels-last (NHWC, NWC, NDHWC). */
+#define KILN_NN_NHWC (-1)
+
+/* The block of a tensor with `channels` channels in the layout `block` says (channels-last
+ * is one block of all of them). */
+static inline int64_t kiln_nn_block_size(int64_t block, int64_t channels) {
+    return block == KILN_NN_NHWC ? channels : block;
+}
+
+/* The channel block of input 0 / output 0 / the sum input (0: plain NCHW; KILN_NN_NHWC:
+ * channels-last). */
 static inline int64_t kiln_nn_in_block(const kiln_node *node) {
     return kiln_attr_int(node, "_kiln_dnnl_in_block", 0);
 }
@@ -58,7 +71,7 @@ static inline int64_t kiln_nn_sum_block(const kiln_node *node) {
 }
 
 /* Channel-blocked <-> plain for an (N, C, spatial...) tensor of esize-byte elements, C a
- * multiple of block. */
+ * multiple of block (block C: channels-last). */
 void kiln_nn_unblock(const void *src, void *dst, size_t esize, int32_t rank, const int64_t *dims,
                      int64_t block, int threads);
 void kiln_nn_block(const void *src, void *dst, size_t esize, int32_t rank, const int64_t *dims,
@@ -143,8 +156,8 @@ int kiln_dnnl_make_attr(const kiln_nn_act *act, float sum_scale, dnnl_primitive_
 int kiln_dnnl_make_attr_add(const kiln_nn_act *act, float sum_scale,
                             const dnnl_memory_desc_t *add_md, dnnl_primitive_attr_t *out);
 
-/* A memory descriptor of dims in a plain row-major layout, or channel-blocked (block > 0,
- * ranks 3-5). */
+/* A memory descriptor of dims in a plain row-major layout, channel-blocked (block 8 or 16,
+ * ranks 3-5) or channels-last (block KILN_NN_NHWC, ranks 3-5). */
 dnnl_status_t kiln_dnnl_md(dnnl_memory_desc_t *md, int32_t rank, const int64_t *dims,
                            int64_t block);
 

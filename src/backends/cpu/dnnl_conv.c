@@ -32,7 +32,6 @@
 
 enum { MAX_SP = 3, MAX_PARTS = 8 };
 
-
 /* One slice of the output channels (or groups): its own primitive, stream and memories;
  * src/weights/bias/dst (and the sum prefill) sit at these byte offsets of the full ones. */
 typedef struct conv_part {
@@ -413,7 +412,8 @@ static kiln_status conv_build(int threads, const kiln_node *node, const kiln_tvi
         }
     }
     if (st == dnnl_success && threads > 1 && !wino && kiln_dnnl_use_pool() && g.xd[0] == 1 &&
-        flops >= kiln_dnnl_split_min_flops() && !c->src_reorder && !c->dst_reorder && !c->sum_reorder)
+        flops >= kiln_dnnl_split_min_flops() && !c->src_reorder && !c->dst_reorder &&
+        !c->sum_reorder)
         conv_split(c, &g, has_bias, has_sum, act, threads);
     c->omp_threads = 1;
     if (st == dnnl_success && wino) { /* pd already is the one that runs */
@@ -427,9 +427,27 @@ static kiln_status conv_build(int threads, const kiln_node *node, const kiln_tvi
         int omp = kiln_dnnl_threads_for(threads, flops);
         dnnl_primitive_desc_t run_pd = NULL;
         int previous = kiln_dnnl_threads_begin(omp);
-        if (omp > 1 || c->sum_binary) /* the layouts chosen above, this many threads */
+        /* the layouts chosen above, this many threads; never oneDNN's reference kernel,
+         * which is all that may accept a weight layout chosen for one thread (brgconv's
+         * depends on the thread count): then the weights' layout is left to this
+         * descriptor, and they are reordered once into it */
+        if (omp > 1 || c->sum_binary)
             run_pd = conv_pd_md(&g, &c->src_md, &c->wei_md, has_bias ? &bias_md : NULL, &c->dst_md,
-                                act, has_sum, c->sum_binary ? &c->dst_md : NULL, 0);
+                                act, has_sum, c->sum_binary ? &c->dst_md : NULL, 1);
+        if (!run_pd && omp > 1) {
+            dnnl_memory_desc_t wany;
+            dnnl_dims_t wdims;
+            for (int32_t i = 0; i < g.wrank; i++) wdims[i] = g.wd[i];
+            if (dnnl_memory_desc_init_by_tag(&wany, g.wrank, wdims, dnnl_f32,
+                                             dnnl_format_tag_any) == dnnl_success)
+                run_pd = conv_pd_md(&g, &c->src_md, &wany, has_bias ? &bias_md : NULL, &c->dst_md,
+                                    act, has_sum, c->sum_binary ? &c->dst_md : NULL, 1);
+            if (run_pd) {
+                c->wei_md = *dnnl_primitive_desc_query_md(run_pd, dnnl_query_weights_md, 0);
+                if (c->wei_reorder) dnnl_primitive_destroy(c->wei_reorder);
+                st = make_reorder(&c->uwei_md, &c->wei_md, &c->wei_reorder);
+            }
+        }
         if (run_pd)
             c->omp_threads = omp;
         else
@@ -437,7 +455,7 @@ static kiln_status conv_build(int threads, const kiln_node *node, const kiln_tvi
         dnnl_primitive_desc_t use = run_pd ? run_pd : pd;
         c->scratch = dnnl_memory_desc_get_size(
             dnnl_primitive_desc_query_md(use, dnnl_query_scratchpad_md, 0));
-        st = dnnl_primitive_create(&c->prim, use);
+        if (st == dnnl_success) st = dnnl_primitive_create(&c->prim, use);
         kiln_dnnl_threads_end(previous);
         if (run_pd) dnnl_primitive_desc_destroy(run_pd);
     }

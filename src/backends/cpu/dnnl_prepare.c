@@ -191,10 +191,17 @@ static int is_pool(kiln_op op) {
            op == KILN_OP_GlobalMaxPool;
 }
 
-/* A float32 4-D tensor of static shape whose channels split into blocks. */
+/* A float32 4-D tensor of static shape whose channels split into blocks (any channel
+ * count for channels-last). */
 static int blockable_view(const kiln_tview *v, int64_t block) {
-    return v->dtype == KILN_DTYPE_FLOAT32 && v->rank == 4 && static_shape(v) &&
-           v->dims[1] % block == 0;
+    return v->dtype == KILN_DTYPE_FLOAT32 && v->rank == 4 && static_shape(v) && v->dims[1] > 0 &&
+           (block == KILN_NN_NHWC || v->dims[1] % block == 0);
+}
+
+/* The layout a tensor of view v would take under `block`: the block itself where the
+ * channels allow it, else plain (0). */
+static int64_t layout_of(const kiln_tview *v, int64_t block) {
+    return blockable_view(v, block) ? block : 0;
 }
 
 /* Whether node i can read its input 0 / write its output 0 channel-blocked, with oneDNN
@@ -210,7 +217,7 @@ static int block_capable(const kiln_graph *g, int32_t i, const kiln_tview *views
     const kiln_tview *x = &views[n->inputs[0]], *y = &views[n->outputs[0]];
     if (x->dtype != KILN_DTYPE_FLOAT32 || x->rank != 4 || !static_shape(x) || !static_shape(y))
         return 0;
-    int64_t ib = x->dims[1] % block == 0 ? block : 0, ob = y->dims[1] % block == 0 ? block : 0;
+    int64_t ib = layout_of(x, block), ob = layout_of(y, block);
     if (!ib && !ob) return 0;
     if (is_pool(n->op)) return ib && ob && kiln_dnnl_pool_fast(n, x, y, ib, ob, threads);
     if (n->input_count < 2 || n->inputs[1] < 0) return 0;
@@ -231,36 +238,27 @@ static void mark_outer_read(void *user, int32_t tensor) {
 }
 
 /*
- * Keeps activations in oneDNN's channel-blocked layout between nodes that all run through
- * oneDNN, so that no reorder runs between consecutive convolutions: a tensor is stored
- * blocked when its producer and every reader can take it so (as input 0, or as a Conv's
- * sum input), its channels are a multiple of the block, and nothing else sees it (not a
- * graph output, not read by a subgraph). The nodes record it in _kiln_dnnl_*_block.
+ * Which tensors may stay in layout `block` (a channel block, or KILN_NN_NHWC) between nodes
+ * that all run through oneDNN, so that no reorder runs between consecutive convolutions: a
+ * tensor qualifies (ok[t] = 1) when its producer and every reader can take it so (as input
+ * 0, or as a Conv's sum input), its channels allow the layout, and nothing else sees it (not
+ * a graph output, not read by a subgraph). cap[i]: node i can.
  */
-static kiln_status plan_blocking(kiln_engine *e, const kiln_tview *views, int threads,
-                                 int32_t *blocked_count) {
-    kiln_graph *g = e->graph;
-    *blocked_count = 0;
-    int64_t block = kiln_dnnl_preferred_block();
-    if (!block) return KILN_OK;
-    size_t nt = (size_t)g->tensor_count + 1, nn = (size_t)g->node_count + 1;
-    uint8_t *cap = calloc(nn, 1), *outer = calloc(nt, 1), *ok = calloc(nt, 1);
-    kiln_status st =
-        cap && outer && ok ? KILN_OK : kiln_error(KILN_ERR_OUT_OF_MEMORY, "out of memory");
-    for (int32_t i = 0; st == KILN_OK && i < g->node_count; i++) {
+static void find_blocking(const kiln_graph *g, const kiln_tview *views, int threads, int64_t block,
+                          const uint8_t *outer, uint8_t *cap, uint8_t *ok) {
+    for (int32_t i = 0; i < g->node_count; i++)
         cap[i] = (uint8_t)block_capable(g, i, views, block, threads);
-        kiln_node_outer_reads(&g->nodes[i], g, mark_outer_read, outer);
-    }
+    memset(ok, 0, (size_t)g->tensor_count + 1);
     /* candidates: output 0 of a capable node */
-    for (int32_t i = 0; st == KILN_OK && i < g->node_count; i++) {
+    for (int32_t i = 0; i < g->node_count; i++) {
         const kiln_node *n = &g->nodes[i];
         if (!cap[i]) continue;
         int32_t t = n->outputs[0];
         ok[t] = (uint8_t)(blockable_view(&views[t], block) && !outer[t]);
     }
-    for (int32_t i = 0; i < g->output_count && st == KILN_OK; i++) ok[g->outputs[i]] = 0;
+    for (int32_t i = 0; i < g->output_count; i++) ok[g->outputs[i]] = 0;
     /* every reader must take it blocked */
-    for (int32_t i = 0; st == KILN_OK && i < g->node_count; i++) {
+    for (int32_t i = 0; i < g->node_count; i++) {
         const kiln_node *n = &g->nodes[i];
         int64_t sum_index = n->op == KILN_OP_Conv ? kiln_attr_int(n, "_kiln_sum_input", -1) : -1;
         for (int32_t k = 0; k < n->input_count; k++) {
@@ -270,6 +268,53 @@ static kiln_status plan_blocking(kiln_engine *e, const kiln_tview *views, int th
             if (k == 0 && !blockable_view(&views[t], block)) ok[t] = 0;
         }
     }
+}
+
+/* Tensors find_blocking would take in the preferred block but for their channel count:
+ * those left plain between oneDNN nodes (each costs reorders at every node touching it). */
+static int32_t left_plain(const kiln_graph *g, const kiln_tview *views, int64_t block,
+                          const uint8_t *ok, const uint8_t *ok_any) {
+    int32_t n = 0;
+    for (int32_t t = 0; t < g->tensor_count; t++)
+        if (!ok[t] && ok_any[t] && !blockable_view(&views[t], block)) n++;
+    return n;
+}
+
+/*
+ * The layout of activations between oneDNN nodes: the channel block oneDNN's kernels prefer
+ * where every such tensor's channels are a multiple of it; else (MobileNetV2's 24-channel
+ * stage) channels-last for all of them, as oneDNN has no fast kernel that mixes the two
+ * (a blocked input and a channels-last output run its reference kernel) and a plain tensor
+ * costs a reorder at each node touching it (a third of that stage's time). Environment:
+ * KILN_DNNL_LAYOUT=blocked or nhwc forces one. The nodes record it in _kiln_dnnl_*_block.
+ */
+static kiln_status plan_blocking(kiln_engine *e, const kiln_tview *views, int threads,
+                                 int32_t *blocked_count) {
+    kiln_graph *g = e->graph;
+    *blocked_count = 0;
+    int64_t block = kiln_dnnl_preferred_block();
+    if (!block) return KILN_OK;
+    const char *env = getenv("KILN_DNNL_LAYOUT");
+    int mode = env && !strcmp(env, "blocked") ? 1 : env && !strcmp(env, "nhwc") ? 2 : 0;
+    size_t nt = (size_t)g->tensor_count + 1, nn = (size_t)g->node_count + 1;
+    uint8_t *cap = calloc(nn, 1), *outer = calloc(nt, 1), *ok = calloc(nt, 1);
+    uint8_t *cap2 = calloc(nn, 1), *ok2 = calloc(nt, 1);
+    if (!cap || !outer || !ok || !cap2 || !ok2) {
+        free(cap), free(outer), free(ok), free(cap2), free(ok2);
+        return kiln_error(KILN_ERR_OUT_OF_MEMORY, "out of memory");
+    }
+    for (int32_t i = 0; i < g->node_count; i++)
+        kiln_node_outer_reads(&g->nodes[i], g, mark_outer_read, outer);
+    if (mode != 2) find_blocking(g, views, threads, block, outer, cap, ok);
+    if (mode != 1) {
+        find_blocking(g, views, threads, KILN_NN_NHWC, outer, cap2, ok2);
+        if (mode == 2 || left_plain(g, views, block, ok, ok2) > 0) {
+            block = KILN_NN_NHWC;
+            memcpy(cap, cap2, nn);
+            memcpy(ok, ok2, nt);
+        }
+    }
+    kiln_status st = KILN_OK;
     for (int32_t i = 0; st == KILN_OK && i < g->node_count; i++) {
         const kiln_node *n = &g->nodes[i];
         int64_t sum_index = n->op == KILN_OP_Conv ? kiln_attr_int(n, "_kiln_sum_input", -1) : -1;
@@ -287,9 +332,7 @@ static kiln_status plan_blocking(kiln_engine *e, const kiln_tview *views, int th
             n->inputs[sum_index] >= 0 && ok[n->inputs[sum_index]])
             st = set_int(g, i, "_kiln_dnnl_sum_block", block);
     }
-    free(cap);
-    free(outer);
-    free(ok);
+    free(cap), free(outer), free(ok), free(cap2), free(ok2);
     return st;
 }
 
