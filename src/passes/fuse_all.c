@@ -3,8 +3,9 @@
  * meet across Identity / Dropout), then BatchNorm folding (before the activation fusion
  * takes the layer), the recognizers (whose Gelu the activation fusion then absorbs), the
  * MatMul scale (before the Add fusions: a Div between MatMul and Add hides the Add), the
- * layer + [Add] + activation fusion, and last the MatMul transposes (after the epilogue is
- * known: `_kiln_perm_y` is only folded into a MatMul without bias or sum).
+ * layer + [Add] + activation fusion, the MatMul transposes (after the epilogue is known:
+ * `_kiln_perm_y` is only folded into a MatMul without bias or sum), and last the Softmax
+ * mask (an Add of the scores' full shape went to the MatMul's sum input before).
  */
 #include "passes/fuse_common.h"
 
@@ -28,7 +29,7 @@ static int refold_safe(const kiln_graph *g, const kiln_fuse_options *o) {
 }
 
 kiln_status kiln_pass_fuse(kiln_graph *g, const kiln_fuse_options *o, kiln_fuse_counts *counts) {
-    kiln_fuse_counts c = {0, 0, 0, 0, 0, 0, 0, 0};
+    kiln_fuse_counts c = {0};
     kiln_status st = kiln_pass_eliminate_redundant(g, o, &c.eliminated);
     if (st == KILN_OK && c.eliminated && o && o->at_max && o->fixed && refold_safe(g, o))
         st = kiln_pass_fold_constants(g, o->at_max, o->fixed, &c.refolded);
@@ -38,6 +39,7 @@ kiln_status kiln_pass_fuse(kiln_graph *g, const kiln_fuse_options *o, kiln_fuse_
     if (st == KILN_OK) st = kiln_pass_fuse_matmul_scale(g, o, &c.scales);
     if (st == KILN_OK) st = kiln_pass_fuse_conv_activation(g, o, &c.fused);
     if (st == KILN_OK) st = kiln_pass_fuse_matmul_transpose(g, o, &c.transposes);
+    if (st == KILN_OK) st = kiln_pass_fuse_softmax_add(g, o, &c.softmax_adds);
     if (counts) *counts = c;
     return st;
 }

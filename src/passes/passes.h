@@ -48,7 +48,8 @@ enum {
     KILN_FUSE_MATMUL_BIAS = 1u << 11,        /* kernel attrs: MatMul + Add(1-D bias) */
     KILN_FUSE_MATMUL_SUM = 1u << 12,         /* kernel attrs: MatMul + residual Add */
     KILN_FUSE_MATMUL_SCALE = 1u << 13,       /* kernel attrs: MatMul + Div / Mul by a scalar */
-    KILN_FUSE_MATMUL_TRANSPOSE = 1u << 14    /* kernel attrs: Transposes into MatMul strides */
+    KILN_FUSE_MATMUL_TRANSPOSE = 1u << 14,   /* kernel attrs: Transposes into MatMul strides */
+    KILN_FUSE_SOFTMAX_ADD = 1u << 15         /* kernel attrs: Add(x, mask) into Softmax */
 };
 #define KILN_FUSE_PORTABLE                                                                    \
     (KILN_FUSE_ELIMINATE_IDENTITY | KILN_FUSE_ELIMINATE_RESHAPE | KILN_FUSE_ELIMINATE_TRANSPOSE | \
@@ -56,7 +57,7 @@ enum {
 #define KILN_FUSE_KERNEL_ATTRS                                                                \
     (KILN_FUSE_CONV_ACTIVATION | KILN_FUSE_CONV_SUM | KILN_FUSE_GEMM_ACTIVATION |              \
      KILN_FUSE_MATMUL_BIAS | KILN_FUSE_MATMUL_SUM | KILN_FUSE_MATMUL_SCALE |                  \
-     KILN_FUSE_MATMUL_TRANSPOSE)
+     KILN_FUSE_MATMUL_TRANSPOSE | KILN_FUSE_SOFTMAX_ADD)
 #define KILN_FUSE_ALL (KILN_FUSE_PORTABLE | KILN_FUSE_KERNEL_ATTRS)
 
 typedef struct kiln_fuse_options {
@@ -103,14 +104,19 @@ kiln_status kiln_pass_fuse_matmul_scale(kiln_graph *g, const kiln_fuse_options *
 kiln_status kiln_pass_fuse_matmul_transpose(kiln_graph *g, const kiln_fuse_options *o,
                                             int32_t *count);
 
+/* Softmax(Add(x, m)), m broadcast to x (an attention mask) -> Softmax(x, m) with
+ * `_kiln_add_input` = 1: the mask is added as the rows are read. */
+kiln_status kiln_pass_fuse_softmax_add(kiln_graph *g, const kiln_fuse_options *o, int32_t *count);
+
 /* Rewrites per pass, for the build's log. */
 typedef struct kiln_fuse_counts {
     int32_t eliminated, refolded, batchnorms, gelus, layernorms, fused, scales, transposes;
+    int32_t softmax_adds;
 } kiln_fuse_counts;
 
 /* All of the above, in order: eliminate (then constant folding again when it removed
  * something and o->fixed is given), fold BatchNorm, LayerNorm, Gelu, MatMul scale,
- * conv/activation, MatMul transposes. */
+ * conv/activation, MatMul transposes, Softmax mask. */
 kiln_status kiln_pass_fuse(kiln_graph *g, const kiln_fuse_options *o, kiln_fuse_counts *counts);
 
 #endif

@@ -345,9 +345,9 @@ kiln_status kiln_build_engine_internal(kiln_logger *logger, const kiln_graph *ne
         kiln_logf(logger, KILN_SEVERITY_VERBOSE,
                   "fusion: %d no-op/layout nodes removed or merged, %d BatchNorms folded, "
                   "%d LayerNorms and %d GELUs recognized, %d layers fused with Add/activation, "
-                  "%d scales and %d Transposes folded into MatMuls",
+                  "%d scales and %d Transposes folded into MatMuls, %d masks into Softmax",
                   fc.eliminated, fc.batchnorms, fc.layernorms, fc.gelus, fc.fused, fc.scales,
-                  fc.transposes);
+                  fc.transposes, fc.softmax_adds);
     }
     if (st == KILN_OK) st = kiln_pass_eliminate_dead_code(e->graph, &removed);
     int32_t casts = 0;

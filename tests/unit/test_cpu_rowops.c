@@ -126,6 +126,7 @@ static const ln_case LNS[] = {
     {2, {6, 768}, -1, 1, 0.0f, 1, 0},
     {2, {6, 20}, -1, 1, 0.0f, 0, 1},
     {2, {1100, 1000}, -1, 1, 0.0f, 0, 0}, /* over KILN_NN_FAST_PAR_MIN: split over threads */
+    {2, {128, 768}, -1, 1, 0.0f, 0, 0},   /* BERT's, split too (KILN_NN_FAST_PAR_MIN 1 << 16) */
 };
 
 static void test_layernorm(void) {

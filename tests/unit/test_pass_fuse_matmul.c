@@ -5,10 +5,13 @@
  *   - MatMul + bias Add + residual Add  -> `_kiln_sum_input` (kiln_pass_fuse_conv_activation)
  *   - MatMul + Div / Mul by a scalar    -> `_kiln_scale` (kiln_pass_fuse_matmul_scale)
  *   - Transposes around a MatMul        -> `_kiln_perm_a/b/y` (kiln_pass_fuse_matmul_transpose)
+ *   - Add(scores, mask) + Softmax       -> `_kiln_add_input` (kiln_pass_fuse_softmax_add), with
+ *     the vectorized Softmax and with the scalar level forced (the reference adds the mask)
  * plus what must stay unfused (a broadcasting Add, a non-scalar Div, a Transpose read twice,
  * a permutation that moves the contiguous axis out of the matrix dims) and the flags.
  */
 #include "backends/cpu/dnnl_common.h"
+#include "backends/cpu/nn_fast.h"
 #include "test_pass_util.h"
 
 /* x [2, 6, 8] @ W [8, 8] + b, + a residual r [2, 6, 8]. */
@@ -194,6 +197,77 @@ static void test_transpose(void) {
     kiln_graph_destroy(c);
 }
 
+/* scores [2, 3, 5, n] (+ mask md, of rank mr) -> Softmax (LogSoftmax when log); `mask_first`
+ * writes Add(mask, scores); `keep` makes the Add's output a graph output too. */
+static kiln_graph *softmax_mask_graph(int64_t n, int32_t mr, const int64_t *md, int mask_first,
+                                      int keep, int log) {
+    kiln_graph *g = NULL;
+    kiln_graph_create("t", &g);
+    int64_t sd[4] = {2, 3, 5, n};
+    int32_t x = tp_input(g, "scores", 4, sd);
+    int32_t m = tp_const(g, "mask", mr, md, NULL, -3, 0);
+    int32_t a = mask_first ? tp_binary(g, "self/Add", KILN_OP_Add, m, x)
+                           : tp_binary(g, "self/Add", KILN_OP_Add, x, m);
+    int32_t y = tp_unary(g, "self/Softmax", log ? KILN_OP_LogSoftmax : KILN_OP_Softmax, 13, a);
+    if (keep) kiln_graph_add_output(g, a);
+    kiln_graph_add_output(g, y);
+    return g;
+}
+
+static void test_softmax_mask(void) {
+    /* BERT's [B, 1, 1, S] mask; a rank-1 row; a full [B, H, S, S] mask; row lengths that hit
+     * the vector tails (7, 19) and a masked row of finfo.min-like values (-3 .. 0 here) */
+    static const int64_t bert[4] = {2, 1, 1, 19}, row[1] = {7}, heads[4] = {1, 3, 1, 16};
+    static const int64_t full[4] = {2, 3, 5, 16}, col[4] = {2, 1, 5, 1};
+    /* the fast kernel (AVX-512 where the CPU has it, AVX2), then the reference path */
+    static const int levels[3] = {KILN_ISA_AUTO, KILN_ISA_AVX2, KILN_ISA_SCALAR};
+    static const char *const names[3] = {"auto", "avx2", "scalar"};
+    for (int level = 0; level < 3; level++) {
+        kiln_nn_fast_force_isa(levels[level]);
+        printf("  (Softmax ISA level %s)\n", names[level]);
+        kiln_graph *c =
+            tp_check("Add([2,1,1,19] mask) + Softmax", softmax_mask_graph(19, 4, bert, 0, 0, 0),
+                     kiln_pass_fuse_softmax_add, KILN_FUSE_ALL, 1, 1);
+        const kiln_node *n = &c->nodes[0];
+        EXPECT(n->op == KILN_OP_Softmax && kiln_attr_int(n, "_kiln_add_input", -1) == 1);
+        EXPECT_EQ_INT(n->input_count, 2);
+        EXPECT(tp_fused_name(n, 0) && !strcmp(tp_fused_name(n, 0), "self/Add"));
+        kiln_graph_destroy(c);
+        c = tp_check("Add(mask [7], scores) + Softmax", softmax_mask_graph(7, 1, row, 1, 0, 0),
+                     kiln_pass_fuse_softmax_add, KILN_FUSE_ALL, 1, 1);
+        kiln_graph_destroy(c);
+        c = tp_check("Add([1,3,1,16] mask) + Softmax", softmax_mask_graph(16, 4, heads, 0, 0, 0),
+                     kiln_pass_fuse_softmax_add, KILN_FUSE_ALL, 1, 1);
+        kiln_graph_destroy(c);
+        c = tp_check("Add(full mask) + Softmax", softmax_mask_graph(16, 4, full, 1, 0, 0),
+                     kiln_pass_fuse_softmax_add, KILN_FUSE_ALL, 1, 1);
+        kiln_graph_destroy(c);
+        /* BERT's size: 2 x 3 x 5 x 4096 > KILN_NN_FAST_PAR_MIN, rows split over threads */
+        {
+            static const int64_t wide[4] = {2, 1, 1, 4096};
+            c = tp_check("Add([2,1,1,4096] mask) + Softmax (threads)",
+                         softmax_mask_graph(4096, 4, wide, 0, 0, 0), kiln_pass_fuse_softmax_add,
+                         KILN_FUSE_ALL, 1, 1);
+            kiln_graph_destroy(c);
+        }
+        /* a mask broadcast along the row: the fast kernel leaves it to the reference */
+        c = tp_check("Add([2,1,5,1] mask) + Softmax", softmax_mask_graph(16, 4, col, 0, 0, 0),
+                     kiln_pass_fuse_softmax_add, KILN_FUSE_ALL, 1, 1);
+        kiln_graph_destroy(c);
+        /* kept: the Add's output read elsewhere, LogSoftmax, the flag off */
+        c = tp_check("Add read twice + Softmax (kept)", softmax_mask_graph(19, 4, bert, 0, 1, 0),
+                     kiln_pass_fuse_softmax_add, KILN_FUSE_ALL, 2, 0);
+        kiln_graph_destroy(c);
+        c = tp_check("Add + LogSoftmax (kept)", softmax_mask_graph(19, 4, bert, 0, 0, 1),
+                     kiln_pass_fuse_softmax_add, KILN_FUSE_ALL, 2, 0);
+        kiln_graph_destroy(c);
+        c = tp_check("Add + Softmax (flag off)", softmax_mask_graph(19, 4, bert, 0, 0, 0),
+                     kiln_pass_fuse_softmax_add, KILN_FUSE_ALL & ~KILN_FUSE_SOFTMAX_ADD, 2, 0);
+        kiln_graph_destroy(c);
+    }
+    kiln_nn_fast_force_isa(KILN_ISA_AUTO);
+}
+
 int main(void) {
     /* every case twice: oneDNN's kernels (where built), then the reference kernels alone */
     for (int pass = 0; pass < 1 + kiln_nn_have_dnnl(); pass++) {
@@ -202,6 +276,7 @@ int main(void) {
         test_residual();
         test_scale();
         test_transpose();
+        test_softmax_mask();
     }
     TEST_MAIN_END();
 }

@@ -11,13 +11,18 @@
 
 /*
  * Fewer elements than this run on one thread. These kernels take ~0.2 ns an element on
- * one core (BERT's 128 x 768 LayerNormalization ~20 us, its 12 x 128 x 128 Softmax ~85 us),
- * so a second thread saves little, while waking it costs a few us on an idle machine and
- * up to ~100 us on a loaded one: on this 2-core machine, shared, BERT's 25 LayerNorms took
- * 1.0-1.4 ms a run on one thread against 3.4-17 ms on two (and Softmax 1.2-2.3 against
- * 2.2-3.6 ms).
+ * one core (BERT's 128 x 768 LayerNormalization ~20 us, its 12 x 128 x 128 Softmax ~85 us)
+ * against a few us to fork an OpenMP team that the MatMuls around them keep awake. What
+ * decides is where the data lives: a MatMul on two threads leaves each half of its output
+ * in its own core's cache, and a one-thread Softmax then pulls half its input across -- and
+ * leaves all of P in one core for the P.V MatMul that reads it on both. BERT-base, seq 128,
+ * 2 threads, per run (min over interleaved runs, this shared Sapphire Rapids machine):
+ * Softmax 1.37 -> 0.71 ms, LayerNorm 0.80 -> 0.60 ms, P.V MatMul 1.90 -> 1.20 ms, the run
+ * 90.0 -> 85.6-88 ms median. (At 1M elements, the earlier threshold, both ran on one.)
  */
-#define KILN_NN_FAST_PAR_MIN (1 << 20)
+#define KILN_NN_FAST_PAR_MIN (1 << 16)
+/* KILN_NN_FAST_PAR_MIN, or the environment's KILN_NN_FAST_PAR_MIN (for A/B runs). */
+int64_t kiln_nn_fast_par_min(void);
 
 /* The instruction set the fast paths use: KILN_ISA_AUTO (the best the CPU has, the
  * default) or, for tests, a lower one forced; a level the CPU lacks falls back to auto. */
@@ -32,8 +37,10 @@ int kiln_nn_layernorm_fast(kiln_cpu_ctx *ctx, const kiln_node *node, const kiln_
                            int32_t n_in, kiln_tview *out, int32_t n_out);
 
 /* Softmax over contiguous rows (last axis; from `axis` on before opset 13), float32; the
- * AVX-512 / AVX2 levels only, scalar is left to the reference (nn_softmax_fast.c). */
+ * AVX-512 / AVX2 levels only, scalar is left to the reference (nn_softmax_fast.c). m: the
+ * fused `_kiln_add_input` added first (NULL: none); taken when it holds whole rows of the
+ * last axis, broadcast over the leading dims. */
 int kiln_nn_softmax_fast(kiln_cpu_ctx *ctx, const kiln_node *node, const kiln_tview *x,
-                         kiln_tview *y);
+                         const kiln_tview *m, kiln_tview *y);
 
 #endif

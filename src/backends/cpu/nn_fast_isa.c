@@ -1,4 +1,6 @@
 /* Which instruction set the vectorized fast paths (nn_fast.h) use. */
+#include <stdlib.h>
+
 #include "backends/cpu/nn_fast.h"
 
 static int kiln_fast_forced = KILN_ISA_AUTO;
@@ -18,4 +20,14 @@ void kiln_nn_fast_force_isa(int isa) {
 int kiln_nn_fast_isa(void) {
     int best = kiln_fast_best();
     return kiln_fast_forced >= KILN_ISA_SCALAR && kiln_fast_forced < best ? kiln_fast_forced : best;
+}
+
+int64_t kiln_nn_fast_par_min(void) {
+    static int64_t min = -1; /* racy first reads all store the same value */
+    if (min < 0) {
+        const char *v = getenv("KILN_NN_FAST_PAR_MIN");
+        long long n = v ? strtoll(v, NULL, 10) : -1;
+        min = n >= 0 ? (int64_t)n : KILN_NN_FAST_PAR_MIN;
+    }
+    return min;
 }

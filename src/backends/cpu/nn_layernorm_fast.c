@@ -156,7 +156,7 @@ int kiln_nn_layernorm_fast(kiln_cpu_ctx *ctx, const kiln_node *node, const kiln_
     float *yf = out[0].data;
     ln_row_fn row = ln_pick();
     int threads = kiln_cpu_threads(ctx);
-    int par = threads > 1 && rows > 1 && rows * cols > KILN_NN_FAST_PAR_MIN;
+    int par = threads > 1 && rows > 1 && rows * cols > kiln_nn_fast_par_min();
     (void)par;
     KILN_NN_PRAGMA(omp parallel for num_threads(threads) if (par) schedule(static))
     for (int64_t r = 0; r < rows; r++) row(xf + r * cols, yf + r * cols, sf, bf, cols, eps);

@@ -9,6 +9,9 @@
  * vector holding one costs a microcode assist (attention masks of finfo.min put such
  * values in every padded row). The argument is clamped first, so finfo.min cannot make
  * inf - inf; NaN stays NaN.
+ * A fused mask (`_kiln_add_input`: Add(scores, mask) -> Softmax, the attention mask) is added
+ * as each vector is loaded, so the masked scores are never written out; the mask row of
+ * each row follows the mask's broadcast (BERT's [1, 1, 1, 128] is one row for all).
  * Rows are split over the context's threads. Why not oneDNN's softmax primitive: on
  * BERT's attention (1536 rows of 128, a quarter of them masked) it took ~130 us a call
  * against ~85 us here, one thread, this Sapphire Rapids machine.
@@ -23,7 +26,8 @@
 #endif
 
 #ifdef KILN_SM_X86
-typedef void (*sm_row_fn)(const float *x, float *y, int64_t n);
+/* One row: y = softmax(x + m), m a row of n values added first (NULL: none). */
+typedef void (*sm_row_fn)(const float *x, const float *m, float *y, int64_t n);
 
 #define SM_LOG2E  1.44269504088896341f
 #define SM_LN2_HI 0.693359375f
@@ -54,21 +58,29 @@ __attribute__((target("avx512f"))) static inline __m512 sm_exp512(__m512 x) {
     return _mm512_maskz_scalef_ps(keep, p, n); /* p * 2^n */
 }
 
-__attribute__((target("avx512f"))) static void sm_row_avx512(const float *x, float *y, int64_t n) {
+/* x[j..j+16) (+ m[j..j+16)), lanes outside k zero */
+__attribute__((target("avx512f"))) static inline __m512 sm_load512(const float *x, const float *m,
+                                                                   int64_t j, __mmask16 k) {
+    __m512 v = _mm512_maskz_loadu_ps(k, x + j);
+    return m ? _mm512_add_ps(v, _mm512_maskz_loadu_ps(k, m + j)) : v;
+}
+
+__attribute__((target("avx512f"))) static void sm_row_avx512(const float *x, const float *m,
+                                                             float *y, int64_t n) {
     int64_t body = n & ~(int64_t)15, j;
-    __mmask16 tail = (__mmask16)((1u << (n - body)) - 1u);
+    __mmask16 tail = (__mmask16)((1u << (n - body)) - 1u), all = (__mmask16)0xffff;
     __m512 m0 = _mm512_set1_ps(-INFINITY), m1 = m0;
     for (j = 0; j + 32 <= body; j += 32) {
-        m0 = _mm512_max_ps(m0, _mm512_loadu_ps(x + j));
-        m1 = _mm512_max_ps(m1, _mm512_loadu_ps(x + j + 16));
+        m0 = _mm512_max_ps(m0, sm_load512(x, m, j, all));
+        m1 = _mm512_max_ps(m1, sm_load512(x, m, j + 16, all));
     }
-    if (j < body) m0 = _mm512_max_ps(m0, _mm512_loadu_ps(x + j));
-    m1 = _mm512_mask_max_ps(m1, tail, m1, _mm512_maskz_loadu_ps(tail, x + body));
+    if (j < body) m0 = _mm512_max_ps(m0, sm_load512(x, m, j, all));
+    m1 = _mm512_mask_max_ps(m1, tail, m1, sm_load512(x, m, body, tail));
     __m512 mx = _mm512_set1_ps(_mm512_reduce_max_ps(_mm512_max_ps(m0, m1)));
     __m512 s = _mm512_setzero_ps();
     for (j = 0; j < n; j += 16) {
-        __mmask16 k = j < body ? (__mmask16)0xffff : tail;
-        __m512 e = sm_exp512(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, x + j), mx));
+        __mmask16 k = j < body ? all : tail;
+        __m512 e = sm_exp512(_mm512_sub_ps(sm_load512(x, m, j, k), mx));
         _mm512_mask_storeu_ps(y + j, k, e);
         s = _mm512_mask_add_ps(s, k, s, e);
     }
@@ -106,25 +118,37 @@ __attribute__((target("avx2,fma"))) static float sm_hsum256(__m256 v) {
     return _mm_cvtss_f32(s);
 }
 
-__attribute__((target("avx2,fma"))) static void sm_row_avx2(const float *x, float *y, int64_t n) {
+/* x[j..j+8) (+ m[j..j+8)) */
+__attribute__((target("avx2,fma"))) static inline __m256 sm_load256(const float *x, const float *m,
+                                                                    int64_t j) {
+    __m256 v = _mm256_loadu_ps(x + j);
+    return m ? _mm256_add_ps(v, _mm256_loadu_ps(m + j)) : v;
+}
+
+__attribute__((target("avx2,fma"))) static void sm_row_avx2(const float *x, const float *m,
+                                                            float *y, int64_t n) {
     int64_t body = n & ~(int64_t)7, j;
-    __m256 m = _mm256_set1_ps(-INFINITY);
-    for (j = 0; j < body; j += 8) m = _mm256_max_ps(m, _mm256_loadu_ps(x + j));
-    __m128 h = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+    __m256 vm = _mm256_set1_ps(-INFINITY);
+    for (j = 0; j < body; j += 8) vm = _mm256_max_ps(vm, sm_load256(x, m, j));
+    __m128 h = _mm_max_ps(_mm256_castps256_ps128(vm), _mm256_extractf128_ps(vm, 1));
     h = _mm_max_ps(h, _mm_movehl_ps(h, h));
     h = _mm_max_ss(h, _mm_movehdup_ps(h));
     float mx = _mm_cvtss_f32(h);
-    for (j = body; j < n; j++) mx = x[j] > mx ? x[j] : mx;
+    for (j = body; j < n; j++) {
+        float v = m ? x[j] + m[j] : x[j];
+        mx = v > mx ? v : mx;
+    }
     __m256 vmx = _mm256_set1_ps(mx), s = _mm256_setzero_ps();
     float tail_x[8], tail_y[8];
     for (j = 0; j < body; j += 8) {
-        __m256 e = sm_exp256(_mm256_sub_ps(_mm256_loadu_ps(x + j), vmx));
+        __m256 e = sm_exp256(_mm256_sub_ps(sm_load256(x, m, j), vmx));
         _mm256_storeu_ps(y + j, e);
         s = _mm256_add_ps(s, e);
     }
     float sum = sm_hsum256(s);
     if (body < n) { /* the tail through a padded copy, its padding giving 0 */
-        for (int64_t k = 0; k < 8; k++) tail_x[k] = body + k < n ? x[body + k] - mx : -100.0f;
+        for (int64_t k = 0; k < 8; k++)
+            tail_x[k] = body + k < n ? (m ? x[body + k] + m[body + k] : x[body + k]) - mx : -100.0f;
         _mm256_storeu_ps(tail_y, sm_exp256(_mm256_loadu_ps(tail_x)));
         for (int64_t k = 0; body + k < n; k++) {
             y[body + k] = tail_y[k];
@@ -138,8 +162,25 @@ __attribute__((target("avx2,fma"))) static void sm_row_avx2(const float *x, floa
 }
 #endif
 
+/* Element strides of mask m broadcast (numpy rules) to x's leading rank - 1 dims (0 where m
+ * broadcasts); 0 when m is not a row of x's last dim (the reference kernel then adds it). */
+static int sm_mask_strides(const kiln_tview *x, const kiln_tview *m, int64_t *st) {
+    int32_t r = x->rank, off = r - m->rank;
+    if (m->dtype != KILN_DTYPE_FLOAT32 || m->rank < 1 || off < 0 ||
+        m->dims[m->rank - 1] != x->dims[r - 1])
+        return 0;
+    int64_t s = m->dims[m->rank - 1];
+    for (int32_t i = r - 2; i >= 0; i--) {
+        int64_t md = i - off >= 0 ? m->dims[i - off] : 1;
+        if (md != 1 && md != x->dims[i]) return 0;
+        st[i] = md == 1 ? 0 : s;
+        s *= md;
+    }
+    return 1;
+}
+
 int kiln_nn_softmax_fast(kiln_cpu_ctx *ctx, const kiln_node *node, const kiln_tview *x,
-                         kiln_tview *y) {
+                         const kiln_tview *m, kiln_tview *y) {
 #ifdef KILN_SM_X86
     sm_row_fn row = NULL;
     switch (kiln_nn_fast_isa()) {
@@ -156,21 +197,38 @@ int kiln_nn_softmax_fast(kiln_cpu_ctx *ctx, const kiln_node *node, const kiln_tv
     int legacy = node->opset < 13;
     int32_t axis = kiln_nn_axis(kiln_attr_int(node, "axis", legacy ? 1 : -1), x->rank);
     if (axis < 0 || (!legacy && axis != x->rank - 1)) return 0;
+    /* with a mask, rows must be the last dim alone (the mask's rows index the leading dims) */
+    if (m && axis != x->rank - 1) return 0;
+    int64_t mst[KILN_MAX_DIMS] = {0};
+    if (m && (x->rank > KILN_MAX_DIMS || !sm_mask_strides(x, m, mst))) return 0;
     int64_t rows = 1, n = 1;
     for (int32_t i = 0; i < x->rank; i++) *(i < axis ? &rows : &n) *= x->dims[i];
     if (rows <= 0 || n <= 0) return 0;
-    const float *xf = x->data;
+    const float *xf = x->data, *mf = m ? m->data : NULL;
     float *yf = y->data;
     int threads = kiln_cpu_threads(ctx);
-    int par = threads > 1 && rows > 1 && rows * n > KILN_NN_FAST_PAR_MIN;
+    int par = threads > 1 && rows > 1 && rows * n > kiln_nn_fast_par_min();
     (void)par;
+    int32_t lead = x->rank - 1;
     KILN_NN_PRAGMA(omp parallel for num_threads(threads) if (par) schedule(static))
-    for (int64_t r = 0; r < rows; r++) row(xf + r * n, yf + r * n, n);
+    for (int64_t r = 0; r < rows; r++) {
+        const float *mr = NULL;
+        if (mf) { /* the mask row of row r: its index over the leading dims, m's strides */
+            int64_t off = 0, rest = r;
+            for (int32_t i = lead - 1; i >= 0; i--) {
+                off += rest % x->dims[i] * mst[i];
+                rest /= x->dims[i];
+            }
+            mr = mf + off;
+        }
+        row(xf + r * n, mr, yf + r * n, n);
+    }
     return 1;
 #else
     (void)ctx;
     (void)node;
     (void)x;
+    (void)m;
     (void)y;
     return 0;
 #endif

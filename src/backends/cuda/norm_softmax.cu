@@ -94,11 +94,11 @@ static void kiln_cu_softmax_launch(const void *x, void *y, int64_t outer, int64_
     }
 }
 
-/* float32 / float16 / bfloat16 in, the same out. */
+/* float32 / float16 / bfloat16 in, the same out; not a CPU fusion (`_kiln_add_input`: the
+ * fusion passes are CPU-only, docs/dev/fusion-contract.md). */
 extern "C" int kiln_cuda_supports_softmax(const kiln_node *node, const kiln_tview *in, int32_t n_in,
                                           const kiln_tview *out, int32_t n_out) {
-    (void)node;
-    if (n_in < 1 || n_out < 1) return 0;
+    if (n_in != 1 || n_out < 1 || kiln_node_attr(node, "_kiln_add_input")) return 0;
     return kiln_cu_is_float(in[0].dtype) && out[0].dtype == in[0].dtype;
 }
 
