@@ -225,7 +225,29 @@ static dnnl_primitive_desc_t conv_pd(conv_geom *g, int has_bias, const kiln_nn_a
         return NULL;
     int previous = kiln_dnnl_threads_begin(1);
     dnnl_primitive_desc_t pd = NULL;
-    if (winograd_candidate(g)) {
+    /* [kiln mixed layouts] a layout boundary (one side blocked, the other channels-last):
+     * oneDNN has only its reference kernel for both fixed, so one side is left to it and
+     * reordered (conv_build), the smaller first (a cheaper reorder) */
+    if (in_block && out_block && in_block != out_block) {
+        pd = conv_pd_md(g, &src, &wei, has_bias ? &bias : NULL, &dst, act, has_sum, NULL, 1);
+        dnnl_memory_desc_t any_src, any_dst;
+        for (int32_t i = 0; i < g->rank; i++) d[i] = g->xd[i];
+        int ok = dnnl_memory_desc_init_by_tag(&any_src, g->rank, d, dnnl_f32,
+                                              dnnl_format_tag_any) == dnnl_success;
+        for (int32_t i = 0; i < g->rank; i++) d[i] = g->yd[i];
+        ok = ok && dnnl_memory_desc_init_by_tag(&any_dst, g->rank, d, dnnl_f32,
+                                                dnnl_format_tag_any) == dnnl_success;
+        int64_t xn = 1, yn = 1;
+        for (int32_t i = 0; i < g->rank; i++) xn *= g->xd[i], yn *= g->yd[i];
+        int dst_first = yn <= xn;
+        for (int k = 0; ok && !pd && k < 2; k++) {
+            int any_out = (k == 0) == dst_first;
+            pd = conv_pd_md(g, any_out ? &src : &any_src, &wei, has_bias ? &bias : NULL,
+                            any_out ? &any_dst : &dst, act, has_sum, NULL, 1);
+        }
+    }
+    /* [end kiln mixed layouts] */
+    if (!pd && winograd_candidate(g)) {
         g->alg = dnnl_convolution_winograd;
         pd = conv_pd_md(g, &src, &wei, has_bias ? &bias : NULL, &dst, act, has_sum, NULL, 1);
     }

@@ -13,4 +13,12 @@
  * static shape at the profile's opt shapes. Without oneDNN it changes nothing. */
 kiln_status kiln_cpu_prepare(kiln_engine *e, const kiln_tview *views);
 
+#ifdef KILN_HAVE_DNNL
+/* The layout of each activation between oneDNN nodes (dnnl_layout.c), recorded on the
+ * nodes; *count: the tensors not left plain. Runs before the weights are prepared (their
+ * best layout depends on it). */
+kiln_status kiln_dnnl_plan_layouts(kiln_engine *e, const kiln_tview *views, int threads,
+                                   int32_t *count);
+#endif
+
 #endif
