@@ -221,18 +221,36 @@ kiln_status kiln_node_add_attr(kiln_graph *g, int32_t node, const char *name, ki
     return KILN_OK;
 }
 
+/* A node set an attribute it already had: the new one (last) replaces the older ones.
+ * Removed only once the new value is copied, since the caller's value may point into the
+ * old attribute. Lookups find the first of a name, so an older copy would otherwise win. */
+static kiln_status kiln_node_keep_last(kiln_graph *g, int32_t node, const char *name) {
+    kiln_node *n = &g->nodes[node];
+    int32_t w = 0;
+    for (int32_t i = 0; i < n->attr_count; i++) {
+        int older = i < n->attr_count - 1 && !strcmp(n->attrs[i].name, name);
+        if (older) {
+            kiln_attr_free(&n->attrs[i]);
+            continue;
+        }
+        n->attrs[w++] = n->attrs[i];
+    }
+    n->attr_count = w;
+    return KILN_OK;
+}
+
 kiln_status kiln_node_set_int(kiln_graph *g, int32_t node, const char *name, int64_t v) {
     kiln_attr *a;
     KILN_TRY(kiln_node_add_attr(g, node, name, KILN_ATTR_INT, &a));
     a->i = v;
-    return KILN_OK;
+    return kiln_node_keep_last(g, node, name);
 }
 
 kiln_status kiln_node_set_float(kiln_graph *g, int32_t node, const char *name, float v) {
     kiln_attr *a;
     KILN_TRY(kiln_node_add_attr(g, node, name, KILN_ATTR_FLOAT, &a));
     a->f = v;
-    return KILN_OK;
+    return kiln_node_keep_last(g, node, name);
 }
 
 kiln_status kiln_node_set_ints(kiln_graph *g, int32_t node, const char *name, const int64_t *v,
@@ -243,7 +261,7 @@ kiln_status kiln_node_set_ints(kiln_graph *g, int32_t node, const char *name, co
     if (!a->ints) return kiln_ir_oom();
     if (n) memcpy(a->ints, v, sizeof(int64_t) * (size_t)n);
     a->count = n;
-    return KILN_OK;
+    return kiln_node_keep_last(g, node, name);
 }
 
 kiln_status kiln_node_set_floats(kiln_graph *g, int32_t node, const char *name, const float *v,
@@ -254,7 +272,7 @@ kiln_status kiln_node_set_floats(kiln_graph *g, int32_t node, const char *name, 
     if (!a->floats) return kiln_ir_oom();
     if (n) memcpy(a->floats, v, sizeof(float) * (size_t)n);
     a->count = n;
-    return KILN_OK;
+    return kiln_node_keep_last(g, node, name);
 }
 
 kiln_status kiln_node_set_string(kiln_graph *g, int32_t node, const char *name, const char *s,
@@ -266,7 +284,7 @@ kiln_status kiln_node_set_string(kiln_graph *g, int32_t node, const char *name, 
     memcpy(a->s, s, len);
     a->s[len] = '\0';
     a->s_len = len;
-    return KILN_OK;
+    return kiln_node_keep_last(g, node, name);
 }
 
 const kiln_attr *kiln_node_attr(const kiln_node *n, const char *name) {
