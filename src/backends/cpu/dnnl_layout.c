@@ -40,17 +40,6 @@ static int static_shape(const kiln_tview *v) {
     return 1;
 }
 
-/* Sets an INT attribute, in place when the node has it already. */
-static kiln_status set_int(kiln_graph *g, int32_t node, const char *name, int64_t v) {
-    kiln_node *n = &g->nodes[node];
-    for (int32_t a = 0; a < n->attr_count; a++)
-        if (!strcmp(n->attrs[a].name, name) && n->attrs[a].type == KILN_ATTR_INT) {
-            n->attrs[a].i = v;
-            return KILN_OK;
-        }
-    return kiln_node_set_int(g, node, name, v);
-}
-
 static int is_pool(kiln_op op) {
     return op == KILN_OP_MaxPool || op == KILN_OP_AveragePool || op == KILN_OP_GlobalAveragePool ||
            op == KILN_OP_GlobalMaxPool;
@@ -308,11 +297,12 @@ static kiln_status record(kiln_graph *g, const kiln_tview *views, int threads, c
             ob = pool_out(g, i, views, lay);
             if (ob && !node_capable(g, i, views, lay[x], ob, threads)) ob = 0;
         }
-        if (ob) st = set_int(g, i, "_kiln_dnnl_out_block", ob);
-        if (st == KILN_OK && x >= 0 && lay[x]) st = set_int(g, i, "_kiln_dnnl_in_block", lay[x]);
+        if (ob) st = kiln_node_set_int(g, i, "_kiln_dnnl_out_block", ob);
+        if (st == KILN_OK && x >= 0 && lay[x])
+            st = kiln_node_set_int(g, i, "_kiln_dnnl_in_block", lay[x]);
         if (st == KILN_OK && sum_index > 0 && sum_index < n->input_count &&
             n->inputs[sum_index] >= 0 && lay[n->inputs[sum_index]])
-            st = set_int(g, i, "_kiln_dnnl_sum_block", lay[n->inputs[sum_index]]);
+            st = kiln_node_set_int(g, i, "_kiln_dnnl_sum_block", lay[n->inputs[sum_index]]);
     }
     return st;
 }

@@ -38,17 +38,6 @@ static int32_t *count_readers(const kiln_graph *g) {
     return n;
 }
 
-/* Sets an INT attribute, in place when the node has it already. */
-static kiln_status set_int(kiln_graph *g, int32_t node, const char *name, int64_t v) {
-    kiln_node *n = &g->nodes[node];
-    for (int32_t a = 0; a < n->attr_count; a++)
-        if (!strcmp(n->attrs[a].name, name) && n->attrs[a].type == KILN_ATTR_INT) {
-            n->attrs[a].i = v;
-            return KILN_OK;
-        }
-    return kiln_node_set_int(g, node, name, v);
-}
-
 /* Reorders tensor wt (plain desc `plain`) into `best` and records it on node i. */
 static kiln_status store_prepared(kiln_engine *e, int32_t i, int32_t wt, const kiln_tview *wl,
                                   const dnnl_memory_desc_t *plain, const dnnl_memory_desc_t *best) {
@@ -82,8 +71,8 @@ static kiln_status store_prepared(kiln_engine *e, int32_t i, int32_t wt, const k
     KILN_TRY(kiln_node_set_ints(g, i, "_kiln_wshape", wl->dims, wl->rank));
     KILN_TRY(kiln_node_set_ints(g, i, "_kiln_wlayout", layout, n_layout));
     KILN_TRY(kiln_node_set_string(g, i, "_kiln_dnnl_wdesc", (const char *)best, sizeof *best));
-    KILN_TRY(set_int(g, i, "_kiln_dnnl_version", kiln_dnnl_version()));
-    KILN_TRY(set_int(g, i, "_kiln_tactic", KILN_TACTIC_DNNL));
+    KILN_TRY(kiln_node_set_int(g, i, "_kiln_dnnl_version", kiln_dnnl_version()));
+    KILN_TRY(kiln_node_set_int(g, i, "_kiln_tactic", KILN_TACTIC_DNNL));
     return KILN_OK;
 }
 
@@ -178,7 +167,8 @@ static kiln_status prepare_node(kiln_engine *e, int32_t i, const kiln_tview *vie
         wl.dims[0] = kn[0];
         wl.dims[1] = kn[1];
         KILN_TRY(store_prepared(e, i, wt, &wl, &plain, &best));
-        if (kiln_node_attr(&g->nodes[i], "_kiln_wshape")) KILN_TRY(set_int(g, i, "transB", 0));
+        if (kiln_node_attr(&g->nodes[i], "_kiln_wshape"))
+            KILN_TRY(kiln_node_set_int(g, i, "transB", 0));
         return KILN_OK;
     }
     return store_prepared(e, i, wt, &wl, &plain, &best);
