@@ -1,12 +1,12 @@
 /*
  * Reference-counted owners of borrowed weights.
  *
- * A graph imported from ONNX borrows its weights from the model's bytes (a read-only file
- * mapping, or the parser's copy) instead of copying them. A kiln_keepalive stands for the
- * owner of such bytes: every graph with a constant inside them (the network, the engine
- * built from it, their subgraphs) holds a reference, and the owner is released with the
- * last one. So an engine built from a mapped model runs on the mapping itself, whatever
- * order the parser, the network and the engine are destroyed in.
+ * A network imported from ONNX borrows its weights from the model's bytes (a read-only
+ * file mapping, or the parser's copy) instead of copying them. A kiln_keepalive stands for
+ * the owner of such bytes: every graph with a constant inside them (the network, its
+ * subgraphs) holds a reference, and the owner is released with the last one, whatever
+ * order the parser and the network are destroyed in. Engines copy the weights once
+ * (graph_clone.c) and give the mapping's pages back (kiln_keepalive_drop_pages).
  */
 #ifndef KILN_CORE_KEEPALIVE_H
 #define KILN_CORE_KEEPALIVE_H

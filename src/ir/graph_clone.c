@@ -1,15 +1,10 @@
-/* Copies of graphs: the engine owns its graph; weights are copied, or borrowed from an
- * owner the copy keeps alive (core/keepalive.h). */
+/* Deep copies of graphs: the engine owns its graph, weights included. */
 #define _POSIX_C_SOURCE 200809L
-#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/keepalive.h"
 #include "ir/ir.h"
-
-/* The alignment a borrowed weight must have (kernels may use aligned vector loads). */
-#define KILN_CLONE_BORROW_ALIGN 64u
 
 static kiln_status kiln_clone_oom(void) {
     return kiln_error(KILN_ERR_OUT_OF_MEMORY, "out of memory copying the network");
@@ -80,20 +75,14 @@ kiln_status kiln_graph_clone(const kiln_graph *src, kiln_graph *parent, kiln_gra
         for (int d = 0; d < KILN_MAX_DIMS; d++)
             if (t->dim_names[d] && !(g->tensors[index].dim_names[d] = strdup(t->dim_names[d])))
                 st = kiln_clone_oom();
-        /* Kept alive by an owner the copy holds too, and aligned as kernels expect (plan
-         * weights are 256-byte aligned; ONNX raw data often is not even 4-byte aligned):
-         * borrowed. Otherwise copied; a copy of file-mapped bytes gives their pages back,
-         * so that the mapping and the copy are not both resident while building. */
-        int backed = st == KILN_OK && t->data && t->borrowed && t->backing;
-        if (backed && (uintptr_t)t->data % KILN_CLONE_BORROW_ALIGN == 0) {
-            st = kiln_graph_hold(g, t->backing);
-            g->tensors[index].data = t->data;
-            g->tensors[index].nbytes = t->nbytes;
-            g->tensors[index].borrowed = 1;
-            g->tensors[index].backing = t->backing;
-        } else if (st == KILN_OK && t->data) {
+        /* Weights are copied: an engine must not depend on the model file (a file
+         * rewritten or truncated under a mapping changes or faults the weights). A copy
+         * of file-mapped bytes gives their pages back, so that the mapping and the copy
+         * are not both resident while building (re-read from the file if needed). */
+        if (st == KILN_OK && t->data) {
             st = kiln_graph_set_constant(g, index, t->data, t->nbytes);
-            if (st == KILN_OK && backed) kiln_keepalive_drop_pages(t->backing, t->data, t->nbytes);
+            if (st == KILN_OK && t->borrowed && t->backing)
+                kiln_keepalive_drop_pages(t->backing, t->data, t->nbytes);
         }
     }
     for (int32_t i = 0; st == KILN_OK && i < src->node_count; i++) {

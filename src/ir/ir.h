@@ -90,8 +90,7 @@ typedef struct kiln_ir_tensor {
     size_t nbytes;
     int borrowed;                   /* data points into memory the graph does not own */
     struct kiln_keepalive *backing; /* for borrowed data: the owner the graph holds a reference
-                                       to (copies of the graph borrow it too), or NULL:
-                                       memory the graph cannot vouch for (copies copy it) */
+                                       to, or NULL: memory the graph cannot vouch for */
     int32_t producer;               /* the node writing it, -1 for inputs and constants */
     uint8_t kind;                   /* declared kiln_value_kind (graph inputs and outputs):
                                        TENSOR, SEQUENCE, OPTIONAL or OPTIONAL_SEQUENCE; the
@@ -143,8 +142,7 @@ kiln_status kiln_graph_set_constant(kiln_graph *g, int32_t tensor, const void *d
 /* Gives a tensor constant data whose ownership passes to the graph (malloc'ed). */
 void kiln_graph_take_constant(kiln_graph *g, int32_t tensor, void *data, size_t nbytes);
 /* Makes g (and its subgraphs) hold a reference to k for every borrowed constant that lies in
- * k's memory and has no owner yet: copies of g then borrow those constants instead of
- * copying them. */
+ * k's memory and has no owner yet, so that k's memory outlives whoever else releases it. */
 kiln_status kiln_graph_adopt_keepalive(kiln_graph *g, struct kiln_keepalive *k);
 /* Holds a reference to k (once per graph). */
 kiln_status kiln_graph_hold(kiln_graph *g, struct kiln_keepalive *k);
