@@ -151,7 +151,7 @@ int kiln_cli_bench(int argc, char **argv) {
     kiln_context *ctx = NULL;
     void **buffers = NULL;
     double *lat = NULL, *layer_ms = NULL;
-    int rc = 1, n = 0, gpu_buffers = 0;
+    int rc = 1, n = 0, gpu_buffers = 0, filled_ints = 0;
     double t_load = kiln_bench_now();
     if (kiln_cli_load_engine(model, &o, logger, &e)) goto done;
     t_load = kiln_bench_now() - t_load;
@@ -191,6 +191,7 @@ int kiln_cli_bench(int argc, char **argv) {
             buffers[i] = malloc((size_t)(count * kiln_dtype_bits(dt) / 8) + 1);
             if (!buffers[i]) goto done;
             kiln_bench_fill(buffers[i], dt, count, (uint32_t)i + 1);
+            filled_ints |= dt == KILN_DTYPE_INT64 || dt == KILN_DTYPE_INT32;
         }
         if (kiln_engine_get_device(e) == KILN_DEVICE_CUDA) { /* inputs live on the GPU */
             size_t bytes = (size_t)(count * kiln_dtype_bits(dt) / 8);
@@ -213,6 +214,9 @@ int kiln_cli_bench(int argc, char **argv) {
     for (int w = 0; w < b.warmup + 1; w++) /* the first run also plans the arena */
         if (kiln_context_execute(ctx) != KILN_OK) {
             fprintf(stderr, "kiln bench: %s\n", kiln_last_error());
+            if (filled_ints) /* e.g. token ids past a vocabulary, or token types past 1 */
+                fprintf(stderr, "kiln bench: integer inputs were filled with 0..99; give "
+                                "values the model accepts with --input NAME=FILE.npy\n");
             goto done;
         }
     int cap = b.iterations ? b.iterations : 1024;
