@@ -431,6 +431,48 @@ dnnl_status_t kiln_dnnl_md(dnnl_memory_desc_t *md, int32_t rank, const int64_t *
     return dnnl_memory_desc_init_by_tag(md, rank, d, dnnl_f32, tag);
 }
 
+dnnl_status_t kiln_dnnl_unary_create(kiln_dnnl_unary *u, const_dnnl_primitive_desc_t pd) {
+    dnnl_engine_t eng = kiln_dnnl_engine();
+    u->scratch =
+        dnnl_memory_desc_get_size(dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0));
+    dnnl_memory_desc_t smd;
+    dnnl_dims_t sd = {(int64_t)(u->scratch ? u->scratch : 1)};
+    dnnl_status_t st = dnnl_primitive_create(&u->prim, pd);
+    if (st == dnnl_success)
+        st = dnnl_memory_create(&u->m_src, dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0),
+                                eng, DNNL_MEMORY_NONE);
+    if (st == dnnl_success)
+        st = dnnl_memory_create(&u->m_dst, dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0),
+                                eng, DNNL_MEMORY_NONE);
+    if (st == dnnl_success) st = dnnl_memory_desc_init_by_tag(&smd, 1, sd, dnnl_u8, dnnl_a);
+    if (st == dnnl_success) st = dnnl_memory_create(&u->m_scratch, &smd, eng, DNNL_MEMORY_NONE);
+    if (st == dnnl_success) st = dnnl_stream_create(&u->stream, eng, dnnl_stream_default_flags);
+    return st;
+}
+
+void kiln_dnnl_unary_destroy(kiln_dnnl_unary *u) {
+    if (u->prim) dnnl_primitive_destroy(u->prim);
+    if (u->m_src) dnnl_memory_destroy(u->m_src);
+    if (u->m_dst) dnnl_memory_destroy(u->m_dst);
+    if (u->m_scratch) dnnl_memory_destroy(u->m_scratch);
+    if (u->stream) dnnl_stream_destroy(u->stream);
+}
+
+kiln_status kiln_dnnl_unary_run(kiln_cpu_ctx *ctx, const kiln_node *node, const kiln_dnnl_unary *u,
+                                const void *src, void *dst, const char *what) {
+    char *cur = NULL;
+    KILN_TRY(kiln_nn_scratch(ctx, node, u->scratch + 64, &cur));
+    cur = (char *)(((uintptr_t)cur + 63) & ~(uintptr_t)63); /* oneDNN wants it 64-aligned */
+    dnnl_status_t ds = dnnl_memory_set_data_handle(u->m_src, (void *)src);
+    if (ds == dnnl_success) ds = dnnl_memory_set_data_handle(u->m_dst, dst);
+    if (ds == dnnl_success) ds = dnnl_memory_set_data_handle(u->m_scratch, cur);
+    dnnl_exec_arg_t args[3] = {
+        {DNNL_ARG_SRC, u->m_src}, {DNNL_ARG_DST, u->m_dst}, {DNNL_ARG_SCRATCHPAD, u->m_scratch}};
+    if (ds == dnnl_success) ds = dnnl_primitive_execute(u->prim, u->stream, 3, args);
+    if (ds == dnnl_success) ds = dnnl_stream_wait(u->stream);
+    return ds == dnnl_success ? KILN_OK : kiln_dnnl_error(node, ds, what);
+}
+
 kiln_status kiln_dnnl_reorder(const kiln_node *node, dnnl_stream_t stream,
                               const dnnl_memory_desc_t *smd, const void *src,
                               const dnnl_memory_desc_t *dmd, void *dst) {

@@ -161,6 +161,24 @@ int kiln_dnnl_make_attr_add(const kiln_nn_act *act, float sum_scale,
 dnnl_status_t kiln_dnnl_md(dnnl_memory_desc_t *md, int32_t rank, const int64_t *dims,
                            int64_t block);
 
+/* A primitive reading one tensor and writing one (pooling, softmax): the primitive, its
+ * stream and memory objects, and the bytes of its user scratchpad. */
+typedef struct kiln_dnnl_unary {
+    dnnl_primitive_t prim;
+    dnnl_stream_t stream;
+    size_t scratch;
+    dnnl_memory_t m_src, m_dst, m_scratch;
+} kiln_dnnl_unary;
+
+/* Creates u's primitive and memory objects from pd (which stays the caller's). */
+dnnl_status_t kiln_dnnl_unary_create(kiln_dnnl_unary *u, const_dnnl_primitive_desc_t pd);
+/* Destroys what kiln_dnnl_unary_create made (zeroed members are skipped). */
+void kiln_dnnl_unary_destroy(kiln_dnnl_unary *u);
+/* Runs u on src -> dst with a scratchpad from the context, and waits for it; a failure is
+ * an error naming the node and `what`. */
+kiln_status kiln_dnnl_unary_run(kiln_cpu_ctx *ctx, const kiln_node *node, const kiln_dnnl_unary *u,
+                                const void *src, void *dst, const char *what);
+
 /* Reorders src (desc smd) into dst (desc dmd) on the calling thread's stream `stream`. */
 kiln_status kiln_dnnl_reorder(const kiln_node *node, dnnl_stream_t stream,
                               const dnnl_memory_desc_t *smd, const void *src,

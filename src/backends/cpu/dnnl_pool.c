@@ -18,20 +18,13 @@ typedef struct pool_prim {
     int32_t rank;
     int64_t xd[2 + MAX_SP], yd[2 + MAX_SP];
     int threads;
-    dnnl_stream_t stream;
-    dnnl_primitive_t prim;
-    size_t scratch;
-    dnnl_memory_t m_src, m_dst, m_scratch;
+    kiln_dnnl_unary u;
 } pool_prim;
 
 static void pool_prim_free(void *p) {
     pool_prim *c = p;
     if (!c) return;
-    if (c->prim) dnnl_primitive_destroy(c->prim);
-    if (c->m_src) dnnl_memory_destroy(c->m_src);
-    if (c->m_dst) dnnl_memory_destroy(c->m_dst);
-    if (c->m_scratch) dnnl_memory_destroy(c->m_scratch);
-    if (c->stream) dnnl_stream_destroy(c->stream);
+    kiln_dnnl_unary_destroy(&c->u);
     free(c);
 }
 
@@ -126,21 +119,7 @@ static kiln_status pool_build(int threads, const kiln_node *node, const kiln_tvi
     memcpy(c->xd, x->dims, sizeof(int64_t) * (size_t)x->rank);
     memcpy(c->yd, y->dims, sizeof(int64_t) * (size_t)y->rank);
     c->threads = threads;
-    c->scratch =
-        dnnl_memory_desc_get_size(dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0));
-    dnnl_engine_t eng = kiln_dnnl_engine();
-    dnnl_memory_desc_t smd;
-    dnnl_dims_t sd = {(int64_t)(c->scratch ? c->scratch : 1)};
-    st = dnnl_primitive_create(&c->prim, pd);
-    if (st == dnnl_success)
-        st = dnnl_memory_create(&c->m_src, dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0),
-                                eng, DNNL_MEMORY_NONE);
-    if (st == dnnl_success)
-        st = dnnl_memory_create(&c->m_dst, dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0),
-                                eng, DNNL_MEMORY_NONE);
-    if (st == dnnl_success) st = dnnl_memory_desc_init_by_tag(&smd, 1, sd, dnnl_u8, dnnl_a);
-    if (st == dnnl_success) st = dnnl_memory_create(&c->m_scratch, &smd, eng, DNNL_MEMORY_NONE);
-    if (st == dnnl_success) st = dnnl_stream_create(&c->stream, eng, dnnl_stream_default_flags);
+    st = kiln_dnnl_unary_create(&c->u, pd);
     dnnl_primitive_desc_destroy(pd);
     if (st != dnnl_success) {
         pool_prim_free(c);
@@ -182,21 +161,8 @@ kiln_status kiln_dnnl_pool(kiln_cpu_ctx *ctx, const kiln_node *node, const kiln_
         }
     }
     if (st == KILN_OK && c) {
-        char *cur = NULL;
-        st = kiln_nn_scratch(ctx, node, c->scratch + 64, &cur);
-        if (st == KILN_OK) {
-            cur = (char *)(((uintptr_t)cur + 63) & ~(uintptr_t)63);
-            dnnl_status_t ds = dnnl_memory_set_data_handle(c->m_src, x->data);
-            if (ds == dnnl_success) ds = dnnl_memory_set_data_handle(c->m_dst, y->data);
-            if (ds == dnnl_success) ds = dnnl_memory_set_data_handle(c->m_scratch, cur);
-            dnnl_exec_arg_t args[3] = {{DNNL_ARG_SRC, c->m_src},
-                                       {DNNL_ARG_DST, c->m_dst},
-                                       {DNNL_ARG_SCRATCHPAD, c->m_scratch}};
-            if (ds == dnnl_success) ds = dnnl_primitive_execute(c->prim, c->stream, 3, args);
-            if (ds == dnnl_success) ds = dnnl_stream_wait(c->stream);
-            if (ds != dnnl_success) st = kiln_dnnl_error(node, ds, "pooling");
-            *handled = 1;
-        }
+        st = kiln_dnnl_unary_run(ctx, node, &c->u, x->data, y->data, "pooling");
+        *handled = st == KILN_OK;
     }
     kiln_dnnl_threads_end(previous);
     return st;
