@@ -431,12 +431,18 @@ dnnl_status_t kiln_dnnl_md(dnnl_memory_desc_t *md, int32_t rank, const int64_t *
     return dnnl_memory_desc_init_by_tag(md, rank, d, dnnl_f32, tag);
 }
 
+dnnl_status_t kiln_dnnl_scratch_memory(size_t bytes, dnnl_memory_t *out) {
+    dnnl_memory_desc_t md;
+    dnnl_dims_t d = {(int64_t)(bytes ? bytes : 1)};
+    dnnl_status_t st = dnnl_memory_desc_init_by_tag(&md, 1, d, dnnl_u8, dnnl_a);
+    if (st == dnnl_success) st = dnnl_memory_create(out, &md, kiln_dnnl_engine(), DNNL_MEMORY_NONE);
+    return st;
+}
+
 dnnl_status_t kiln_dnnl_unary_create(kiln_dnnl_unary *u, const_dnnl_primitive_desc_t pd) {
     dnnl_engine_t eng = kiln_dnnl_engine();
     u->scratch =
         dnnl_memory_desc_get_size(dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0));
-    dnnl_memory_desc_t smd;
-    dnnl_dims_t sd = {(int64_t)(u->scratch ? u->scratch : 1)};
     dnnl_status_t st = dnnl_primitive_create(&u->prim, pd);
     if (st == dnnl_success)
         st = dnnl_memory_create(&u->m_src, dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0),
@@ -444,8 +450,7 @@ dnnl_status_t kiln_dnnl_unary_create(kiln_dnnl_unary *u, const_dnnl_primitive_de
     if (st == dnnl_success)
         st = dnnl_memory_create(&u->m_dst, dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0),
                                 eng, DNNL_MEMORY_NONE);
-    if (st == dnnl_success) st = dnnl_memory_desc_init_by_tag(&smd, 1, sd, dnnl_u8, dnnl_a);
-    if (st == dnnl_success) st = dnnl_memory_create(&u->m_scratch, &smd, eng, DNNL_MEMORY_NONE);
+    if (st == dnnl_success) st = kiln_dnnl_scratch_memory(u->scratch, &u->m_scratch);
     if (st == dnnl_success) st = dnnl_stream_create(&u->stream, eng, dnnl_stream_default_flags);
     return st;
 }

@@ -161,6 +161,10 @@ int kiln_dnnl_make_attr_add(const kiln_nn_act *act, float sum_scale,
 dnnl_status_t kiln_dnnl_md(dnnl_memory_desc_t *md, int32_t rank, const int64_t *dims,
                            int64_t block);
 
+/* A memory object for a user scratchpad of `bytes` (at least one byte): its data handle
+ * is set at each run, to scratch space from the context. */
+dnnl_status_t kiln_dnnl_scratch_memory(size_t bytes, dnnl_memory_t *out);
+
 /* A primitive reading one tensor and writing one (pooling, softmax): the primitive, its
  * stream and memory objects, and the bytes of its user scratchpad. */
 typedef struct kiln_dnnl_unary {

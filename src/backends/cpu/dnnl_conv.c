@@ -312,16 +312,13 @@ static void conv_split(conv_prim *c, const conv_geom *g, int has_bias, int has_s
         if (ok) {
             p->scratch = dnnl_memory_desc_get_size(
                 dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0));
-            dnnl_memory_desc_t smd;
-            dnnl_dims_t sd = {(int64_t)(p->scratch ? p->scratch : 1)};
             ok = dnnl_primitive_create(&p->prim, pd) == dnnl_success &&
                  dnnl_memory_create(&p->m_src, &src, eng, DNNL_MEMORY_NONE) == dnnl_success &&
                  dnnl_memory_create(&p->m_wei, &wei, eng, DNNL_MEMORY_NONE) == dnnl_success &&
                  dnnl_memory_create(&p->m_bias, &bias, eng, DNNL_MEMORY_NONE) == dnnl_success &&
                  dnnl_memory_create(&p->m_dst, &dst, eng, DNNL_MEMORY_NONE) == dnnl_success &&
                  dnnl_memory_create(&p->m_sum, &dst, eng, DNNL_MEMORY_NONE) == dnnl_success &&
-                 dnnl_memory_desc_init_by_tag(&smd, 1, sd, dnnl_u8, dnnl_a) == dnnl_success &&
-                 dnnl_memory_create(&p->m_scratch, &smd, eng, DNNL_MEMORY_NONE) == dnnl_success &&
+                 kiln_dnnl_scratch_memory(p->scratch, &p->m_scratch) == dnnl_success &&
                  dnnl_stream_create(&p->stream, eng, dnnl_stream_default_flags) == dnnl_success;
             dnnl_primitive_desc_destroy(pd);
         }
@@ -488,9 +485,6 @@ static kiln_status conv_build(int threads, const kiln_node *node, const kiln_tvi
         c->wbuf = aligned_alloc(64, kiln_nn_align(dnnl_memory_desc_get_size(&c->wei_md)));
         if (!c->wbuf) st = dnnl_out_of_memory;
     }
-    dnnl_memory_desc_t scratch_md;
-    d[0] = (int64_t)(c->scratch ? c->scratch : 1);
-    if (st == dnnl_success) st = dnnl_memory_desc_init_by_tag(&scratch_md, 1, d, dnnl_u8, dnnl_a);
     if (st == dnnl_success) st = dnnl_memory_create(&c->m_src, &c->src_md, eng, DNNL_MEMORY_NONE);
     if (st == dnnl_success) st = dnnl_memory_create(&c->m_usrc, &c->usrc_md, eng, DNNL_MEMORY_NONE);
     if (st == dnnl_success) st = dnnl_memory_create(&c->m_wei, &c->wei_md, eng, DNNL_MEMORY_NONE);
@@ -500,8 +494,7 @@ static kiln_status conv_build(int threads, const kiln_node *node, const kiln_tvi
     if (st == dnnl_success) st = dnnl_memory_create(&c->m_udst, &c->udst_md, eng, DNNL_MEMORY_NONE);
     if (st == dnnl_success && has_sum)
         st = dnnl_memory_create(&c->m_usum, &c->usum_md, eng, DNNL_MEMORY_NONE);
-    if (st == dnnl_success)
-        st = dnnl_memory_create(&c->m_scratch, &scratch_md, eng, DNNL_MEMORY_NONE);
+    if (st == dnnl_success) st = kiln_dnnl_scratch_memory(c->scratch, &c->m_scratch);
     if (st == dnnl_success) st = dnnl_stream_create(&c->stream, eng, dnnl_stream_default_flags);
     if (st != dnnl_success) {
         conv_prim_free(c);

@@ -324,15 +324,12 @@ static void mm_split(mm_prim *c, const mm_geom *g, int want) {
         if (ok) {
             p->scratch = dnnl_memory_desc_get_size(
                 dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0));
-            dnnl_memory_desc_t smd;
-            dnnl_dims_t sc = {(int64_t)(p->scratch ? p->scratch : 1)};
             ok = dnnl_primitive_create(&p->prim, pd) == dnnl_success &&
                  dnnl_memory_create(&p->m_src, &src, eng, DNNL_MEMORY_NONE) == dnnl_success &&
                  dnnl_memory_create(&p->m_wei, &wei, eng, DNNL_MEMORY_NONE) == dnnl_success &&
                  dnnl_memory_create(&p->m_bias, &bias, eng, DNNL_MEMORY_NONE) == dnnl_success &&
                  dnnl_memory_create(&p->m_dst, &dst, eng, DNNL_MEMORY_NONE) == dnnl_success &&
-                 dnnl_memory_desc_init_by_tag(&smd, 1, sc, dnnl_u8, dnnl_a) == dnnl_success &&
-                 dnnl_memory_create(&p->m_scratch, &smd, eng, DNNL_MEMORY_NONE) == dnnl_success &&
+                 kiln_dnnl_scratch_memory(p->scratch, &p->m_scratch) == dnnl_success &&
                  dnnl_stream_create(&p->stream, eng, dnnl_stream_default_flags) == dnnl_success;
             dnnl_primitive_desc_destroy(pd);
         }
@@ -363,7 +360,7 @@ static kiln_status mm_build(int threads, const kiln_node *node, const mm_geom *g
     c->uwei_md = *uwei;
     const dnnl_memory_desc_t *src = dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0);
     const dnnl_memory_desc_t *dst = dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0);
-    dnnl_memory_desc_t bias, scratch_md;
+    dnnl_memory_desc_t bias;
     dnnl_engine_t eng = kiln_dnnl_engine();
     dnnl_status_t st = dnnl_success;
     double flops = mm_flops(g);
@@ -390,10 +387,7 @@ static kiln_status mm_build(int threads, const kiln_node *node, const mm_geom *g
         st = dnnl_memory_desc_init_by_strides(&bias, g->rank, g->bd, dnnl_f32, bs);
         if (st == dnnl_success) st = dnnl_memory_create(&c->m_bias, &bias, eng, DNNL_MEMORY_NONE);
     }
-    dnnl_dims_t sd = {(int64_t)(c->scratch ? c->scratch : 1)};
-    if (st == dnnl_success) st = dnnl_memory_desc_init_by_tag(&scratch_md, 1, sd, dnnl_u8, dnnl_a);
-    if (st == dnnl_success)
-        st = dnnl_memory_create(&c->m_scratch, &scratch_md, eng, DNNL_MEMORY_NONE);
+    if (st == dnnl_success) st = kiln_dnnl_scratch_memory(c->scratch, &c->m_scratch);
     if (st == dnnl_success) st = dnnl_memory_create(&c->m_src, src, eng, DNNL_MEMORY_NONE);
     if (st == dnnl_success) st = dnnl_memory_create(&c->m_dst, dst, eng, DNNL_MEMORY_NONE);
     if (st == dnnl_success && g->has_add) {
