@@ -25,7 +25,7 @@
 #include "backends/cpu/dnnl_common.h"
 #include "kiln/kiln.h"
 #include "runtime/engine.h"
-#include "test_util.h"
+#include "test_layer_util.h"
 
 enum { N = 1, C_IN = 3, H = 16, W = 14, CLASSES = 10 };
 enum { IN_COUNT = N * C_IN * H * W, OUT_COUNT = N * CLASSES };
@@ -34,10 +34,7 @@ static float image[IN_COUNT];
 static uint32_t rng = 2468;
 
 static void fill(float *v, int64_t n, float scale) {
-    for (int64_t i = 0; i < n; i++) {
-        rng = rng * 1664525u + 1013904223u;
-        v[i] = ((float)((rng >> 8) & 0xffff) / 32768.0f - 1.0f) * scale;
-    }
+    kiln_test_fill(v, n, scale, &rng);
 }
 
 /* Weights live until the network is built: a pool of random floats handed out in order. */
@@ -52,33 +49,17 @@ static kiln_weights rand_weights(int64_t count, float scale) {
     return w;
 }
 
-static kiln_window window(int64_t k, int64_t stride, int64_t pad) {
-    kiln_window w;
-    memset(&w, 0, sizeof w);
-    w.nb_spatial = 2;
-    w.kernel[0] = w.kernel[1] = k;
-    w.stride[0] = w.stride[1] = stride;
-    w.pad_begin[0] = w.pad_begin[1] = w.pad_end[0] = w.pad_end[1] = pad;
-    return w;
-}
-
-#define OK(call) EXPECT_EQ_INT((call), KILN_OK)
-
-static kiln_tensor *out0(kiln_layer *l) {
-    return kiln_layer_get_output(l, 0);
-}
-
 /* conv (k x k, stride, groups) + bias, then clip(0, 6) unless linear. */
 static kiln_tensor *conv(kiln_network *net, kiln_tensor *x, int64_t cin, int64_t cout, int64_t k,
                          int64_t stride, int64_t groups, int linear) {
     kiln_layer *c = NULL, *a = NULL;
     int64_t wcount = cout * (cin / groups) * k * k;
     float scale = 1.7f / sqrtf((float)(cin / groups * k * k));
-    OK(kiln_network_add_convolution(net, x, cout, window(k, stride, k / 2), groups,
+    OK(kiln_network_add_convolution(net, x, cout, kiln_test_window(k, stride, k / 2), groups,
                                     rand_weights(wcount, scale), rand_weights(cout, 0.1f), &c));
-    if (linear || !c) return c ? out0(c) : NULL;
-    OK(kiln_network_add_activation(net, out0(c), KILN_ACTIVATION_CLIP, 0, 6, &a));
-    return a ? out0(a) : NULL;
+    if (linear || !c) return c ? kiln_test_out0(c) : NULL;
+    OK(kiln_network_add_activation(net, kiln_test_out0(c), KILN_ACTIVATION_CLIP, 0, 6, &a));
+    return a ? kiln_test_out0(a) : NULL;
 }
 
 /* MobileNetV2's inverted residual: expand 1x1, depthwise 3x3, project 1x1 (+ x). */
@@ -90,7 +71,7 @@ static kiln_tensor *block(kiln_network *net, kiln_tensor *x, int64_t cin, int64_
     if (stride == 1 && cin == cout) {
         kiln_layer *add = NULL;
         OK(kiln_network_add_elementwise(net, y, x, KILN_ELEMENTWISE_SUM, &add));
-        y = add ? out0(add) : NULL;
+        y = add ? kiln_test_out0(add) : NULL;
     }
     return y;
 }
@@ -113,60 +94,19 @@ static kiln_host_memory *build_plan(void) {
     x = block(net, x, 24, 64, 32, 2); /* out of it */
     x = block(net, x, 32, 64, 32, 1);
     kiln_layer *mp = NULL, *gap = NULL, *flat = NULL, *fc = NULL;
-    OK(kiln_network_add_pooling(net, x, KILN_POOLING_MAX, window(3, 2, 1), &mp));
-    kiln_window all = window(1, 1, 0);
+    OK(kiln_network_add_pooling(net, x, KILN_POOLING_MAX, kiln_test_window(3, 2, 1), &mp));
+    kiln_window all = kiln_test_window(1, 1, 0);
     all.kernel[0] = 4, all.kernel[1] = 4;
-    OK(kiln_network_add_pooling(net, out0(mp), KILN_POOLING_AVERAGE, all, &gap));
+    OK(kiln_network_add_pooling(net, kiln_test_out0(mp), KILN_POOLING_AVERAGE, all, &gap));
     kiln_dims two = {2, {0, -1}};
-    OK(kiln_network_add_shuffle(net, out0(gap), NULL, &two, NULL, &flat));
-    OK(kiln_network_add_fully_connected(net, out0(flat), CLASSES, rand_weights(CLASSES * 32, 0.3f),
+    OK(kiln_network_add_shuffle(net, kiln_test_out0(gap), NULL, &two, NULL, &flat));
+    OK(kiln_network_add_fully_connected(net, kiln_test_out0(flat), CLASSES,
+                                        rand_weights(CLASSES * 32, 0.3f),
                                         rand_weights(CLASSES, 0.1f), &fc));
-    kiln_tensor *y = out0(fc);
+    kiln_tensor *y = kiln_test_out0(fc);
     OK(kiln_tensor_set_name(y, "logits"));
     OK(kiln_network_mark_output(net, y));
-    kiln_builder_config *cfg = NULL;
-    kiln_host_memory *plan = NULL;
-    OK(kiln_builder_create_config(b, &cfg));
-    OK(kiln_builder_config_set_num_threads(cfg, 2));
-    OK(kiln_builder_build_serialized_network(b, net, cfg, &plan));
-    kiln_builder_config_destroy(cfg);
-    kiln_network_destroy(net);
-    kiln_builder_destroy(b);
-    return plan;
-}
-
-static kiln_engine *load(kiln_runtime *rt, const kiln_host_memory *plan) {
-    kiln_engine *e = NULL;
-    OK(kiln_runtime_deserialize_engine(rt, kiln_host_memory_data(plan), kiln_host_memory_size(plan),
-                                       &e));
-    return e;
-}
-
-static int run(kiln_engine *e, float *y) {
-    kiln_context *c = NULL;
-    int ok = e && kiln_engine_create_execution_context(e, &c) == KILN_OK;
-    for (int rep = 0; ok && rep < 2; rep++) {
-        memset(y, 0, sizeof(float) * OUT_COUNT);
-        ok = kiln_context_set_tensor_address(c, "image", image) == KILN_OK &&
-             kiln_context_set_tensor_address(c, "logits", y) == KILN_OK &&
-             kiln_context_execute(c) == KILN_OK;
-        if (!ok) fprintf(stderr, "run: %s\n", kiln_last_error());
-    }
-    kiln_context_destroy(c);
-    return ok;
-}
-
-static void compare(const char *what, const float *got, const float *want) {
-    double worst = 0;
-    for (int i = 0; i < OUT_COUNT; i++) {
-        double err = fabs((double)got[i] - want[i]) / (1.0 + fabs((double)want[i]));
-        if (!(err <= worst)) worst = err;
-    }
-    printf("%s: error %.3g against the baseline\n", what, worst);
-    if (!(worst <= 1e-4)) {
-        fprintf(stderr, "%s: error %.3g against the baseline\n", what, worst);
-        kiln_test_failures++;
-    }
+    return kiln_test_finish_plan(b, net);
 }
 
 /* What a plan's nodes say: reading / writing 16-blocks, channels-last, and nodes whose
@@ -215,26 +155,26 @@ static census check(kiln_runtime *rt, const char *what, const char *layout, cons
     unsetenv("KILN_DNNL_NHWC_GAP");
     float got[OUT_COUNT];
     char label[160];
-    kiln_engine *e = load(rt, plan);
+    kiln_engine *e = kiln_test_load(rt, plan);
     census c = count(e);
     printf("%s: %d nodes blocked, %d channels-last, %d boundaries, final pool reads %lld\n", what,
            c.blocked, c.nhwc, c.boundaries, (long long)c.gap_in);
     snprintf(label, sizeof label, "%s, oneDNN", what);
-    EXPECT(run(e, got));
-    compare(label, got, want);
+    EXPECT(kiln_test_run(e, image, got, OUT_COUNT));
+    kiln_test_compare(label, got, want, OUT_COUNT, 1e-4);
     /* round trip: serialize the loaded engine, load it again */
     kiln_host_memory *again = NULL;
     OK(kiln_engine_serialize(e, &again));
-    kiln_engine *e2 = again ? load(rt, again) : NULL;
+    kiln_engine *e2 = again ? kiln_test_load(rt, again) : NULL;
     EXPECT(e2 && same_layouts(e, e2));
     snprintf(label, sizeof label, "%s, round trip, oneDNN", what);
-    EXPECT(run(e2, got));
-    compare(label, got, want);
+    EXPECT(kiln_test_run(e2, image, got, OUT_COUNT));
+    kiln_test_compare(label, got, want, OUT_COUNT, 1e-4);
     kiln_nn_use_dnnl(0);
-    kiln_engine *ref = load(rt, plan);
+    kiln_engine *ref = kiln_test_load(rt, plan);
     snprintf(label, sizeof label, "%s, reference kernels", what);
-    EXPECT(run(ref, got));
-    compare(label, got, want);
+    EXPECT(kiln_test_run(ref, image, got, OUT_COUNT));
+    kiln_test_compare(label, got, want, OUT_COUNT, 1e-4);
     kiln_nn_use_dnnl(1);
     kiln_engine_destroy(ref);
     kiln_engine_destroy(e2);
@@ -252,10 +192,10 @@ int main(void) {
 
     kiln_nn_use_dnnl(0);
     kiln_host_memory *plain_plan = build_plan();
-    kiln_engine *plain = load(rt, plain_plan);
+    kiln_engine *plain = kiln_test_load(rt, plain_plan);
     census c0 = count(plain);
     EXPECT_EQ_INT(c0.blocked + c0.nhwc, 0);
-    EXPECT(run(plain, want));
+    EXPECT(kiln_test_run(plain, image, want, OUT_COUNT));
     kiln_nn_use_dnnl(1);
 
     census chosen = check(rt, "layouts chosen by the build", NULL, NULL, want);

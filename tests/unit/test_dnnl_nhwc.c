@@ -22,7 +22,7 @@
 #include "backends/cpu/dnnl_common.h"
 #include "kiln/kiln.h"
 #include "runtime/engine.h"
-#include "test_util.h"
+#include "test_layer_util.h"
 
 enum { N = 2, C_IN = 16, H = 10, W = 9, C = 24, E = 48, C2 = 32, CLASSES = 10 };
 enum { IN_COUNT = N * C_IN * H * W, OUT_COUNT = N * CLASSES };
@@ -32,32 +32,8 @@ static float w1[C * C_IN * 9], b1[C], we[E * C], be[E], wd[E * 9], bd[E], wp[C *
 static float w2[C2 * C], b2[C2], fc_w[CLASSES * C2], fc_b[CLASSES];
 
 static uint32_t rng = 1357;
-static void fill(float *v, int n, float scale) {
-    for (int i = 0; i < n; i++) {
-        rng = rng * 1664525u + 1013904223u;
-        v[i] = ((float)((rng >> 8) & 0xffff) / 32768.0f - 1.0f) * scale;
-    }
-}
-
-static kiln_weights weights(const float *v, int64_t count) {
-    kiln_weights w = {KILN_DTYPE_FLOAT32, v, count};
-    return w;
-}
-
-static kiln_window window(int64_t k, int64_t stride, int64_t pad) {
-    kiln_window w;
-    memset(&w, 0, sizeof w);
-    w.nb_spatial = 2;
-    w.kernel[0] = w.kernel[1] = k;
-    w.stride[0] = w.stride[1] = stride;
-    w.pad_begin[0] = w.pad_begin[1] = w.pad_end[0] = w.pad_end[1] = pad;
-    return w;
-}
-
-#define OK(call) EXPECT_EQ_INT((call), KILN_OK)
-
-static kiln_tensor *out0(kiln_layer *l) {
-    return kiln_layer_get_output(l, 0);
+static void fill(float *v, int64_t n, float scale) {
+    kiln_test_fill(v, n, scale, &rng);
 }
 
 static kiln_host_memory *build_plan(void) {
@@ -69,75 +45,37 @@ static kiln_host_memory *build_plan(void) {
     kiln_dims dims = {4, {N, C_IN, H, W}};
     OK(kiln_network_add_input(net, "image", KILN_DTYPE_FLOAT32, dims, &x));
     kiln_layer *c1, *r1, *ce, *re, *cd, *rd, *cp, *add, *pool, *c2, *r2, *gap, *flat, *fc;
-    OK(kiln_network_add_convolution(net, x, C, window(3, 1, 1), 1, weights(w1, C * C_IN * 9),
-                                    weights(b1, C), &c1));
-    OK(kiln_network_add_activation(net, out0(c1), KILN_ACTIVATION_CLIP, 0, 6, &r1));
-    OK(kiln_network_add_convolution(net, out0(r1), E, window(1, 1, 0), 1, weights(we, E * C),
-                                    weights(be, E), &ce));
-    OK(kiln_network_add_activation(net, out0(ce), KILN_ACTIVATION_CLIP, 0, 6, &re));
-    OK(kiln_network_add_convolution(net, out0(re), E, window(3, 1, 1), E, weights(wd, E * 9),
-                                    weights(bd, E), &cd));
-    OK(kiln_network_add_activation(net, out0(cd), KILN_ACTIVATION_CLIP, 0, 6, &rd));
-    OK(kiln_network_add_convolution(net, out0(rd), C, window(1, 1, 0), 1, weights(wp, C * E),
-                                    weights(bp, C), &cp));
-    OK(kiln_network_add_elementwise(net, out0(cp), out0(r1), KILN_ELEMENTWISE_SUM, &add));
-    OK(kiln_network_add_pooling(net, out0(add), KILN_POOLING_MAX, window(3, 2, 1), &pool));
-    OK(kiln_network_add_convolution(net, out0(pool), C2, window(1, 1, 0), 1, weights(w2, C2 * C),
-                                    weights(b2, C2), &c2));
-    OK(kiln_network_add_activation(net, out0(c2), KILN_ACTIVATION_RELU, 0, 0, &r2));
-    kiln_window all = window(1, 1, 0);
+    OK(kiln_network_add_convolution(net, x, C, kiln_test_window(3, 1, 1), 1,
+                                    kiln_test_weights(w1, C * C_IN * 9), kiln_test_weights(b1, C),
+                                    &c1));
+    OK(kiln_network_add_activation(net, kiln_test_out0(c1), KILN_ACTIVATION_CLIP, 0, 6, &r1));
+    OK(kiln_network_add_convolution(net, kiln_test_out0(r1), E, kiln_test_window(1, 1, 0), 1,
+                                    kiln_test_weights(we, E * C), kiln_test_weights(be, E), &ce));
+    OK(kiln_network_add_activation(net, kiln_test_out0(ce), KILN_ACTIVATION_CLIP, 0, 6, &re));
+    OK(kiln_network_add_convolution(net, kiln_test_out0(re), E, kiln_test_window(3, 1, 1), E,
+                                    kiln_test_weights(wd, E * 9), kiln_test_weights(bd, E), &cd));
+    OK(kiln_network_add_activation(net, kiln_test_out0(cd), KILN_ACTIVATION_CLIP, 0, 6, &rd));
+    OK(kiln_network_add_convolution(net, kiln_test_out0(rd), C, kiln_test_window(1, 1, 0), 1,
+                                    kiln_test_weights(wp, C * E), kiln_test_weights(bp, C), &cp));
+    OK(kiln_network_add_elementwise(net, kiln_test_out0(cp), kiln_test_out0(r1),
+                                    KILN_ELEMENTWISE_SUM, &add));
+    OK(kiln_network_add_pooling(net, kiln_test_out0(add), KILN_POOLING_MAX,
+                                kiln_test_window(3, 2, 1), &pool));
+    OK(kiln_network_add_convolution(net, kiln_test_out0(pool), C2, kiln_test_window(1, 1, 0), 1,
+                                    kiln_test_weights(w2, C2 * C), kiln_test_weights(b2, C2), &c2));
+    OK(kiln_network_add_activation(net, kiln_test_out0(c2), KILN_ACTIVATION_RELU, 0, 0, &r2));
+    kiln_window all = kiln_test_window(1, 1, 0);
     all.kernel[0] = (H + 1) / 2, all.kernel[1] = (W + 1) / 2;
-    OK(kiln_network_add_pooling(net, out0(r2), KILN_POOLING_AVERAGE, all, &gap));
+    OK(kiln_network_add_pooling(net, kiln_test_out0(r2), KILN_POOLING_AVERAGE, all, &gap));
     kiln_dims two = {2, {0, -1}};
-    OK(kiln_network_add_shuffle(net, out0(gap), NULL, &two, NULL, &flat));
-    OK(kiln_network_add_fully_connected(net, out0(flat), CLASSES, weights(fc_w, CLASSES * C2),
-                                        weights(fc_b, CLASSES), &fc));
-    kiln_tensor *y = out0(fc);
+    OK(kiln_network_add_shuffle(net, kiln_test_out0(gap), NULL, &two, NULL, &flat));
+    OK(kiln_network_add_fully_connected(net, kiln_test_out0(flat), CLASSES,
+                                        kiln_test_weights(fc_w, CLASSES * C2),
+                                        kiln_test_weights(fc_b, CLASSES), &fc));
+    kiln_tensor *y = kiln_test_out0(fc);
     OK(kiln_tensor_set_name(y, "logits"));
     OK(kiln_network_mark_output(net, y));
-    kiln_builder_config *cfg = NULL;
-    kiln_host_memory *plan = NULL;
-    OK(kiln_builder_create_config(b, &cfg));
-    OK(kiln_builder_config_set_num_threads(cfg, 2));
-    OK(kiln_builder_build_serialized_network(b, net, cfg, &plan));
-    kiln_builder_config_destroy(cfg);
-    kiln_network_destroy(net);
-    kiln_builder_destroy(b);
-    return plan;
-}
-
-static kiln_engine *load(kiln_runtime *rt, const kiln_host_memory *plan) {
-    kiln_engine *e = NULL;
-    OK(kiln_runtime_deserialize_engine(rt, kiln_host_memory_data(plan), kiln_host_memory_size(plan),
-                                       &e));
-    return e;
-}
-
-static int run(kiln_engine *e, float *y) {
-    kiln_context *c = NULL;
-    int ok = e && kiln_engine_create_execution_context(e, &c) == KILN_OK;
-    for (int rep = 0; ok && rep < 2; rep++) {
-        memset(y, 0, sizeof(float) * OUT_COUNT);
-        ok = kiln_context_set_tensor_address(c, "image", image) == KILN_OK &&
-             kiln_context_set_tensor_address(c, "logits", y) == KILN_OK &&
-             kiln_context_execute(c) == KILN_OK;
-        if (!ok) fprintf(stderr, "run: %s\n", kiln_last_error());
-    }
-    kiln_context_destroy(c);
-    return ok;
-}
-
-static void compare(const char *what, const float *got, const float *want) {
-    double worst = 0;
-    for (int i = 0; i < OUT_COUNT; i++) {
-        double err = fabs((double)got[i] - want[i]) / (1.0 + fabs((double)want[i]));
-        if (!(err <= worst)) worst = err;
-    }
-    printf("%s: error %.3g against the baseline\n", what, worst);
-    if (!(worst <= 1e-4)) {
-        fprintf(stderr, "%s: error %.3g against the baseline\n", what, worst);
-        kiln_test_failures++;
-    }
+    return kiln_test_finish_plan(b, net);
 }
 
 /* Nodes that read or write a channels-last tensor. */
@@ -197,36 +135,36 @@ int main(void) {
 
     kiln_nn_use_dnnl(0);
     kiln_host_memory *plain_plan = build_plan();
-    kiln_engine *plain = load(rt, plain_plan);
+    kiln_engine *plain = kiln_test_load(rt, plain_plan);
     EXPECT_EQ_INT(count_nhwc(plain), 0);
-    EXPECT(run(plain, want));
+    EXPECT(kiln_test_run(plain, image, want, OUT_COUNT));
 
     kiln_nn_use_dnnl(1);
     kiln_host_memory *auto_plan = build_plan();
-    kiln_engine *chosen = load(rt, auto_plan);
+    kiln_engine *chosen = kiln_test_load(rt, auto_plan);
     printf("layouts chosen by the build: %d nodes channels-last\n", count_nhwc(chosen));
 #ifdef KILN_HAVE_DNNL
     if (kiln_dnnl_preferred_block() == 16) EXPECT(count_nhwc(chosen) >= 4);
 #endif
-    EXPECT(run(chosen, got));
-    compare("oneDNN, layouts chosen by the build", got, want);
+    EXPECT(kiln_test_run(chosen, image, got, OUT_COUNT));
+    kiln_test_compare("oneDNN, layouts chosen by the build", got, want, OUT_COUNT, 1e-4);
 
     setenv("KILN_DNNL_LAYOUT", "nhwc", 1);
     kiln_host_memory *plan = build_plan();
     unsetenv("KILN_DNNL_LAYOUT");
-    kiln_engine *e = load(rt, plan);
+    kiln_engine *e = kiln_test_load(rt, plan);
     printf("channels-last forced: %d nodes channels-last\n", count_nhwc(e));
     /* conv, expand, depthwise, project + sum, max pool, 1x1 (when the ISA has blocks) */
 #ifdef KILN_HAVE_DNNL
     if (kiln_dnnl_preferred_block()) EXPECT(count_nhwc(e) >= 5);
 #endif
-    EXPECT(run(e, got));
-    compare("oneDNN, channels-last", got, want);
+    EXPECT(kiln_test_run(e, image, got, OUT_COUNT));
+    kiln_test_compare("oneDNN, channels-last", got, want, OUT_COUNT, 1e-4);
 
     kiln_nn_use_dnnl(0);
-    kiln_engine *ref = load(rt, plan);
-    EXPECT(run(ref, got));
-    compare("channels-last plan, reference kernels", got, want);
+    kiln_engine *ref = kiln_test_load(rt, plan);
+    EXPECT(kiln_test_run(ref, image, got, OUT_COUNT));
+    kiln_test_compare("channels-last plan, reference kernels", got, want, OUT_COUNT, 1e-4);
     kiln_nn_use_dnnl(1);
 
     kiln_engine_destroy(ref);

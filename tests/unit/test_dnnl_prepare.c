@@ -22,7 +22,7 @@
 #include "backends/cpu/dnnl_common.h"
 #include "kiln/kiln.h"
 #include "runtime/engine.h"
-#include "test_util.h"
+#include "test_layer_util.h"
 
 enum { N = 2, C_IN = 16, H = 12, W = 12, C1 = 32, CLASSES = 10 };
 enum { PH = 6, PW = 6, IN_COUNT = N * C_IN * H * W, OUT_COUNT = N * CLASSES };
@@ -34,29 +34,9 @@ static float w1[C1 * C_IN * 9], b1[C1], w2[C1 * C1], b2[C1], w3[C1 * 9], b3[C1];
 static float fc_w[CLASSES * C1], fc_b[CLASSES];
 
 static uint32_t rng = 2468;
-static void fill(float *v, int n, float scale) {
-    for (int i = 0; i < n; i++) {
-        rng = rng * 1664525u + 1013904223u;
-        v[i] = ((float)((rng >> 8) & 0xffff) / 32768.0f - 1.0f) * scale;
-    }
+static void fill(float *v, int64_t n, float scale) {
+    kiln_test_fill(v, n, scale, &rng);
 }
-
-static kiln_weights weights(const float *v, int64_t count) {
-    kiln_weights w = {KILN_DTYPE_FLOAT32, v, count};
-    return w;
-}
-
-static kiln_window window(int64_t k, int64_t stride, int64_t pad) {
-    kiln_window w;
-    memset(&w, 0, sizeof w);
-    w.nb_spatial = 2;
-    w.kernel[0] = w.kernel[1] = k;
-    w.stride[0] = w.stride[1] = stride;
-    w.pad_begin[0] = w.pad_begin[1] = w.pad_end[0] = w.pad_end[1] = pad;
-    return w;
-}
-
-#define OK(call) EXPECT_EQ_INT((call), KILN_OK)
 
 static kiln_host_memory *build_plan(void) {
     kiln_builder *b = NULL;
@@ -67,61 +47,36 @@ static kiln_host_memory *build_plan(void) {
     kiln_dims dims = {4, {batch, C_IN, H, W}};
     OK(kiln_network_add_input(net, "image", KILN_DTYPE_FLOAT32, dims, &x));
     kiln_layer *conv1, *relu1, *conv2, *add, *relu2, *pool, *dw, *relu3, *avg, *flat, *fc;
-    OK(kiln_network_add_convolution(net, x, C1, window(3, 1, 1), 1, weights(w1, C1 * C_IN * 9),
-                                    weights(b1, C1), &conv1));
+    OK(kiln_network_add_convolution(net, x, C1, kiln_test_window(3, 1, 1), 1,
+                                    kiln_test_weights(w1, C1 * C_IN * 9), kiln_test_weights(b1, C1),
+                                    &conv1));
     OK(kiln_network_add_activation(net, kiln_layer_get_output(conv1, 0), KILN_ACTIVATION_RELU, 0, 0,
                                    &relu1));
-    OK(kiln_network_add_convolution(net, kiln_layer_get_output(relu1, 0), C1, window(1, 1, 0), 1,
-                                    weights(w2, C1 * C1), weights(b2, C1), &conv2));
+    OK(kiln_network_add_convolution(net, kiln_layer_get_output(relu1, 0), C1,
+                                    kiln_test_window(1, 1, 0), 1, kiln_test_weights(w2, C1 * C1),
+                                    kiln_test_weights(b2, C1), &conv2));
     OK(kiln_network_add_elementwise(net, kiln_layer_get_output(conv2, 0),
                                     kiln_layer_get_output(relu1, 0), KILN_ELEMENTWISE_SUM, &add));
     OK(kiln_network_add_activation(net, kiln_layer_get_output(add, 0), KILN_ACTIVATION_RELU, 0, 0,
                                    &relu2));
     OK(kiln_network_add_pooling(net, kiln_layer_get_output(relu2, 0), KILN_POOLING_MAX,
-                                window(3, 2, 1), &pool));
-    OK(kiln_network_add_convolution(net, kiln_layer_get_output(pool, 0), C1, window(3, 1, 1), C1,
-                                    weights(w3, C1 * 9), weights(b3, C1), &dw));
+                                kiln_test_window(3, 2, 1), &pool));
+    OK(kiln_network_add_convolution(net, kiln_layer_get_output(pool, 0), C1,
+                                    kiln_test_window(3, 1, 1), C1, kiln_test_weights(w3, C1 * 9),
+                                    kiln_test_weights(b3, C1), &dw));
     OK(kiln_network_add_activation(net, kiln_layer_get_output(dw, 0), KILN_ACTIVATION_RELU, 0, 0,
                                    &relu3));
     OK(kiln_network_add_pooling(net, kiln_layer_get_output(relu3, 0), KILN_POOLING_AVERAGE,
-                                window(PH, 1, 0), &avg));
+                                kiln_test_window(PH, 1, 0), &avg));
     kiln_dims two = {2, {0, -1}};
     OK(kiln_network_add_shuffle(net, kiln_layer_get_output(avg, 0), NULL, &two, NULL, &flat));
     OK(kiln_network_add_fully_connected(net, kiln_layer_get_output(flat, 0), CLASSES,
-                                        weights(fc_w, CLASSES * C1), weights(fc_b, CLASSES), &fc));
+                                        kiln_test_weights(fc_w, CLASSES * C1),
+                                        kiln_test_weights(fc_b, CLASSES), &fc));
     kiln_tensor *y = kiln_layer_get_output(fc, 0);
     OK(kiln_tensor_set_name(y, "logits"));
     OK(kiln_network_mark_output(net, y));
-    kiln_builder_config *cfg = NULL;
-    kiln_host_memory *plan = NULL;
-    OK(kiln_builder_create_config(b, &cfg));
-    OK(kiln_builder_config_set_num_threads(cfg, 2));
-    OK(kiln_builder_build_serialized_network(b, net, cfg, &plan));
-    kiln_builder_config_destroy(cfg);
-    kiln_network_destroy(net);
-    kiln_builder_destroy(b);
-    return plan;
-}
-
-static kiln_engine *load(kiln_runtime *rt, const kiln_host_memory *plan) {
-    kiln_engine *e = NULL;
-    OK(kiln_runtime_deserialize_engine(rt, kiln_host_memory_data(plan), kiln_host_memory_size(plan),
-                                       &e));
-    return e;
-}
-
-static int run(kiln_engine *e, float *y) {
-    kiln_context *c = NULL;
-    int ok = kiln_engine_create_execution_context(e, &c) == KILN_OK;
-    for (int rep = 0; ok && rep < 2; rep++) {
-        memset(y, 0, sizeof(float) * OUT_COUNT);
-        ok = kiln_context_set_tensor_address(c, "image", image) == KILN_OK &&
-             kiln_context_set_tensor_address(c, "logits", y) == KILN_OK &&
-             kiln_context_execute(c) == KILN_OK;
-        if (!ok) fprintf(stderr, "run: %s\n", kiln_last_error());
-    }
-    kiln_context_destroy(c);
-    return ok;
+    return kiln_test_finish_plan(b, net);
 }
 
 static void compare(const char *what, const float *got, const float *want) {
@@ -158,7 +113,7 @@ typedef struct thread_job {
 static void *thread_main(void *p) {
     thread_job *j = p;
     j->ok = 1;
-    for (int i = 0; i < 5 && j->ok; i++) j->ok = run(j->e, j->y);
+    for (int i = 0; i < 5 && j->ok; i++) j->ok = kiln_test_run(j->e, image, j->y, OUT_COUNT);
     return NULL;
 }
 
@@ -191,17 +146,17 @@ static void scenario(kiln_runtime *rt) {
 
     kiln_nn_use_dnnl(0);
     kiln_host_memory *plain_plan = build_plan();
-    kiln_engine *plain = load(rt, plain_plan);
+    kiln_engine *plain = kiln_test_load(rt, plain_plan);
     int kernels = 0, prepared = 0, blocked = 0;
     count_prepared(plain, &kernels, &prepared, &blocked);
     EXPECT_EQ_INT(kernels, 0);
     EXPECT_EQ_INT(prepared, 0);
     EXPECT_EQ_INT(blocked, 0);
-    EXPECT(run(plain, want));
+    EXPECT(kiln_test_run(plain, image, want, OUT_COUNT));
 
     kiln_nn_use_dnnl(1);
     kiln_host_memory *plan = build_plan();
-    kiln_engine *e = load(rt, plan);
+    kiln_engine *e = kiln_test_load(rt, plan);
     count_prepared(e, &kernels, &prepared, &blocked);
     printf("batch %lld with oneDNN: %d layers on oneDNN, %d with prepared weights, %d writing "
            "blocked activations\n",
@@ -213,7 +168,7 @@ static void scenario(kiln_runtime *rt) {
         EXPECT(prepared >= 3);
         EXPECT(blocked >= 3); /* conv, conv + sum, max pool, depthwise conv */
     }
-    EXPECT(run(e, got));
+    EXPECT(kiln_test_run(e, image, got, OUT_COUNT));
     compare("oneDNN, prepared", got, want);
 
     /* two contexts of one engine at once */
@@ -227,19 +182,19 @@ static void scenario(kiln_runtime *rt) {
     }
 
     kiln_nn_use_dnnl(0);
-    kiln_engine *decoded = load(rt, plan);
-    EXPECT(run(decoded, got));
+    kiln_engine *decoded = kiln_test_load(rt, plan);
+    EXPECT(kiln_test_run(decoded, image, got, OUT_COUNT));
     compare("prepared plan, reference kernels", got, want);
     kiln_nn_use_dnnl(1);
 
     /* another oneDNN wrote it: the stored descriptors cannot be trusted */
-    kiln_engine *other = load(rt, plan);
+    kiln_engine *other = kiln_test_load(rt, plan);
     for (int32_t i = 0; i < other->graph->node_count; i++) {
         kiln_node *n = &other->graph->nodes[i];
         for (int32_t a = 0; a < n->attr_count; a++)
             if (!strcmp(n->attrs[a].name, "_kiln_dnnl_version")) n->attrs[a].i = 1;
     }
-    EXPECT(run(other, got));
+    EXPECT(kiln_test_run(other, image, got, OUT_COUNT));
     compare("prepared plan, other oneDNN version", got, want);
 
     kiln_engine_destroy(other);
