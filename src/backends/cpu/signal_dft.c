@@ -8,10 +8,6 @@
 #include "backends/cpu/signal_fft.h"
 #include "ir/shape_signal.h"
 
-#ifdef KILN_HAVE_OPENMP
-#include <omp.h>
-#endif
-
 static inline double load(const kiln_tview *t, int64_t i) {
     return t->dtype == KILN_DTYPE_FLOAT32 ? ((const float *)t->data)[i]
                                           : kiln_tview_get_double(t, i);
@@ -59,6 +55,12 @@ static void dft_line(const dft_job *j, const kiln_fft_plan *plan, int64_t o, int
     }
 }
 
+/* Line l of the job: outer index l / inner, inner index l % inner. */
+static void dft_line_at(void *arg, const kiln_fft_plan *plan, int64_t l, double *buf) {
+    const dft_job *j = arg;
+    dft_line(j, plan, l / j->inner, l % j->inner, buf);
+}
+
 kiln_status kiln_cpu_DFT(kiln_cpu_ctx *ctx, const kiln_node *node, const kiln_tview *in,
                          int32_t n_in, kiln_tview *out, int32_t n_out) {
     dft_job j = {.x = &in[0], .y = &out[0]};
@@ -75,25 +77,5 @@ kiln_status kiln_cpu_DFT(kiln_cpu_ctx *ctx, const kiln_node *node, const kiln_tv
     j.out_c = j.p.out_complex ? 2 : 1;
     int64_t lines = outer * j.inner, n = j.p.length;
     if (kiln_tview_count(&out[0]) == 0) return KILN_OK;
-    int threads = kiln_cpu_threads(ctx);
-    int64_t line_d = kiln_fft_line_doubles(n);
-    double *scratch = kiln_cpu_scratch(
-        ctx, (size_t)(kiln_fft_table_doubles(n) + (int64_t)threads * line_d) * sizeof(double));
-    if (!scratch) return kiln_node_error(KILN_ERR_OUT_OF_MEMORY, node, "out of memory");
-    kiln_fft_plan plan;
-    kiln_fft_plan_init(&plan, n, scratch);
-    double *bufs = scratch + kiln_fft_table_doubles(n);
-    int64_t work = lines * n * (plan.pow2 ? 8 : n);
-    (void)work;
-#ifdef KILN_HAVE_OPENMP
-#pragma omp parallel for num_threads(threads) if (threads > 1 && lines > 1 && work > (1 << 16))
-#endif
-    for (int64_t l = 0; l < lines; l++) {
-        int tid = 0;
-#ifdef KILN_HAVE_OPENMP
-        tid = omp_get_thread_num();
-#endif
-        dft_line(&j, &plan, l / j.inner, l % j.inner, bufs + (int64_t)tid * line_d);
-    }
-    return KILN_OK;
+    return kiln_fft_run_lines(ctx, node, n, lines, dft_line_at, &j);
 }

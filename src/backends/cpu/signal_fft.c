@@ -3,6 +3,9 @@
 
 #include <math.h>
 #include <string.h>
+#ifdef KILN_HAVE_OPENMP
+#include <omp.h>
+#endif
 
 void kiln_fft_plan_init(kiln_fft_plan *plan, int64_t n, double *table) {
     plan->n = n;
@@ -69,4 +72,29 @@ void kiln_fft_run(const kiln_fft_plan *plan, double *line, int inverse) {
         fft_radix2(plan, line, inverse);
     else
         dft_direct(plan, line, line + 2 * plan->n, inverse);
+}
+
+kiln_status kiln_fft_run_lines(kiln_cpu_ctx *ctx, const kiln_node *node, int64_t n, int64_t count,
+                               kiln_fft_line_fn fn, void *arg) {
+    int threads = kiln_cpu_threads(ctx);
+    int64_t line_d = kiln_fft_line_doubles(n);
+    double *scratch = kiln_cpu_scratch(
+        ctx, (size_t)(kiln_fft_table_doubles(n) + (int64_t)threads * line_d) * sizeof(double));
+    if (!scratch) return kiln_node_error(KILN_ERR_OUT_OF_MEMORY, node, "out of memory");
+    kiln_fft_plan plan;
+    kiln_fft_plan_init(&plan, n, scratch);
+    double *bufs = scratch + kiln_fft_table_doubles(n);
+    int64_t work = count * n * (plan.pow2 ? 8 : n);
+    (void)work;
+#ifdef KILN_HAVE_OPENMP
+#pragma omp parallel for num_threads(threads) if (threads > 1 && count > 1 && work > (1 << 16))
+#endif
+    for (int64_t l = 0; l < count; l++) {
+        int tid = 0;
+#ifdef KILN_HAVE_OPENMP
+        tid = omp_get_thread_num();
+#endif
+        fn(arg, &plan, l, bufs + (int64_t)tid * line_d);
+    }
+    return KILN_OK;
 }

@@ -7,10 +7,6 @@
 #include "backends/cpu/signal_fft.h"
 #include "ir/shape_signal.h"
 
-#ifdef KILN_HAVE_OPENMP
-#include <omp.h>
-#endif
-
 static inline double load(const kiln_tview *t, int64_t i) {
     return t->dtype == KILN_DTYPE_FLOAT32 ? ((const float *)t->data)[i]
                                           : kiln_tview_get_double(t, i);
@@ -41,6 +37,18 @@ static void stft_frame(const kiln_tview *x, const kiln_tview *window, kiln_tview
     }
 }
 
+typedef struct stft_job {
+    const kiln_tview *x, *window;
+    kiln_tview *y;
+    const kiln_stft_params *p;
+} stft_job;
+
+/* Frame j of the job: batch j / frames, frame j % frames. */
+static void stft_frame_at(void *arg, const kiln_fft_plan *plan, int64_t j, double *buf) {
+    const stft_job *s = arg;
+    stft_frame(s->x, s->window, s->y, s->p, plan, j / s->p->frames, j % s->p->frames, buf);
+}
+
 kiln_status kiln_cpu_STFT(kiln_cpu_ctx *ctx, const kiln_node *node, const kiln_tview *in,
                           int32_t n_in, kiln_tview *out, int32_t n_out) {
     kiln_stft_params p;
@@ -50,26 +58,6 @@ kiln_status kiln_cpu_STFT(kiln_cpu_ctx *ctx, const kiln_node *node, const kiln_t
     const kiln_tview *window = p.has_window ? &in[2] : NULL;
     int64_t n = p.frame_length, jobs = p.batch * p.frames;
     if (jobs == 0) return KILN_OK;
-    int threads = kiln_cpu_threads(ctx);
-    int64_t line_d = kiln_fft_line_doubles(n);
-    double *scratch = kiln_cpu_scratch(
-        ctx, (size_t)(kiln_fft_table_doubles(n) + (int64_t)threads * line_d) * sizeof(double));
-    if (!scratch) return kiln_node_error(KILN_ERR_OUT_OF_MEMORY, node, "out of memory");
-    kiln_fft_plan plan;
-    kiln_fft_plan_init(&plan, n, scratch);
-    double *bufs = scratch + kiln_fft_table_doubles(n);
-    int64_t work = jobs * n * (plan.pow2 ? 8 : n);
-    (void)work;
-#ifdef KILN_HAVE_OPENMP
-#pragma omp parallel for num_threads(threads) if (threads > 1 && jobs > 1 && work > (1 << 16))
-#endif
-    for (int64_t j = 0; j < jobs; j++) {
-        int tid = 0;
-#ifdef KILN_HAVE_OPENMP
-        tid = omp_get_thread_num();
-#endif
-        stft_frame(&in[0], window, &out[0], &p, &plan, j / p.frames, j % p.frames,
-                   bufs + (int64_t)tid * line_d);
-    }
-    return KILN_OK;
+    stft_job job = {&in[0], window, &out[0], &p};
+    return kiln_fft_run_lines(ctx, node, n, jobs, stft_frame_at, &job);
 }
