@@ -8,6 +8,7 @@
 #include "core/logger.h"
 #include "passes/passes.h"
 #include "plan/plan_format.h"
+#include "runtime/weight_arena.h"
 #ifdef KILN_HAVE_CUDA
 #include "backends/cuda/cuda_executor.h"
 #endif
@@ -137,9 +138,11 @@ kiln_status kiln_runtime_deserialize_engine(kiln_runtime *runtime, const void *p
         return st;
     }
     e->plan_copy = copy;
+    e->plan_copy_size = size;
     e->logger = runtime->logger;
     st = kiln_engine_check_loaded(e);
     if (st == KILN_OK) st = kiln_engine_load_device(e);
+    if (st == KILN_OK) st = kiln_engine_pack_weights(e);
     if (st != KILN_OK) {
         kiln_engine_free(e);
         return st;
@@ -160,11 +163,12 @@ kiln_status kiln_runtime_deserialize_engine_from_file(kiln_runtime *runtime, con
         kiln_error_prefix("%s", path);
         return st;
     }
-    e->plan_file = map; /* weights stay in the mapping: zero-copy */
+    e->plan_file = map; /* weights borrowed from the mapping (CPU: until packed below) */
     e->logger = runtime->logger;
     st = kiln_engine_check_loaded(e);
     if (st != KILN_OK) kiln_error_prefix("%s", path);
     if (st == KILN_OK) st = kiln_engine_load_device(e);
+    if (st == KILN_OK) st = kiln_engine_pack_weights(e);
     if (st != KILN_OK) {
         kiln_engine_free(e);
         return st;

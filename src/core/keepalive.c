@@ -1,12 +1,9 @@
-/* madvise */
-#define _DEFAULT_SOURCE
 #include "core/keepalive.h"
 
 #include <stdatomic.h>
-#include <stdint.h>
 #include <stdlib.h>
-#include <sys/mman.h>
-#include <unistd.h>
+
+#include "core/huge_pages.h"
 
 struct kiln_keepalive {
     atomic_int refs;
@@ -40,11 +37,7 @@ void kiln_keepalive_drop_pages(const kiln_keepalive *k, const void *p, size_t n)
     int file = 0;
     if (!k || !k->owner.contains || !k->owner.contains(k->owner.owner, p, n, &file) || !file)
         return;
-    long page = sysconf(_SC_PAGESIZE);
-    if (page <= 0) return;
-    uintptr_t start = ((uintptr_t)p + (uintptr_t)page - 1) & ~((uintptr_t)page - 1);
-    uintptr_t end = ((uintptr_t)p + n) & ~((uintptr_t)page - 1);
     /* Clean pages of a read-only private file mapping: MADV_DONTNEED only frees them, the
      * next read maps the file's bytes again. Failure changes nothing but memory use. */
-    if (end > start) (void)madvise((void *)start, end - start, MADV_DONTNEED);
+    kiln_pages_release(p, n);
 }

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/huge_pages.h"
 #include "plan/plan_format.h"
 #ifdef KILN_HAVE_CUDA
 #include "backends/cuda/cuda_executor.h"
@@ -21,6 +22,7 @@ void kiln_engine_free(kiln_engine *e) {
         free(e->fused_names[i]);
     free(e->fused_names);
     kiln_graph_destroy(e->graph);
+    kiln_huge_free(e->weight_arena); /* after the graph: its weights point into it */
     for (int32_t i = 0; e->io && i < e->io_count; i++) free(e->io[i].name);
     free(e->io);
     for (int32_t p = 0; e->profiles && p < e->profile_count; p++) {

@@ -46,6 +46,8 @@ struct kiln_engine {
     /* storage backing borrowed weights (a mapped or copied plan) */
     kiln_file_map plan_file;
     void *plan_copy;
+    size_t plan_copy_size;
+    void *weight_arena; /* the weights packed by kiln_engine_pack_weights (kiln_huge_alloc) */
     kiln_logger *logger;
 };
 

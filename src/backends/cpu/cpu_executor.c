@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/huge_pages.h"
 #include "plan/memory_plan.h"
 
 struct kiln_cpu_ctx {
@@ -63,8 +64,8 @@ void kiln_cpu_state_free(kiln_cpu_state *s) {
     free(s->root);
     free(s->live_last);
     free(s->viewed);
-    free(s->arena);
-    free(s->retired_arena);
+    kiln_huge_free(s->arena);
+    kiln_huge_free(s->retired_arena);
     free(s->scratch);
     memset(s, 0, sizeof *s);
 }
@@ -412,13 +413,15 @@ static kiln_status kiln_cpu_replan(kiln_cpu_state *s) {
     kiln_status st = kiln_memory_plan(n, sizes, s->first_use, last, s->offsets, &total);
     if (st == KILN_OK) {
         uint8_t *arena = NULL;
-        if (total && (total > SIZE_MAX || !(arena = aligned_alloc(KILN_ARENA_ALIGNMENT, (size_t)total))))
+        /* in huge pages from 2 MiB, like the weights (core/huge_pages.h) */
+        _Static_assert(KILN_HUGE_ALIGNMENT % KILN_ARENA_ALIGNMENT == 0, "arena alignment");
+        if (total && (total > SIZE_MAX || !(arena = kiln_huge_alloc((size_t)total))))
             st = kiln_error(KILN_ERR_OUT_OF_MEMORY, "out of memory allocating a %llu-byte arena",
                             (unsigned long long)total);
         if (st == KILN_OK) {
             /* Values of the run that just ended may be in the old arena (outputs the caller
              * reads next): keep it until the next run starts. */
-            free(s->retired_arena);
+            kiln_huge_free(s->retired_arena);
             s->retired_arena = s->arena;
             s->arena = arena;
             s->arena_size = total;
@@ -520,7 +523,7 @@ kiln_status kiln_cpu_run_one(kiln_cpu_state *s, int32_t step) {
 
 kiln_status kiln_cpu_run(kiln_cpu_state *s) {
     const kiln_graph *g = s->graph;
-    free(s->retired_arena); /* the last run's values are given up now */
+    kiln_huge_free(s->retired_arena); /* the last run's values are given up now */
     s->retired_arena = NULL;
     for (int32_t t = 0; t < g->tensor_count; t++) {
         const kiln_ir_tensor *it = &g->tensors[t];
