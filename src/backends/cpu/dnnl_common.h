@@ -188,6 +188,15 @@ kiln_status kiln_dnnl_reorder(const kiln_node *node, dnnl_stream_t stream,
                               const dnnl_memory_desc_t *smd, const void *src,
                               const dnnl_memory_desc_t *dmd, void *dst);
 
+/* Reorders between 16-channel blocks (channels padded to the block) and channels-last of
+ * one float32 shape (ranks 3-5), run by kiln instead of oneDNN (dnnl_channels_reorder.c):
+ * the kind of the reorder from -> to, 0 when it is not one of these; and running it, on up
+ * to `threads` OpenMP threads. */
+enum { KILN_DNNL_BLOCKED_TO_NHWC = 1, KILN_DNNL_NHWC_TO_BLOCKED = 2 };
+int kiln_dnnl_channels_kind(const dnnl_memory_desc_t *from, const dnnl_memory_desc_t *to);
+void kiln_dnnl_channels_run(int kind, const dnnl_memory_desc_t *from, const void *src, void *dst,
+                            int threads);
+
 /* The portable layout of a blocked descriptor (see above) into out (capacity cap);
  * returns the count, 0 when md is not a plain blocked layout. */
 int32_t kiln_dnnl_layout_ints(const dnnl_memory_desc_t *md, int64_t *out, int32_t cap);

@@ -52,6 +52,8 @@ typedef struct conv_prim {
     dnnl_stream_t stream;
     dnnl_primitive_t prim;
     dnnl_primitive_t src_reorder, dst_reorder, sum_reorder, wei_reorder; /* NULL: not needed */
+    /* kiln_dnnl_channels_kind of the src / dst / sum reorders: non-zero runs kiln's own */
+    int src_fast, dst_fast, sum_fast;
     dnnl_memory_desc_t src_md, dst_md, wei_md, usrc_md, udst_md, usum_md, uwei_md;
     size_t src_tmp, dst_tmp, scratch; /* bytes of scratch each needs (0: none) */
     int has_bias, has_sum;
@@ -414,6 +416,9 @@ static kiln_status conv_build(int threads, const kiln_node *node, const kiln_tvi
     if (st == dnnl_success) st = make_reorder(&c->dst_md, &c->udst_md, &c->dst_reorder);
     if (st == dnnl_success && has_sum) st = make_reorder(&c->usum_md, &c->dst_md, &c->sum_reorder);
     if (st == dnnl_success) st = make_reorder(&c->uwei_md, &c->wei_md, &c->wei_reorder);
+    if (c->src_reorder) c->src_fast = kiln_dnnl_channels_kind(&c->usrc_md, &c->src_md);
+    if (c->dst_reorder) c->dst_fast = kiln_dnnl_channels_kind(&c->dst_md, &c->udst_md);
+    if (c->sum_reorder) c->sum_fast = kiln_dnnl_channels_kind(&c->usum_md, &c->dst_md);
     dnnl_memory_desc_t bias_md;
     dnnl_dims_t bd = {g.yd[1]};
     if (st == dnnl_success) st = dnnl_memory_desc_init_by_tag(&bias_md, 1, bd, dnnl_f32, dnnl_a);
@@ -525,6 +530,26 @@ static kiln_status set(const kiln_node *node, dnnl_memory_t m, const void *p) {
     return st == dnnl_success ? KILN_OK : kiln_dnnl_error(node, st, "dnnl_memory_set_data_handle");
 }
 
+static kiln_status wait_stream(const kiln_node *node, const conv_prim *c) {
+    dnnl_status_t st = dnnl_stream_wait(c->stream);
+    return st == dnnl_success ? KILN_OK : kiln_dnnl_error(node, st, "dnnl_stream_wait");
+}
+
+/* Reorders from (desc from_md, memory object m_from) into to (m_to): kiln's own loops for
+ * the channel-block / channels-last boundaries (fast = their kind), else the primitive. */
+static kiln_status run_reorder(const kiln_node *node, const conv_prim *c, dnnl_primitive_t prim,
+                               int fast, const dnnl_memory_desc_t *from_md, dnnl_memory_t m_from,
+                               const void *from, dnnl_memory_t m_to, void *to) {
+    if (fast) {
+        kiln_dnnl_channels_run(fast, from_md, from, to, c->key.threads);
+        return KILN_OK;
+    }
+    KILN_TRY(set(node, m_from, from));
+    KILN_TRY(set(node, m_to, to));
+    dnnl_exec_arg_t a[2] = {{DNNL_ARG_FROM, m_from}, {DNNL_ARG_TO, m_to}};
+    return run1(node, prim, c->stream, 2, a);
+}
+
 /* What the slices of one run share. */
 typedef struct conv_job {
     conv_prim *c;
@@ -617,10 +642,8 @@ static kiln_status conv_execute(kiln_cpu_ctx *ctx, const kiln_node *node, conv_p
         wei = c->wbuf;
     }
     if (c->src_reorder) {
-        KILN_TRY(set(node, c->m_usrc, src));
-        KILN_TRY(set(node, c->m_src, src_tmp));
-        dnnl_exec_arg_t a[2] = {{DNNL_ARG_FROM, c->m_usrc}, {DNNL_ARG_TO, c->m_src}};
-        KILN_TRY(run1(node, c->src_reorder, c->stream, 2, a));
+        KILN_TRY(run_reorder(node, c, c->src_reorder, c->src_fast, &c->usrc_md, c->m_usrc, src,
+                             c->m_src, src_tmp));
         src = src_tmp;
     }
     KILN_TRY(set(node, c->m_dst, dst));
@@ -629,9 +652,8 @@ static kiln_status conv_execute(kiln_cpu_ctx *ctx, const kiln_node *node, conv_p
         KILN_TRY(set(node, c->m_usum, sum->data));
     } else if (sum) { /* the sum post-op adds what dst holds */
         if (c->sum_reorder) {
-            KILN_TRY(set(node, c->m_usum, sum->data));
-            dnnl_exec_arg_t a[2] = {{DNNL_ARG_FROM, c->m_usum}, {DNNL_ARG_TO, c->m_dst}};
-            KILN_TRY(run1(node, c->sum_reorder, c->stream, 2, a));
+            KILN_TRY(run_reorder(node, c, c->sum_reorder, c->sum_fast, &c->usum_md, c->m_usum,
+                                 sum->data, c->m_dst, dst));
         } else {
             memcpy(dst, sum->data, dnnl_memory_desc_get_size(&c->dst_md));
         }
@@ -648,12 +670,12 @@ static kiln_status conv_execute(kiln_cpu_ctx *ctx, const kiln_node *node, conv_p
     if (b) KILN_TRY(set(node, c->m_bias, b->data));
     KILN_TRY(run1(node, c->prim, c->stream, 4 + binary + (b != NULL), args));
     if (c->dst_reorder) {
-        KILN_TRY(set(node, c->m_udst, y->data));
-        dnnl_exec_arg_t a[2] = {{DNNL_ARG_FROM, c->m_dst}, {DNNL_ARG_TO, c->m_udst}};
-        KILN_TRY(run1(node, c->dst_reorder, c->stream, 2, a));
+        /* the convolution must have finished writing dst before kiln's loops read it */
+        if (c->dst_fast) KILN_TRY(wait_stream(node, c));
+        KILN_TRY(run_reorder(node, c, c->dst_reorder, c->dst_fast, &c->dst_md, c->m_dst, dst,
+                             c->m_udst, y->data));
     }
-    dnnl_status_t st = dnnl_stream_wait(c->stream);
-    return st == dnnl_success ? KILN_OK : kiln_dnnl_error(node, st, "dnnl_stream_wait");
+    return wait_stream(node, c);
 }
 
 kiln_status kiln_dnnl_conv(kiln_cpu_ctx *ctx, const kiln_node *node, const kiln_tview *in,
