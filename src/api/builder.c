@@ -5,6 +5,7 @@
 #include "api/host_memory_internal.h"
 #include "api/network_internal.h"
 #include "runtime/build.h"
+#include "runtime/weight_arena.h"
 
 kiln_status kiln_builder_create(kiln_logger *logger, kiln_builder **out) {
     KILN_CHECK_ARG(out != NULL, "kiln_builder_create");
@@ -46,7 +47,14 @@ kiln_status kiln_builder_create_optimization_profile(kiln_builder *builder,
 kiln_status kiln_builder_build_engine(kiln_builder *builder, kiln_network *network,
                                       kiln_builder_config *config, kiln_engine **out) {
     KILN_CHECK_ARG(builder && network && config && out, "kiln_builder_build_engine");
-    return kiln_build_engine_internal(builder->logger, network->graph, config, out);
+    KILN_TRY(kiln_build_engine_internal(builder->logger, network->graph, config, out));
+    /* an engine to run: its weights into huge pages (a plan being serialized is not) */
+    kiln_status st = kiln_engine_pack_weights(*out);
+    if (st != KILN_OK) {
+        kiln_engine_destroy(*out);
+        *out = NULL;
+    }
+    return st;
 }
 
 kiln_status kiln_builder_build_serialized_network(kiln_builder *builder, kiln_network *network,

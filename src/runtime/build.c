@@ -14,7 +14,6 @@
 #include "passes/passes.h"
 #include "plan/memory_plan.h"
 #include "runtime/build.h"
-#include "runtime/weight_arena.h"
 #ifdef KILN_HAVE_CUDA
 #include "backends/cuda/cuda_executor.h"
 #endif
@@ -372,7 +371,6 @@ kiln_status kiln_build_engine_internal(kiln_logger *logger, const kiln_graph *ne
     free(at_opt);
     for (int32_t t = 0; st == KILN_OK && t < e->graph->tensor_count; t++)
         if (e->graph->tensors[t].data) e->weight_bytes += e->graph->tensors[t].nbytes;
-    if (st == KILN_OK) st = kiln_engine_pack_weights(e);
     if (st == KILN_OK) st = kiln_engine_index_fused(e);
     free(at_min);
     free(at_max);
