@@ -229,8 +229,12 @@ int kiln_dnnl_use_pool(void);
 
 /* How many of `threads` a oneDNN primitive doing `flops` of work runs on (OpenMP): one per
  * KILN_DNNL_FLOPS_PER_THREAD, at least one (environment: KILN_DNNL_FLOPS_PER_THREAD). In
- * "pool" mode a layer left to OpenMP needs more work per thread to be worth waking one. */
-#define KILN_DNNL_FLOPS_PER_THREAD      5e5
+ * "pool" mode a layer left to OpenMP needs more work per thread to be worth waking one.
+ * With a short OpenMP spin the second thread is cheap to wake: MobileNetV2's depthwise
+ * layers of 0.5-1 MFLOP (7x7 and 14x14 maps) take half the time on two threads (0.023 ->
+ * 0.011 ms each), the run 2.90 -> 2.83 ms median (A/B, 6 rounds, 2026-11-28; 5e5 before);
+ * ResNet-50 and BERT have no layer this small and do not change. */
+#define KILN_DNNL_FLOPS_PER_THREAD      5e4
 #define KILN_DNNL_FLOPS_PER_THREAD_POOL 5e6
 int kiln_dnnl_threads_for(int threads, double flops);
 
