@@ -5,6 +5,7 @@
  * --profile the time of every layer, with --json the figures for tools.
  */
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,7 @@ typedef struct kiln_bench_options {
     const char *json;    /* path, or "-" for stdout */
     int n_inputs;        /* --input NAME=FILE: real data instead of random values */
     const char *input_names[16], *input_files[16];
+    int64_t int_lo, int_hi; /* --int-range: what integer inputs are filled with */
 } kiln_bench_options;
 
 static double kiln_bench_now(void) {
@@ -55,21 +57,27 @@ static void kiln_bench_usage(FILE *f) {
             "  --profile           time every layer\n"
             "  --json FILE         write the figures as JSON (- for stdout)\n"
             "  --input NAME=FILE   feed this .npy/.pb instead of random values (e.g. token ids)\n"
+            "  --int-range LO,HI   fill integer inputs with values from LO to HI (default 0,99;\n"
+            "                      e.g. 0,1 for BERT's token types and mask)\n"
             "engine options (for .onnx):\n%s",
             kiln_cli_engine_options_help());
 }
 
-/* Fills a buffer with deterministic pseudo-random values of the dtype. */
-static void kiln_bench_fill(void *data, kiln_dtype dtype, int64_t count, uint32_t seed) {
+/* Fills a buffer with deterministic pseudo-random values of the dtype; integers from lo to
+ * hi (bench/cpu_compare.py reproduces this fill for ORT: keep them in step). */
+static void kiln_bench_fill(void *data, kiln_dtype dtype, int64_t count, uint32_t seed,
+                            int64_t lo, int64_t hi) {
     uint32_t x = seed * 2654435761u + 1;
+    uint64_t span = (uint64_t)(hi - lo) + 1;
     for (int64_t i = 0; i < count; i++) {
         x = x * 1664525u + 1013904223u;
         float v = (float)((x >> 8) & 0xffff) / 65536.0f * 2.0f - 1.0f;
+        int64_t k = lo + (int64_t)((uint64_t)(x >> 16) % span);
         switch (dtype) {
         case KILN_DTYPE_FLOAT32: ((float *)data)[i] = v; break;
         case KILN_DTYPE_FLOAT64: ((double *)data)[i] = v; break;
-        case KILN_DTYPE_INT64: ((int64_t *)data)[i] = (x >> 16) % 100; break;
-        case KILN_DTYPE_INT32: ((int32_t *)data)[i] = (int32_t)((x >> 16) % 100); break;
+        case KILN_DTYPE_INT64: ((int64_t *)data)[i] = k; break;
+        case KILN_DTYPE_INT32: ((int32_t *)data)[i] = (int32_t)k; break;
         case KILN_DTYPE_BOOL: ((uint8_t *)data)[i] = (x >> 16) & 1; break;
         default: ((uint8_t *)data)[i * (kiln_dtype_bits(dtype) / 8)] = (uint8_t)(x >> 24); break;
         }
@@ -108,7 +116,7 @@ static void kiln_bench_json(FILE *f, const char *model, int threads, int n, doub
 
 int kiln_cli_bench(int argc, char **argv) {
     kiln_cli_engine_options o = {0};
-    kiln_bench_options b = {.duration = 3.0, .warmup = 10};
+    kiln_bench_options b = {.duration = 3.0, .warmup = 10, .int_lo = 0, .int_hi = 99};
     const char *model = NULL;
     for (int i = 0; i < argc; i++) {
         int r = kiln_cli_engine_option(argc, argv, &i, &o);
@@ -134,6 +142,24 @@ int kiln_cli_bench(int argc, char **argv) {
             *eq = '\0';
             b.input_names[b.n_inputs] = spec;
             b.input_files[b.n_inputs++] = eq + 1;
+        }
+        else if (!strcmp(a, "--int-range") && has) {
+            /* int32 inputs take it too: both ends must fit one */
+            char *end = NULL, *spec = argv[++i];
+            long long lo = strtoll(spec, &end, 10), hi = 0;
+            int ok = end != spec && *end == ',';
+            if (ok) {
+                char *second = end + 1;
+                hi = strtoll(second, &end, 10);
+                ok = end != second && *end == '\0';
+            }
+            if (!ok || lo > hi || lo < INT32_MIN || hi > INT32_MAX) {
+                fprintf(stderr, "kiln bench: --int-range takes LO,HI with LO <= HI, both int32 "
+                                "(got '%s')\n", spec);
+                return 2;
+            }
+            b.int_lo = lo;
+            b.int_hi = hi;
         }
         else if (a[0] == '-') {
             fprintf(stderr, "kiln bench: unknown option '%s'\n", a);
@@ -190,7 +216,7 @@ int kiln_cli_bench(int argc, char **argv) {
         if (!file) {
             buffers[i] = malloc((size_t)(count * kiln_dtype_bits(dt) / 8) + 1);
             if (!buffers[i]) goto done;
-            kiln_bench_fill(buffers[i], dt, count, (uint32_t)i + 1);
+            kiln_bench_fill(buffers[i], dt, count, (uint32_t)i + 1, b.int_lo, b.int_hi);
             filled_ints |= dt == KILN_DTYPE_INT64 || dt == KILN_DTYPE_INT32;
         }
         if (kiln_engine_get_device(e) == KILN_DEVICE_CUDA) { /* inputs live on the GPU */
@@ -215,8 +241,11 @@ int kiln_cli_bench(int argc, char **argv) {
         if (kiln_context_execute(ctx) != KILN_OK) {
             fprintf(stderr, "kiln bench: %s\n", kiln_last_error());
             if (filled_ints) /* e.g. token ids past a vocabulary, or token types past 1 */
-                fprintf(stderr, "kiln bench: integer inputs were filled with 0..99; give "
-                                "values the model accepts with --input NAME=FILE.npy\n");
+                fprintf(stderr,
+                        "kiln bench: integer inputs were filled with %lld..%lld; give values "
+                        "the model accepts with --input NAME=FILE.npy, or another range with "
+                        "--int-range LO,HI\n",
+                        (long long)b.int_lo, (long long)b.int_hi);
             goto done;
         }
     int cap = b.iterations ? b.iterations : 1024;
@@ -252,20 +281,22 @@ int kiln_cli_bench(int argc, char **argv) {
         }
     }
     qsort(lat, (size_t)n, sizeof *lat, kiln_bench_cmp);
-    printf("=== Performance summary: %s ===\n", model);
-    printf("Load/build: %.3f s   Threads: %d   Iterations: %d in %.3f s\n", t_load, o.threads, n, total);
-    printf("Throughput: %.2f qps\n", n / total);
-    printf("Latency (ms): min %.4f  mean %.4f  median %.4f  p90 %.4f  p99 %.4f  max %.4f\n", lat[0],
+    /* with --json -, stdout carries the JSON alone and the summary goes to stderr */
+    FILE *out = b.json && !strcmp(b.json, "-") ? stderr : stdout;
+    fprintf(out, "=== Performance summary: %s ===\n", model);
+    fprintf(out, "Load/build: %.3f s   Threads: %d   Iterations: %d in %.3f s\n", t_load, o.threads, n, total);
+    fprintf(out, "Throughput: %.2f qps\n", n / total);
+    fprintf(out, "Latency (ms): min %.4f  mean %.4f  median %.4f  p90 %.4f  p99 %.4f  max %.4f\n", lat[0],
            total * 1e3 / n, kiln_bench_percentile(lat, n, 50), kiln_bench_percentile(lat, n, 90),
            kiln_bench_percentile(lat, n, 99), lat[n - 1]);
     if (layer_ms) {
         double sum = 0;
         for (int32_t l = 0; l < kiln_engine_num_layers(e); l++) sum += layer_ms[l];
-        printf("\n=== Layer profile (average over runs) ===\n%-48s %-20s %10s %7s\n", "layer", "op", "ms", "%");
+        fprintf(out, "\n=== Layer profile (average over runs) ===\n%-48s %-20s %10s %7s\n", "layer", "op", "ms", "%");
         for (int32_t l = 0; l < kiln_engine_num_layers(e); l++)
-            printf("%-48.48s %-20.20s %10.4f %6.1f%%\n", kiln_engine_get_layer_name(e, l),
+            fprintf(out, "%-48.48s %-20.20s %10.4f %6.1f%%\n", kiln_engine_get_layer_name(e, l),
                    kiln_engine_get_layer_op(e, l), layer_ms[l], sum > 0 ? 100 * layer_ms[l] / sum : 0);
-        printf("%-48s %-20s %10.4f\n", "total", "", sum);
+        fprintf(out, "%-48s %-20s %10.4f\n", "total", "", sum);
     }
     if (b.json) {
         FILE *f = strcmp(b.json, "-") ? fopen(b.json, "w") : stdout;
