@@ -1,14 +1,16 @@
-/* mkstemp */
+/* mkstemp, pthreads */
 #define _DEFAULT_SOURCE
 /*
  * Huge-page buffers (core/huge_pages.c) and CPU engines whose weights are packed into one
  * (runtime/weight_arena.c): alignment and size of what the allocator hands out, the
  * mapping's huge-page advice, and engines that compute the same as a float64 reference
  * when built in memory, loaded from a plan buffer (whose copy of the weights is given
- * back) and loaded from a plan file (whose mapped pages are given back). With
+ * back) and loaded from a plan file (whose mapped pages are given back), and two
+ * contexts running one packed engine at once on two threads. With
  * KILN_HUGE_PAGES=0 (the second ctest entry) nothing is packed and the engines still agree.
  */
 #include <math.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -121,6 +123,23 @@ static void expect_close(const char *what, const float *y, const double *ref) {
     }
 }
 
+/* One thread's context of a shared engine: five runs. */
+typedef struct thread_job {
+    kiln_engine *e;
+    const float *image;
+    float y[OUT];
+    int ok;
+} thread_job;
+
+static void *thread_main(void *p) {
+    thread_job *j = p;
+    float image[IN];
+    memcpy(image, j->image, sizeof image);
+    j->ok = 1;
+    for (int i = 0; i < 5 && j->ok; i++) j->ok = kiln_test_run(j->e, image, j->y, OUT);
+    return NULL;
+}
+
 static void test_engines(void) {
     uint32_t rng = 0x5eed7u;
     float *w1 = malloc(sizeof(float) * HID * IN), *b1 = malloc(sizeof(float) * HID);
@@ -162,6 +181,19 @@ static void test_engines(void) {
     plan = NULL;
     EXPECT(kiln_test_run(loaded, image, y, OUT));
     expect_close("engine loaded from a buffer", y, ref);
+    /* the packed weights are read-only: contexts on two threads share them */
+    thread_job jobs[2] = {{loaded, image, {0}, 0}, {loaded, image, {0}, 0}};
+    pthread_t th[2];
+    int started[2] = {0, 0};
+    for (int i = 0; loaded && i < 2; i++)
+        started[i] = pthread_create(&th[i], NULL, thread_main, &jobs[i]) == 0;
+    for (int i = 0; i < 2; i++) {
+        if (!started[i]) continue;
+        pthread_join(th[i], NULL);
+        EXPECT(jobs[i].ok);
+        expect_close("two contexts at once", jobs[i].y, ref);
+    }
+    EXPECT(!loaded || (started[0] && started[1]));
 
     /* the plan of a packed engine holds the same weights */
     char path[] = "/tmp/kiln_test_weight_arena_XXXXXX";
