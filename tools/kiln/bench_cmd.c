@@ -142,8 +142,7 @@ int kiln_cli_bench(int argc, char **argv) {
             *eq = '\0';
             b.input_names[b.n_inputs] = spec;
             b.input_files[b.n_inputs++] = eq + 1;
-        }
-        else if (!strcmp(a, "--int-range") && has) {
+        } else if (!strcmp(a, "--int-range") && has) {
             /* int32 inputs take it too: both ends must fit one */
             char *end = NULL, *spec = argv[++i];
             long long lo = strtoll(spec, &end, 10), hi = 0;
@@ -154,18 +153,20 @@ int kiln_cli_bench(int argc, char **argv) {
                 ok = end != second && *end == '\0';
             }
             if (!ok || lo > hi || lo < INT32_MIN || hi > INT32_MAX) {
-                fprintf(stderr, "kiln bench: --int-range takes LO,HI with LO <= HI, both int32 "
-                                "(got '%s')\n", spec);
+                fprintf(stderr,
+                        "kiln bench: --int-range takes LO,HI with LO <= HI, both int32 "
+                        "(got '%s')\n",
+                        spec);
                 return 2;
             }
             b.int_lo = lo;
             b.int_hi = hi;
-        }
-        else if (a[0] == '-') {
+        } else if (a[0] == '-') {
             fprintf(stderr, "kiln bench: unknown option '%s'\n", a);
             kiln_bench_usage(stderr);
             return 2;
-        } else model = a;
+        } else
+            model = a;
     }
     if (!model || b.iterations < 0 || b.duration <= 0 || b.warmup < 0 || b.batch < 0) {
         kiln_bench_usage(stderr);
@@ -284,18 +285,21 @@ int kiln_cli_bench(int argc, char **argv) {
     /* with --json -, stdout carries the JSON alone and the summary goes to stderr */
     FILE *out = b.json && !strcmp(b.json, "-") ? stderr : stdout;
     fprintf(out, "=== Performance summary: %s ===\n", model);
-    fprintf(out, "Load/build: %.3f s   Threads: %d   Iterations: %d in %.3f s\n", t_load, o.threads, n, total);
+    fprintf(out, "Load/build: %.3f s   Threads: %d   Iterations: %d in %.3f s\n", t_load, o.threads,
+            n, total);
     fprintf(out, "Throughput: %.2f qps\n", n / total);
-    fprintf(out, "Latency (ms): min %.4f  mean %.4f  median %.4f  p90 %.4f  p99 %.4f  max %.4f\n", lat[0],
-           total * 1e3 / n, kiln_bench_percentile(lat, n, 50), kiln_bench_percentile(lat, n, 90),
-           kiln_bench_percentile(lat, n, 99), lat[n - 1]);
+    fprintf(out, "Latency (ms): min %.4f  mean %.4f  median %.4f  p90 %.4f  p99 %.4f  max %.4f\n",
+            lat[0], total * 1e3 / n, kiln_bench_percentile(lat, n, 50),
+            kiln_bench_percentile(lat, n, 90), kiln_bench_percentile(lat, n, 99), lat[n - 1]);
     if (layer_ms) {
         double sum = 0;
         for (int32_t l = 0; l < kiln_engine_num_layers(e); l++) sum += layer_ms[l];
-        fprintf(out, "\n=== Layer profile (average over runs) ===\n%-48s %-20s %10s %7s\n", "layer", "op", "ms", "%");
+        fprintf(out, "\n=== Layer profile (average over runs) ===\n%-48s %-20s %10s %7s\n", "layer",
+                "op", "ms", "%");
         for (int32_t l = 0; l < kiln_engine_num_layers(e); l++)
             fprintf(out, "%-48.48s %-20.20s %10.4f %6.1f%%\n", kiln_engine_get_layer_name(e, l),
-                   kiln_engine_get_layer_op(e, l), layer_ms[l], sum > 0 ? 100 * layer_ms[l] / sum : 0);
+                    kiln_engine_get_layer_op(e, l), layer_ms[l],
+                    sum > 0 ? 100 * layer_ms[l] / sum : 0);
         fprintf(out, "%-48s %-20s %10.4f\n", "total", "", sum);
     }
     if (b.json) {
