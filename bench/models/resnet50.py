@@ -13,11 +13,10 @@ and fc as nn.Linear's default uniform(+-1/sqrt(2048)), bias included.
 
 usage: resnet50.py OUT.onnx [--batch N|dynamic] [--seed S] [--no-verify]
 """
-import argparse
-
 import numpy as np
-import onnx
-from onnx import TensorProto, helper, numpy_helper
+from onnx import helper, numpy_helper
+
+import image_model
 
 
 class Builder:
@@ -88,44 +87,8 @@ def build(batch, seed):
     b.inits += [fc_w, fc_b]
     b.nodes.append(helper.make_node("Gemm", [flat, "fc.weight", "fc.bias"], ["output"], name="/fc/Gemm",
                                     alpha=1.0, beta=1.0, transB=1))
-    dim = "batch_size" if batch == "dynamic" else int(batch)
-    graph = helper.make_graph(
-        b.nodes, "main_graph",
-        [helper.make_tensor_value_info("input", TensorProto.FLOAT, [dim, 3, 224, 224])],
-        [helper.make_tensor_value_info("output", TensorProto.FLOAT, [dim, 1000])],
-        initializer=b.inits)
-    model = helper.make_model(graph, producer_name="pytorch", producer_version="2.11.0",
-                              opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    return model
-
-
-def verify(path, batch):
-    """Runs the saved model once with ONNX Runtime on a random input."""
-    import onnxruntime as ort
-    n = 2 if batch == "dynamic" else int(batch)
-    sess = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
-    x = np.random.default_rng(1).standard_normal((n, 3, 224, 224), dtype=np.float32)
-    (y,) = sess.run(None, {"input": x})
-    assert y.shape == (n, 1000) and np.isfinite(y).all(), (y.shape, "non-finite output")
-    print(f"onnxruntime {ort.__version__}: output {list(y.shape)}, std {float(y.std()):.4g}")
-
-
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("out")
-    ap.add_argument("--batch", default="dynamic", help="N or 'dynamic' (dim 'batch_size')")
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--no-verify", action="store_true", help="skip the ONNX Runtime check")
-    args = ap.parse_args()
-    model = build(args.batch, args.seed)
-    onnx.checker.check_model(model, full_check=True)
-    onnx.save(model, args.out)
-    params = sum(int(np.prod(t.dims)) for t in model.graph.initializer)
-    print(f"wrote {args.out}: {len(model.graph.node)} nodes, {params} parameters")
-    if not args.no_verify:
-        verify(args.out, args.batch)
+    return image_model.finish(b.nodes, b.inits, batch)
 
 
 if __name__ == "__main__":
-    main()
+    image_model.main(build, __doc__.splitlines()[0])
