@@ -17,42 +17,9 @@ for f in "$KILN" "$CONV" "$GATHER"; do
 done
 command -v python3 >/dev/null || { echo "python3 is needed to read the JSON" >&2; exit 1; }
 
-TMP=$(mktemp -d)
-trap 'rm -rf "$TMP"' EXIT
-FAILURES=0
-PASSES=0
-
-fail() {
-    echo "FAIL: $*" >&2
-    FAILURES=$((FAILURES + 1))
-}
-pass() {
-    echo "ok: $*"
-    PASSES=$((PASSES + 1))
-}
-
-# run NAME EXPECTED_RC ARGS...: runs kiln bench, keeping stdout and stderr in $TMP/NAME.*.
-run() {
-    local name=$1 want=$2 rc=0
-    shift 2
-    "$KILN" bench "$@" >"$TMP/$name.out" 2>"$TMP/$name.err" || rc=$?
-    if [[ $rc -ne $want ]]; then
-        fail "$name: exit status $rc, expected $want; stderr: $(head -c 500 "$TMP/$name.err")"
-        return 1
-    fi
-    pass "$name: exit status $rc"
-}
-
-# expect NAME STREAM TEXT: the output holds TEXT (fixed string).
-expect() {
-    local name=$1 stream=$2 text=$3
-    if grep -qF -- "$text" "$TMP/$name.$stream"; then
-        pass "$name: $stream has '$text'"
-    else
-        fail "$name: $stream lacks '$text'"
-        head -n 20 "$TMP/$name.$stream" | sed "s/^/    | /" >&2
-    fi
-}
+SUBCOMMAND=bench
+# shellcheck source=cli_lib.sh
+source "$(dirname "$0")/cli_lib.sh"
 
 # check_json NAME FILE ITERATIONS: the figures are there, ordered, and count the runs.
 check_json() {
@@ -107,27 +74,27 @@ if run gather_range_negative 0 "$GATHER" --iterations 3 --int-range -5,-1; then
     expect gather_range_negative out "Iterations: 3" # negative indices count from the end
 fi
 
-# --- --input: real values from a .npy (int64 indices 0, 4, 2)
-python3 - "$TMP/indices.npy" <<'EOF'
+# write_npy FILE DESCR STRUCT_FORMAT VALUES...: a 1-D .npy of the values (e.g. '<i8' '<3q').
+write_npy() {
+    python3 - "$@" <<'EOF'
 import struct, sys
-header = "{'descr': '<i8', 'fortran_order': False, 'shape': (3,), }"
+path, descr, fmt, values = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
+cast = float if descr[1] == "f" else int
+header = "{'descr': '%s', 'fortran_order': False, 'shape': (%d,), }" % (descr, len(values))
 header += " " * (63 - (10 + len(header)) % 64) + "\n"
-with open(sys.argv[1], "wb") as f:
+with open(path, "wb") as f:
     f.write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header.encode())
-    f.write(struct.pack("<3q", 0, 4, 2))
+    f.write(struct.pack(fmt, *map(cast, values)))
 EOF
+}
+
+# --- --input: real values from a .npy (int64 indices 0, 4, 2)
+write_npy "$TMP/indices.npy" '<i8' '<3q' 0 4 2
 if run gather_input 0 "$GATHER" --iterations 3 --input "indices=$TMP/indices.npy"; then
     expect gather_input out "Iterations: 3"
 fi
 # a file of the wrong dtype is refused, naming both
-python3 - "$TMP/float.npy" <<'EOF'
-import struct, sys
-header = "{'descr': '<f4', 'fortran_order': False, 'shape': (3,), }"
-header += " " * (63 - (10 + len(header)) % 64) + "\n"
-with open(sys.argv[1], "wb") as f:
-    f.write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header.encode())
-    f.write(struct.pack("<3f", 0, 1, 2))
-EOF
+write_npy "$TMP/float.npy" '<f4' '<3f' 0 1 2
 if run gather_input_dtype 1 "$GATHER" --iterations 3 --input "indices=$TMP/float.npy"; then
     expect gather_input_dtype err "input 'indices' is int64"
 fi
@@ -148,5 +115,4 @@ fi
 printf 'not an onnx file' >"$TMP/bad.onnx"
 run bad_file 1 "$TMP/bad.onnx" --iterations 3 || true
 
-echo "$PASSES passed, $FAILURES failed"
-[[ $FAILURES -eq 0 ]]
+finish

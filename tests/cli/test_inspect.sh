@@ -16,41 +16,9 @@ for f in "$KILN" "$CONV" "$IF_MODEL" "$LOOP"; do
     [[ -e $f ]] || { echo "missing: $f" >&2; exit 1; }
 done
 
-TMP=$(mktemp -d)
-trap 'rm -rf "$TMP"' EXIT
-FAILURES=0
-PASSES=0
-
-fail() {
-    echo "FAIL: $*" >&2
-    FAILURES=$((FAILURES + 1))
-}
-pass() {
-    echo "ok: $*"
-    PASSES=$((PASSES + 1))
-}
-
-# run NAME EXPECTED_RC ARGS...: runs kiln inspect, keeping stdout and stderr in $TMP/NAME.*.
-run() {
-    local name=$1 want=$2 rc=0
-    shift 2
-    "$KILN" inspect "$@" >"$TMP/$name.out" 2>"$TMP/$name.err" || rc=$?
-    if [[ $rc -ne $want ]]; then
-        fail "$name: exit status $rc, expected $want; stderr: $(head -c 500 "$TMP/$name.err")"
-        return 1
-    fi
-}
-
-# expect NAME STREAM TEXT: the output holds TEXT (fixed string).
-expect() {
-    local name=$1 stream=$2 text=$3
-    if grep -qF -- "$text" "$TMP/$name.$stream"; then
-        pass "$name: $stream has '$text'"
-    else
-        fail "$name: $stream lacks '$text'"
-        head -n 40 "$TMP/$name.$stream" | sed "s/^/    | /" >&2
-    fi
-}
+SUBCOMMAND=inspect
+# shellcheck source=cli_lib.sh
+source "$(dirname "$0")/cli_lib.sh"
 
 # --- a plain model: ops, names, shapes
 if run conv 0 "$CONV"; then
@@ -154,5 +122,4 @@ run bogus 2 --bogus "$CONV" && expect bogus err "usage:"
 run no_model 2 && expect no_model err "usage:"
 run help 0 --help && expect help out "usage: kiln inspect"
 
-echo "$PASSES passed, $FAILURES failed"
-[[ $FAILURES -eq 0 ]]
+finish
