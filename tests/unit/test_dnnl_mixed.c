@@ -81,11 +81,8 @@ static kiln_host_memory *build_plan(void) {
     kiln_network *net = NULL;
     pool_used = 0;
     rng = 2468;
-    OK(kiln_builder_create(NULL, &b));
-    OK(kiln_builder_create_network(b, KILN_NETWORK_EXPLICIT_BATCH, &net));
-    kiln_tensor *x;
     kiln_dims dims = {4, {N, C_IN, H, W}};
-    OK(kiln_network_add_input(net, "image", KILN_DTYPE_FLOAT32, dims, &x));
+    kiln_tensor *x = kiln_test_begin(dims, &b, &net);
     x = conv(net, x, C_IN, 32, 3, 1, 1, 0); /* the stem: plain in, blocked out */
     x = conv(net, x, 32, 32, 3, 1, 32, 0);
     x = conv(net, x, 32, 16, 1, 1, 1, 1);

@@ -41,11 +41,8 @@ static void fill(float *v, int64_t n, float scale) {
 static kiln_host_memory *build_plan(void) {
     kiln_builder *b = NULL;
     kiln_network *net = NULL;
-    OK(kiln_builder_create(NULL, &b));
-    OK(kiln_builder_create_network(b, KILN_NETWORK_EXPLICIT_BATCH, &net));
-    kiln_tensor *x;
     kiln_dims dims = {4, {batch, C_IN, H, W}};
-    OK(kiln_network_add_input(net, "image", KILN_DTYPE_FLOAT32, dims, &x));
+    kiln_tensor *x = kiln_test_begin(dims, &b, &net);
     kiln_layer *conv1, *relu1, *conv2, *add, *relu2, *pool, *dw, *relu3, *avg, *flat, *fc;
     OK(kiln_network_add_convolution(net, x, C1, kiln_test_window(3, 1, 1), 1,
                                     kiln_test_weights(w1, C1 * C_IN * 9), kiln_test_weights(b1, C1),

@@ -42,6 +42,18 @@ static inline kiln_tensor *kiln_test_out0(kiln_layer *l) {
     return kiln_layer_get_output(l, 0);
 }
 
+/* A builder and an explicit-batch network with a float32 input "image" of dims (what
+ * kiln_test_finish_plan takes); the input, NULL (failures counted) when it cannot be made. */
+static inline kiln_tensor *kiln_test_begin(kiln_dims dims, kiln_builder **b, kiln_network **net) {
+    kiln_tensor *x = NULL;
+    *b = NULL;
+    *net = NULL;
+    OK(kiln_builder_create(NULL, b));
+    OK(kiln_builder_create_network(*b, KILN_NETWORK_EXPLICIT_BATCH, net));
+    OK(kiln_network_add_input(*net, "image", KILN_DTYPE_FLOAT32, dims, &x));
+    return x;
+}
+
 /* Builds net into a plan for 2 threads, then destroys the network and the builder. */
 static inline kiln_host_memory *kiln_test_finish_plan(kiln_builder *b, kiln_network *net) {
     kiln_builder_config *cfg = NULL;

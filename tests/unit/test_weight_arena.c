@@ -88,12 +88,9 @@ static kiln_host_memory *build_plan(const float *w1, const float *b1, const floa
                                     const float *b2, kiln_engine **built) {
     kiln_builder *b = NULL;
     kiln_network *net = NULL;
-    OK(kiln_builder_create(NULL, &b));
-    OK(kiln_builder_create_network(b, KILN_NETWORK_EXPLICIT_BATCH, &net));
     kiln_dims dims = {2, {1, IN}};
-    kiln_tensor *x = NULL;
+    kiln_tensor *x = kiln_test_begin(dims, &b, &net);
     kiln_layer *fc1 = NULL, *relu = NULL, *fc2 = NULL;
-    OK(kiln_network_add_input(net, "image", KILN_DTYPE_FLOAT32, dims, &x));
     OK(kiln_network_add_fully_connected(net, x, HID, kiln_test_weights(w1, (int64_t)HID * IN),
                                         kiln_test_weights(b1, HID), &fc1));
     OK(kiln_network_add_activation(net, kiln_test_out0(fc1), KILN_ACTIVATION_RELU, 0, 0, &relu));
