@@ -100,6 +100,19 @@ static void compare(const char *what, const float *got, const double *want, int6
     }
 }
 
+/* Runs g on one input x and compares its output with want (compare's floor); a run that
+ * fails is a failure too. */
+static void run_compare(const char *what, kiln_graph *g, const float *x, float *y,
+                        const double *want, int64_t n, int threads, double floor) {
+    const float *feeds[1] = {x};
+    if (!run(g, feeds, y, n, threads)) {
+        fprintf(stderr, "%s: did not run\n", what);
+        kiln_test_failures++;
+    } else {
+        compare(what, y, want, n, floor);
+    }
+}
+
 static const int ISAS[] = {KILN_ISA_SCALAR, KILN_ISA_AVX2, KILN_ISA_AVX512};
 static const char *ISA_NAMES[] = {"scalar", "AVX2", "AVX-512"};
 
@@ -186,13 +199,7 @@ static void test_layernorm(void) {
                 char what[128];
                 snprintf(what, sizeof what, "LayerNormalization case %zu, %s, %d thread(s)", ci,
                          ISA_NAMES[isa], threads);
-                const float *feeds[1] = {x};
-                if (!run(g, feeds, y, n, threads)) {
-                    fprintf(stderr, "%s: did not run\n", what);
-                    kiln_test_failures++;
-                } else {
-                    compare(what, y, want, n, 1.0);
-                }
+                run_compare(what, g, x, y, want, n, threads, 1.0);
                 kiln_graph_destroy(g);
             }
         kiln_nn_fast_force_isa(KILN_ISA_AUTO);
@@ -270,13 +277,8 @@ static void test_softmax(void) {
                 char what[128];
                 snprintf(what, sizeof what, "Softmax case %zu, %s, %d thread(s)", ci,
                          ISA_NAMES[isa], threads);
-                const float *feeds[1] = {x};
-                if (!run(g, feeds, y, n, threads)) {
-                    fprintf(stderr, "%s: did not run\n", what);
-                    kiln_test_failures++;
-                } else {
-                    compare(what, y, want, n, 1e-24); /* relative: probabilities are small */
-                }
+                /* floor 1e-24: relative, as probabilities are small */
+                run_compare(what, g, x, y, want, n, threads, 1e-24);
                 kiln_graph_destroy(g);
             }
         kiln_nn_fast_force_isa(KILN_ISA_AUTO);
