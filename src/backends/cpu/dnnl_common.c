@@ -23,6 +23,7 @@ static void nn_state_free(void *p) {
     if (!s) return;
     if (s->dnnl && s->dnnl_free) s->dnnl_free(s->dnnl);
     free(s->plain_w);
+    free(s->wino_u);
     free(s);
 }
 

@@ -98,7 +98,9 @@ typedef struct kiln_nn_state {
     const void *plain_w_from; /* the blob they were decoded from */
     void *dnnl;
     void (*dnnl_free)(void *);
-    uint64_t declined; /* kiln_nn_run_key of the run oneDNN last declined (0: none) */
+    uint64_t declined;       /* kiln_nn_run_key of the run oneDNN last declined (0: none) */
+    float *wino_u;           /* Winograd F(4x4, 3x3) weights (conv_winograd_f43.c) */
+    const void *wino_u_from; /* the constant weights they were made from (NULL: remake) */
 } kiln_nn_state;
 
 /* A hash of what a node runs with: its inputs' and output 0's dtypes and shapes, and the
@@ -246,6 +248,10 @@ void kiln_dnnl_threads_end(int previous);
  * take (the reference kernel runs it), else runs it and sets *handled = 1. */
 kiln_status kiln_dnnl_conv(kiln_cpu_ctx *ctx, const kiln_node *node, const kiln_tview *in,
                            int32_t n_in, kiln_tview *out, int *handled);
+/* Conv by kiln's own Winograd F(4x4, 3x3) kernel (conv_winograd_f43.c), tried first: 3x3
+ * stride-1 pad-1 layers on 16-channel blocks whose transformed weights fit in cache. */
+kiln_status kiln_cpu_conv_wino43(kiln_cpu_ctx *ctx, const kiln_node *node, const kiln_tview *in,
+                                 int32_t n_in, kiln_tview *out, int *handled);
 kiln_status kiln_dnnl_matmul(kiln_cpu_ctx *ctx, const kiln_node *node, const kiln_tview *in,
                              int32_t n_in, kiln_tview *out, int *handled);
 kiln_status kiln_dnnl_gemm(kiln_cpu_ctx *ctx, const kiln_node *node, const kiln_tview *in,

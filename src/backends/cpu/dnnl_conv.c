@@ -16,7 +16,9 @@
  * convolutions), one single-threaded primitive each, on the work-sharing pool.
  *
  * Algorithm. 3x3 stride-1 convolutions with channels in blocks of 16 run Winograd's
- * F(2x2, 3x3) where oneDNN has it (about twice as fast as direct on ResNet-50's 3x3 layers);
+ * F(4x4, 3x3) in kiln's own kernel where its weights fit in cache (conv_winograd_f43.c,
+ * tried before this file), else F(2x2, 3x3) where oneDNN has it (about twice as fast as
+ * direct on ResNet-50's 3x3 layers);
  * its weight layout depends on the thread count and is not a plain blocked one, so those
  * weights are not prepared at build time but reordered once per context.
  */

@@ -1,0 +1,420 @@
+/*
+ * 3x3 stride-1 convolutions by Winograd's F(4x4, 3x3), kiln's own AVX-512 kernel, on
+ * activations in 16-channel blocks (nChw16c).
+ *
+ * Why: oneDNN 2.6 runs these layers with F(2x2, 3x3) (jit_fp32_wino_2x3), 16 products for
+ * every 4 outputs; F(4x4, 3x3) needs 36 for every 16, 2.25 / 4 of them. Where the layer's
+ * transformed weights (36 x C x OC floats) stay in cache -- ResNet-50's 64- and 128-channel
+ * stages -- that is what the layer costs; at 256 channels and more they no longer fit and
+ * the larger weights cost more than the products save, so the caller keeps those on oneDNN.
+ *
+ * The work, per image: output tiles of 4x4 (input patches of 6x6 with a 1-pixel border of
+ * zeros around the image), split into contiguous ranges, one per thread, and each range in
+ * chunks whose transformed input fits KILN_WINO43_V_BYTES. A chunk is transformed
+ * (V = B^T d B, 36 values a tile and channel), then, one pair of output channel blocks at a
+ * time, multiplied position by position with the transformed weights (M[e] = V[e] U[e], 36
+ * independent products of chunk x C by C x 32) and transformed back (Y = A^T M A, plus bias
+ * and ReLU) -- all inside the thread's own scratch, so a chunk stays in its core's L2 and
+ * the threads never wait for each other.
+ *
+ * Numerics: the weight transform is computed in double and rounded once; the input and
+ * output transforms use the interpolation points 0, +-1, +-2 (coefficients up to 8), which
+ * keeps float32's error within about 1e-6 of the output's scale on ResNet's layers (the
+ * tests compare against a float64 direct convolution).
+ */
+#include "backends/cpu/conv_winograd_f43.h"
+
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef KILN_HAVE_OPENMP
+#include <omp.h>
+#endif
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+#define KILN_WINO43_X86 1
+#endif
+
+enum {
+    WINO_E = 36, /* products a tile: the 6x6 transformed patch */
+    WINO_NT = 14 /* tiles in the product kernel's registers: 2 x 14 accumulators of 32 zmm */
+};
+
+size_t kiln_wino43_weights_floats(int64_t oc, int64_t c) {
+    return (size_t)(WINO_E * oc * c);
+}
+
+size_t kiln_wino43_scratch_floats(int64_t oc, int64_t c, int threads) {
+    if (threads < 1) threads = 1;
+    (void)oc;
+    int64_t cap = KILN_WINO43_V_BYTES / (WINO_E * c * (int64_t)sizeof(float));
+    if (cap < 1) cap = 1;
+    return (size_t)threads * (size_t)(WINO_E * cap * (c + 32));
+}
+
+/* U[e][ob][c][16]: position e = 6 * row + column of G g G^T for output channels
+ * 16 ob .. 16 ob + 15 (innermost) and input channel c. */
+void kiln_wino43_transform_weights(const float *w, int64_t oc, int64_t c, float *u) {
+    static const double G[6][3] = {{1.0 / 4, 0, 0},
+                                   {-1.0 / 6, -1.0 / 6, -1.0 / 6},
+                                   {-1.0 / 6, 1.0 / 6, -1.0 / 6},
+                                   {1.0 / 24, 1.0 / 12, 1.0 / 6},
+                                   {1.0 / 24, -1.0 / 12, 1.0 / 6},
+                                   {0, 0, 1}};
+    for (int64_t o = 0; o < oc; o++)
+        for (int64_t i = 0; i < c; i++) {
+            const float *g = w + (o * c + i) * 9;
+            double gt[6][3]; /* G g */
+            for (int r = 0; r < 6; r++)
+                for (int k = 0; k < 3; k++)
+                    gt[r][k] = G[r][0] * g[k] + G[r][1] * g[3 + k] + G[r][2] * g[6 + k];
+            for (int r = 0; r < 6; r++)
+                for (int s = 0; s < 6; s++) {
+                    double v = gt[r][0] * G[s][0] + gt[r][1] * G[s][1] + gt[r][2] * G[s][2];
+                    int64_t e = r * 6 + s;
+                    u[((e * (oc / 16) + o / 16) * c + i) * 16 + o % 16] = (float)v;
+                }
+        }
+}
+
+#ifdef KILN_WINO43_X86
+
+#define WINO_TARGET __attribute__((target("avx512f")))
+
+/* The geometry of one run, shared by the threads. */
+typedef struct wino_job {
+    const float *x, *u, *bias;
+    float *y, *scratch;
+    int64_t c, oc, h, w, tiles_w, tiles;
+    int relu;
+} wino_job;
+
+/* B^T d for six vectors of a column (or row) of the patch. */
+#define WINO_BT(d, r)                                                                              \
+    do {                                                                                           \
+        __m512 four = _mm512_set1_ps(4.0f), five = _mm512_set1_ps(5.0f),                           \
+               two = _mm512_set1_ps(2.0f);                                                         \
+        __m512 d4m2 = _mm512_sub_ps(d[4], d[2]), d3m1 = _mm512_sub_ps(d[3], d[1]);                 \
+        __m512 a = _mm512_fnmadd_ps(four, d[2], d[4]), b = _mm512_fnmadd_ps(four, d[1], d[3]);     \
+        r[0] = _mm512_fnmadd_ps(five, d[2], _mm512_fmadd_ps(four, d[0], d[4]));                    \
+        r[1] = _mm512_add_ps(a, b);                                                                \
+        r[2] = _mm512_sub_ps(a, b);                                                                \
+        r[3] = _mm512_fmadd_ps(two, d3m1, d4m2);                                                   \
+        r[4] = _mm512_fnmadd_ps(two, d3m1, d4m2);                                                  \
+        r[5] = _mm512_fnmadd_ps(five, d[3], _mm512_fmadd_ps(four, d[1], d[5]));                    \
+    } while (0)
+
+/* V[e][cb][t][16] (t < ts) of the chunk's tiles [t0, t0 + nt), from V's column vt: B^T d B
+ * of each 6x6 patch. */
+WINO_TARGET static void wino_input(const wino_job *j, const float *x, int64_t t0, int nt, float *v,
+                                   int64_t ts, int64_t vt) {
+    const int64_t cbn = j->c / 16, H = j->h, W = j->w;
+    const __m512 zero = _mm512_setzero_ps();
+    for (int t = 0; t < nt; t++) {
+        int64_t ty = (t0 + t) / j->tiles_w, tx = (t0 + t) % j->tiles_w;
+        int64_t r0 = 4 * ty - 1, c0 = 4 * tx - 1;
+        for (int64_t cb = 0; cb < cbn; cb++) {
+            const float *xc = x + cb * H * W * 16;
+            __m512 col[6][6]; /* B^T d, column by column: col[j][i] */
+            for (int jj = 0; jj < 6; jj++) {
+                __m512 d[6];
+                int64_t cc = c0 + jj;
+                for (int i = 0; i < 6; i++) {
+                    int64_t rr = r0 + i;
+                    d[i] = rr >= 0 && rr < H && cc >= 0 && cc < W
+                               ? _mm512_loadu_ps(xc + (rr * W + cc) * 16)
+                               : zero;
+                }
+                WINO_BT(d, col[jj]);
+            }
+            for (int i = 0; i < 6; i++) {
+                __m512 d[6], r[6];
+                for (int jj = 0; jj < 6; jj++) d[jj] = col[jj][i];
+                WINO_BT(d, r);
+                for (int jj = 0; jj < 6; jj++) {
+                    int64_t e = i * 6 + jj;
+                    _mm512_storeu_ps(v + ((e * cbn + cb) * ts + vt + t) * 16, r[jj]);
+                }
+            }
+        }
+    }
+}
+
+/* M[e][ob..ob+1][t0..t0+NP) = V[e][.][t0..] U[e][ob..ob+1]: 2 x NP accumulators, a
+ * weight vector pair and a broadcast input value per input channel; vs: floats from one
+ * channel block of V to the next. pf (or NULL): the next pair's weights, asked for in L1
+ * line by line as these are used -- they come from L3 or memory (4 KiB pages stop the
+ * hardware prefetcher) and the first tiles of a pair would otherwise wait for them. */
+#define WINO_GEMM_FN(NP)                                                                           \
+    WINO_TARGET static void wino_gemm##NP(const float *v, int64_t vs, const float *u0,             \
+                                          const float *u1, int64_t cbn, float *m0, float *m1,      \
+                                          const float *pf) {                                       \
+        __m512 a0[NP], a1[NP];                                                                     \
+        for (int p = 0; p < NP; p++) a0[p] = a1[p] = _mm512_setzero_ps();                          \
+        for (int64_t cb = 0; cb < cbn; cb++) {                                                     \
+            const float *vb = v + cb * vs;                                                         \
+            const float *w0 = u0 + cb * 256, *w1 = u1 + cb * 256;                                  \
+            for (int i = 0; i < 16; i++) {                                                         \
+                if (pf) {                                                                          \
+                    _mm_prefetch((const char *)(pf + cb * 512 + i * 32), _MM_HINT_T0);             \
+                    _mm_prefetch((const char *)(pf + cb * 512 + i * 32 + 16), _MM_HINT_T0);        \
+                }                                                                                  \
+                __m512 wa = _mm512_loadu_ps(w0 + i * 16), wb = _mm512_loadu_ps(w1 + i * 16);       \
+                for (int p = 0; p < NP; p++) {                                                     \
+                    __m512 s = _mm512_set1_ps(vb[p * 16 + i]);                                     \
+                    a0[p] = _mm512_fmadd_ps(wa, s, a0[p]);                                         \
+                    a1[p] = _mm512_fmadd_ps(wb, s, a1[p]);                                         \
+                }                                                                                  \
+            }                                                                                      \
+        }                                                                                          \
+        for (int p = 0; p < NP; p++) {                                                             \
+            _mm512_storeu_ps(m0 + p * 16, a0[p]);                                                  \
+            _mm512_storeu_ps(m1 + p * 16, a1[p]);                                                  \
+        }                                                                                          \
+    }
+WINO_GEMM_FN(1)
+WINO_GEMM_FN(2)
+WINO_GEMM_FN(3)
+WINO_GEMM_FN(4)
+WINO_GEMM_FN(5)
+WINO_GEMM_FN(6)
+WINO_GEMM_FN(7)
+WINO_GEMM_FN(8)
+WINO_GEMM_FN(9)
+WINO_GEMM_FN(10)
+WINO_GEMM_FN(11)
+WINO_GEMM_FN(12)
+WINO_GEMM_FN(13)
+WINO_GEMM_FN(14)
+
+typedef void (*wino_gemm_fn)(const float *, int64_t, const float *, const float *, int64_t, float *,
+                             float *, const float *);
+static const wino_gemm_fn wino_gemms[WINO_NT + 1] = {
+    NULL,        wino_gemm1,  wino_gemm2,  wino_gemm3,  wino_gemm4,
+    wino_gemm5,  wino_gemm6,  wino_gemm7,  wino_gemm8,  wino_gemm9,
+    wino_gemm10, wino_gemm11, wino_gemm12, wino_gemm13, wino_gemm14};
+
+/* A^T m for six vectors: four. */
+#define WINO_AT(m, o)                                                                              \
+    do {                                                                                           \
+        __m512 p12 = _mm512_add_ps(m[1], m[2]), m12 = _mm512_sub_ps(m[1], m[2]);                   \
+        __m512 p34 = _mm512_add_ps(m[3], m[4]), m34 = _mm512_sub_ps(m[3], m[4]);                   \
+        o[0] = _mm512_add_ps(_mm512_add_ps(m[0], p12), p34);                                       \
+        o[1] = _mm512_fmadd_ps(_mm512_set1_ps(2.0f), m34, m12);                                    \
+        o[2] = _mm512_fmadd_ps(_mm512_set1_ps(4.0f), p34, p12);                                    \
+        o[3] = _mm512_add_ps(_mm512_fmadd_ps(_mm512_set1_ps(8.0f), m34, m12), m[5]);               \
+    } while (0)
+
+/* Y of the chunk's tiles [t0, t0 + nt), output channel blocks [ob0, ob1) (M as
+ * wino_products leaves it, from its column mt): A^T M A, plus bias, ReLU; the parts of a
+ * tile past the image's edge are not stored. */
+WINO_TARGET static void wino_output(const wino_job *j, const float *m, int64_t mts, int64_t mt,
+                                    int64_t ob0, int64_t ob1, int64_t t0, int nt, float *y) {
+    const int64_t mobn = ob1 - ob0, H = j->h, W = j->w;
+    const __m512 zero = _mm512_setzero_ps();
+    for (int t = 0; t < nt; t++) {
+        int64_t ty = (t0 + t) / j->tiles_w, tx = (t0 + t) % j->tiles_w;
+        for (int64_t ob = ob0; ob < ob1; ob++) {
+            __m512 bias = j->bias ? _mm512_loadu_ps(j->bias + ob * 16) : zero;
+            __m512 col[6][4]; /* A^T over each column */
+            for (int jj = 0; jj < 6; jj++) {
+                __m512 mm[6];
+                for (int i = 0; i < 6; i++)
+                    mm[i] = _mm512_loadu_ps(
+                        m + (((int64_t)(i * 6 + jj) * mobn + ob - ob0) * mts + mt + t) * 16);
+                WINO_AT(mm, col[jj]);
+            }
+            float *yb = y + ob * H * W * 16;
+            for (int i = 0; i < 4; i++) {
+                int64_t rr = 4 * ty + i;
+                if (rr >= H) break;
+                __m512 mm[6], o[4];
+                for (int jj = 0; jj < 6; jj++) mm[jj] = col[jj][i];
+                WINO_AT(mm, o);
+                for (int jj = 0; jj < 4; jj++) {
+                    int64_t cc = 4 * tx + jj;
+                    if (cc >= W) break;
+                    __m512 r = _mm512_add_ps(o[jj], bias);
+                    if (j->relu) r = _mm512_max_ps(r, zero);
+                    _mm512_storeu_ps(yb + (rr * W + cc) * 16, r);
+                }
+            }
+        }
+    }
+}
+
+/* A chunk's products and output, one pair of output channel blocks at a time: the 36
+ * products of the pair (V's tile stride vts) into m (M[e][2][t][16], tile stride mts), then
+ * their output transform -- so that M stays small and in L1/L2. */
+static void wino_products_output(const wino_job *j, const float *v, int64_t vts, int64_t t0, int nt,
+                                 float *m, int64_t mts, float *y) {
+    const int64_t cbn = j->c / 16, obn = j->oc / 16, ustride = obn * j->c * 16;
+    for (int64_t ob = 0; ob < obn; ob += 2)
+        for (int e = 0; e < WINO_E; e++) {
+            const float *ve = v + (int64_t)e * cbn * vts * 16;
+            const float *u0 = j->u + e * ustride + ob * j->c * 16, *u1 = u0 + j->c * 16;
+            /* the next position's weights of this pair, or the next pair's first */
+            const float *next = e + 1 < WINO_E ? u0 + ustride : j->u + (ob + 2) * j->c * 16;
+            float *m0 = m + (int64_t)e * 2 * mts * 16, *m1 = m0 + mts * 16;
+            for (int t = 0; t < nt; t += WINO_NT) {
+                int np = nt - t < WINO_NT ? nt - t : WINO_NT;
+                wino_gemms[np](ve + t * 16, vts * 16, u0, u1, cbn, m0 + t * 16, m1 + t * 16,
+                               t == 0 && ob + 2 <= obn ? next : NULL);
+            }
+            if (e == WINO_E - 1) wino_output(j, m, mts, 0, ob, ob + 2, t0, nt, y);
+        }
+}
+
+/* Tiles a chunk holds: its V within KILN_WINO43_V_BYTES. */
+static int64_t wino_chunk(int64_t c) {
+    int64_t n = KILN_WINO43_V_BYTES / (WINO_E * c * (int64_t)sizeof(float));
+    return n < 1 ? 1 : n;
+}
+
+/* Thread `id` of `n`: a range of the image's tiles, in chunks, all in its own scratch with
+ * no barrier. (Splitting by output channels instead, each thread reading half the weights
+ * but all of a shared V, was 1.3-1.8x slower on ResNet-50's layers: half of V then crosses
+ * from the other core.) */
+static void wino_by_tiles(const wino_job *j, const float *x, float *y, int id, int n) {
+    int64_t t0 = j->tiles * id / n, t1 = j->tiles * (id + 1) / n;
+    int64_t cap = wino_chunk(j->c);
+    float *v = j->scratch + (size_t)id * (size_t)(WINO_E * cap * (j->c + 32));
+    float *m = v + (size_t)(WINO_E * cap * j->c);
+    /* chunks of equal size, so that the last is not a sliver */
+    int64_t chunks = (t1 - t0 + cap - 1) / cap;
+    for (int64_t k = 0; k < chunks; k++) {
+        int64_t a = t0 + (t1 - t0) * k / chunks, b = t0 + (t1 - t0) * (k + 1) / chunks;
+        wino_input(j, x, a, (int)(b - a), v, cap, 0);
+        wino_products_output(j, v, cap, a, (int)(b - a), m, cap, y);
+    }
+}
+
+#endif /* KILN_WINO43_X86 */
+
+int kiln_wino43_supported(int64_t c, int64_t oc) {
+#ifdef KILN_WINO43_X86
+    return c > 0 && oc > 0 && c % 16 == 0 && oc % 32 == 0 && __builtin_cpu_supports("avx512f");
+#else
+    (void)c, (void)oc;
+    return 0;
+#endif
+}
+
+void kiln_wino43_run(const float *x, const float *u, const float *bias, float *y, int64_t n,
+                     int64_t c, int64_t oc, int64_t h, int64_t w, int relu, float *scratch,
+                     int threads) {
+#ifdef KILN_WINO43_X86
+    wino_job j = {x, u, bias, y, scratch, c, oc, h, w, (w + 3) / 4, 0, relu};
+    j.tiles = j.tiles_w * ((h + 3) / 4);
+    if (threads < 1) threads = 1;
+    if (threads > j.tiles) threads = (int)j.tiles;
+    for (int64_t img = 0; img < n; img++) {
+        const float *xi = x + img * c * h * w;
+        float *yi = y + img * oc * h * w;
+#ifdef KILN_HAVE_OPENMP
+        if (threads > 1) {
+#pragma omp parallel num_threads(threads)
+            wino_by_tiles(&j, xi, yi, omp_get_thread_num(), omp_get_num_threads());
+            continue;
+        }
+#endif
+        wino_by_tiles(&j, xi, yi, 0, 1);
+    }
+#else
+    (void)x, (void)u, (void)bias, (void)y, (void)n, (void)c, (void)oc, (void)h, (void)w;
+    (void)relu, (void)scratch, (void)threads;
+#endif
+}
+
+/* ------------------------------------------------------------ the Conv node --------- */
+
+static _Atomic uint64_t wino43_node_runs;
+
+uint64_t kiln_wino43_node_runs(void) {
+    return atomic_load(&wino43_node_runs);
+}
+
+#ifdef KILN_HAVE_DNNL
+#include "backends/cpu/dnnl_common.h"
+
+/* Transformed weights larger than this stay on oneDNN's F(2x2, 3x3): they are streamed
+ * from L3 or memory at every run, and at 36 / 16 of its weights' size F(4x4, 3x3) then
+ * loses more in waiting than it saves in products (ResNet-50's 256-channel layers, 9.4 MB).
+ * KILN_WINO43_MAX_BYTES in the environment overrides it (0 turns the kernel off), and
+ * KILN_DNNL_WINOGRAD=0, no Winograd at all, turns it off too. */
+#define KILN_WINO43_MAX_BYTES (4.0 * 1024 * 1024)
+
+static double wino43_max_bytes(void) {
+    static double v = -1;
+    if (v < 0) {
+        const char *e = getenv("KILN_WINO43_MAX_BYTES"), *off = getenv("KILN_DNNL_WINOGRAD");
+        v = e && *e ? atof(e) : KILN_WINO43_MAX_BYTES;
+        if (off && !strcmp(off, "0")) v = 0;
+    }
+    return v;
+}
+
+/* Whether node is a convolution this kernel computes: 3x3, stride 1, pad 1, no dilation or
+ * groups, 16-channel blocks in and out, float32 plain weights, no residual input, no
+ * activation but ReLU. */
+static int wino43_takes(const kiln_node *node, const kiln_tview *x, const kiln_tview *w,
+                        const kiln_tview *y, const kiln_nn_act *act, int has_sum) {
+    if (has_sum || (act->kind != KILN_NN_ACT_NONE && act->kind != KILN_NN_ACT_RELU)) return 0;
+    if (x->rank != 4 || w->rank != 4 || y->rank != 4 || w->dtype != KILN_DTYPE_FLOAT32 ||
+        kiln_nn_weights_prepared(node, w))
+        return 0;
+    if (kiln_nn_in_block(node) != 16 || kiln_nn_out_block(node) != 16) return 0;
+    if (kiln_attr_int(node, "group", 1) != 1 || w->dims[1] != x->dims[1] ||
+        w->dims[0] != y->dims[1] || w->dims[2] != 3 || w->dims[3] != 3)
+        return 0;
+    kiln_nn_window win;
+    if (kiln_nn_window_init(node, 2, x->dims + 2, w->dims + 2, 0, &win) != KILN_OK) return 0;
+    for (int i = 0; i < 2; i++)
+        if (win.stride[i] != 1 || win.dilation[i] != 1 || win.pad_begin[i] != 1 ||
+            win.pad_end[i] != 1 || y->dims[2 + i] != x->dims[2 + i])
+            return 0;
+    if (y->dims[0] != x->dims[0] || !kiln_wino43_supported(x->dims[1], y->dims[1])) return 0;
+    return 4.0 * (double)kiln_wino43_weights_floats(y->dims[1], x->dims[1]) <= wino43_max_bytes();
+}
+
+kiln_status kiln_cpu_conv_wino43(kiln_cpu_ctx *ctx, const kiln_node *node, const kiln_tview *in,
+                                 int32_t n_in, kiln_tview *out, int *handled) {
+    *handled = 0;
+    const kiln_tview *x = &in[0], *w = &in[1];
+    kiln_tview *y = &out[0];
+    const kiln_tview *b = n_in > 2 && kiln_tview_present(&in[2]) ? &in[2] : NULL;
+    if (x->dtype != KILN_DTYPE_FLOAT32 || y->dtype != KILN_DTYPE_FLOAT32) return KILN_OK;
+    if (b && (b->dtype != KILN_DTYPE_FLOAT32 || kiln_tview_count(b) != y->dims[1])) return KILN_OK;
+    kiln_nn_act act;
+    KILN_TRY(kiln_nn_act_from_node(node, &act));
+    const kiln_tview *sum = NULL;
+    KILN_TRY(kiln_nn_sum_input(node, in, n_in, y, &sum));
+    if (!wino43_takes(node, x, w, y, &act, sum != NULL)) return KILN_OK;
+    int64_t c = x->dims[1], oc = y->dims[1];
+    kiln_nn_state *s = kiln_nn_node_state(ctx);
+    if (!s) return kiln_node_error(KILN_ERR_OUT_OF_MEMORY, node, "out of memory");
+    int w_const = kiln_cpu_input_is_constant(ctx, 1);
+    if (!s->wino_u || !w_const || s->wino_u_from != w->data) {
+        size_t bytes = kiln_nn_align(sizeof(float) * kiln_wino43_weights_floats(oc, c));
+        if (!s->wino_u) s->wino_u = aligned_alloc(64, bytes);
+        if (!s->wino_u) return kiln_node_error(KILN_ERR_OUT_OF_MEMORY, node, "out of memory");
+        kiln_wino43_transform_weights((const float *)w->data, oc, c, s->wino_u);
+        s->wino_u_from = w_const ? w->data : NULL;
+    }
+    double flops = 2.0 * (double)kiln_nn_count(y) * (double)c * 9.0;
+    int threads = kiln_dnnl_threads_for(kiln_cpu_threads(ctx), flops);
+    char *cur;
+    KILN_TRY(kiln_nn_scratch(
+        ctx, node, sizeof(float) * kiln_wino43_scratch_floats(oc, c, threads) + 64, &cur));
+    float *scratch = (float *)(((uintptr_t)cur + 63) & ~(uintptr_t)63);
+    kiln_wino43_run((const float *)x->data, s->wino_u, b ? (const float *)b->data : NULL,
+                    (float *)y->data, x->dims[0], c, oc, x->dims[2], x->dims[3],
+                    act.kind == KILN_NN_ACT_RELU, scratch, threads);
+    atomic_fetch_add(&wino43_node_runs, 1);
+    *handled = 1;
+    return KILN_OK;
+}
+
+#endif
