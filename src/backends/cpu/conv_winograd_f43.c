@@ -106,38 +106,51 @@ typedef struct wino_job {
         r[5] = _mm512_fnmadd_ps(five, d[3], _mm512_fmadd_ps(four, d[1], d[5]));                    \
     } while (0)
 
+/* B^T d B of one 6x6 patch of 16-channel vectors (rows rs floats apart, columns 16), into
+ * v[e * es]: the rows first, then the columns. */
+WINO_TARGET static inline void wino_patch(const float *p, int64_t rs, float *v, int64_t es) {
+    __m512 t[6][6]; /* d B, row by row */
+    for (int i = 0; i < 6; i++) {
+        __m512 d[6];
+        for (int jj = 0; jj < 6; jj++) d[jj] = _mm512_loadu_ps(p + i * rs + jj * 16);
+        WINO_BT(d, t[i]);
+    }
+    for (int jj = 0; jj < 6; jj++) {
+        __m512 d[6], r[6];
+        for (int i = 0; i < 6; i++) d[i] = t[i][jj];
+        WINO_BT(d, r);
+        for (int i = 0; i < 6; i++) _mm512_storeu_ps(v + (i * 6 + jj) * es, r[i]);
+    }
+}
+
 /* V[e][cb][t][16] (t < ts) of the chunk's tiles [t0, t0 + nt), from V's column vt: B^T d B
- * of each 6x6 patch. */
+ * of each 6x6 patch. Patches inside the image are read in place; those over its edge are
+ * copied first, with zeros for the padding, so the transform itself never branches. */
 WINO_TARGET static void wino_input(const wino_job *j, const float *x, int64_t t0, int nt, float *v,
                                    int64_t ts, int64_t vt) {
-    const int64_t cbn = j->c / 16, H = j->h, W = j->w;
+    const int64_t cbn = j->c / 16, H = j->h, W = j->w, es = cbn * ts * 16;
     const __m512 zero = _mm512_setzero_ps();
+    float patch[36 * 16] __attribute__((aligned(64)));
     for (int t = 0; t < nt; t++) {
         int64_t ty = (t0 + t) / j->tiles_w, tx = (t0 + t) % j->tiles_w;
         int64_t r0 = 4 * ty - 1, c0 = 4 * tx - 1;
+        int inside = r0 >= 0 && r0 + 6 <= H && c0 >= 0 && c0 + 6 <= W;
         for (int64_t cb = 0; cb < cbn; cb++) {
             const float *xc = x + cb * H * W * 16;
-            __m512 col[6][6]; /* B^T d, column by column: col[j][i] */
-            for (int jj = 0; jj < 6; jj++) {
-                __m512 d[6];
-                int64_t cc = c0 + jj;
-                for (int i = 0; i < 6; i++) {
-                    int64_t rr = r0 + i;
-                    d[i] = rr >= 0 && rr < H && cc >= 0 && cc < W
-                               ? _mm512_loadu_ps(xc + (rr * W + cc) * 16)
-                               : zero;
-                }
-                WINO_BT(d, col[jj]);
+            float *vc = v + (cb * ts + vt + t) * 16;
+            if (inside) {
+                wino_patch(xc + (r0 * W + c0) * 16, W * 16, vc, es);
+                continue;
             }
-            for (int i = 0; i < 6; i++) {
-                __m512 d[6], r[6];
-                for (int jj = 0; jj < 6; jj++) d[jj] = col[jj][i];
-                WINO_BT(d, r);
+            for (int i = 0; i < 6; i++)
                 for (int jj = 0; jj < 6; jj++) {
-                    int64_t e = i * 6 + jj;
-                    _mm512_storeu_ps(v + ((e * cbn + cb) * ts + vt + t) * 16, r[jj]);
+                    int64_t rr = r0 + i, cc = c0 + jj;
+                    _mm512_store_ps(patch + (i * 6 + jj) * 16,
+                                    rr >= 0 && rr < H && cc >= 0 && cc < W
+                                        ? _mm512_loadu_ps(xc + (rr * W + cc) * 16)
+                                        : zero);
                 }
-            }
+            wino_patch(patch, 6 * 16, vc, es);
         }
     }
 }
@@ -147,12 +160,18 @@ WINO_TARGET static void wino_input(const wino_job *j, const float *x, int64_t t0
  * channel block of V to the next. pf (or NULL): the next pair's weights, asked for in L1
  * line by line as these are used -- they come from L3 or memory (4 KiB pages stop the
  * hardware prefetcher) and the first tiles of a pair would otherwise wait for them. */
+/* every loop over the tiles unrolled, so that the accumulators live in registers */
+#if defined(__clang__)
+#define WINO_UNROLL _Pragma("unroll")
+#else
+#define WINO_UNROLL _Pragma("GCC unroll 16")
+#endif
 #define WINO_GEMM_FN(NP)                                                                           \
     WINO_TARGET static void wino_gemm##NP(const float *v, int64_t vs, const float *u0,             \
                                           const float *u1, int64_t cbn, float *m0, float *m1,      \
                                           const float *pf) {                                       \
         __m512 a0[NP], a1[NP];                                                                     \
-        for (int p = 0; p < NP; p++) a0[p] = a1[p] = _mm512_setzero_ps();                          \
+        WINO_UNROLL for (int p = 0; p < NP; p++) a0[p] = a1[p] = _mm512_setzero_ps();              \
         for (int64_t cb = 0; cb < cbn; cb++) {                                                     \
             const float *vb = v + cb * vs;                                                         \
             const float *w0 = u0 + cb * 256, *w1 = u1 + cb * 256;                                  \
@@ -162,14 +181,14 @@ WINO_TARGET static void wino_input(const wino_job *j, const float *x, int64_t t0
                     _mm_prefetch((const char *)(pf + cb * 512 + i * 32 + 16), _MM_HINT_T0);        \
                 }                                                                                  \
                 __m512 wa = _mm512_loadu_ps(w0 + i * 16), wb = _mm512_loadu_ps(w1 + i * 16);       \
-                for (int p = 0; p < NP; p++) {                                                     \
+                WINO_UNROLL for (int p = 0; p < NP; p++) {                                         \
                     __m512 s = _mm512_set1_ps(vb[p * 16 + i]);                                     \
                     a0[p] = _mm512_fmadd_ps(wa, s, a0[p]);                                         \
                     a1[p] = _mm512_fmadd_ps(wb, s, a1[p]);                                         \
                 }                                                                                  \
             }                                                                                      \
         }                                                                                          \
-        for (int p = 0; p < NP; p++) {                                                             \
+        WINO_UNROLL for (int p = 0; p < NP; p++) {                                                 \
             _mm512_storeu_ps(m0 + p * 16, a0[p]);                                                  \
             _mm512_storeu_ps(m1 + p * 16, a1[p]);                                                  \
         }                                                                                          \
