@@ -54,8 +54,10 @@ size_t kiln_wino43_scratch_floats(int64_t oc, int64_t c, int threads) {
     return (size_t)threads * (size_t)(WINO_E * cap * (c + 32));
 }
 
-/* U[e][ob][c][16]: position e = 6 * row + column of G g G^T for output channels
- * 16 ob .. 16 ob + 15 (innermost) and input channel c. */
+/* U[op][e][c][32]: position e = 6 * row + column of G g G^T for output channels
+ * 32 op .. 32 op + 31 (innermost) and input channel c: a pair of output channel blocks
+ * reads its weights for all 36 positions as one sequential stream, and the block after
+ * each is the one to prefetch. (Position-major, the same speed on ResNet-50.) */
 void kiln_wino43_transform_weights(const float *w, int64_t oc, int64_t c, float *u) {
     static const double G[6][3] = {{1.0 / 4, 0, 0},
                                    {-1.0 / 6, -1.0 / 6, -1.0 / 6},
@@ -74,7 +76,7 @@ void kiln_wino43_transform_weights(const float *w, int64_t oc, int64_t c, float 
                 for (int s = 0; s < 6; s++) {
                     double v = gt[r][0] * G[s][0] + gt[r][1] * G[s][1] + gt[r][2] * G[s][2];
                     int64_t e = r * 6 + s;
-                    u[((e * (oc / 16) + o / 16) * c + i) * 16 + o % 16] = (float)v;
+                    u[(((o / 32) * WINO_E + e) * c + i) * 32 + o % 32] = (float)v;
                 }
         }
 }
@@ -155,11 +157,11 @@ WINO_TARGET static void wino_input(const wino_job *j, const float *x, int64_t t0
     }
 }
 
-/* M[e][ob..ob+1][t0..t0+NP) = V[e][.][t0..] U[e][ob..ob+1]: 2 x NP accumulators, a
- * weight vector pair and a broadcast input value per input channel; vs: floats from one
- * channel block of V to the next. pf (or NULL): the next pair's weights, asked for in L1
- * line by line as these are used -- they come from L3 or memory (4 KiB pages stop the
- * hardware prefetcher) and the first tiles of a pair would otherwise wait for them. */
+/* M[e][ob..ob+1][t0..t0+NP) = V[e][.][t0..] U[op][e]: 2 x NP accumulators, a weight
+ * vector pair and a broadcast input value per input channel; vs: floats from one channel
+ * block of V to the next. pf (or NULL): the weights that follow, asked for in L1 line by
+ * line as these are used -- they come from L3 or memory and the first tiles would
+ * otherwise wait for them. */
 /* every loop over the tiles unrolled, so that the accumulators live in registers */
 #if defined(__clang__)
 #define WINO_UNROLL _Pragma("unroll")
@@ -167,20 +169,19 @@ WINO_TARGET static void wino_input(const wino_job *j, const float *x, int64_t t0
 #define WINO_UNROLL _Pragma("GCC unroll 16")
 #endif
 #define WINO_GEMM_FN(NP)                                                                           \
-    WINO_TARGET static void wino_gemm##NP(const float *v, int64_t vs, const float *u0,             \
-                                          const float *u1, int64_t cbn, float *m0, float *m1,      \
-                                          const float *pf) {                                       \
+    WINO_TARGET static void wino_gemm##NP(const float *v, int64_t vs, const float *u, int64_t cbn, \
+                                          float *m0, float *m1, const float *pf) {                 \
         __m512 a0[NP], a1[NP];                                                                     \
         WINO_UNROLL for (int p = 0; p < NP; p++) a0[p] = a1[p] = _mm512_setzero_ps();              \
         for (int64_t cb = 0; cb < cbn; cb++) {                                                     \
             const float *vb = v + cb * vs;                                                         \
-            const float *w0 = u0 + cb * 256, *w1 = u1 + cb * 256;                                  \
+            const float *wc = u + cb * 512;                                                        \
             for (int i = 0; i < 16; i++) {                                                         \
                 if (pf) {                                                                          \
                     _mm_prefetch((const char *)(pf + cb * 512 + i * 32), _MM_HINT_T0);             \
                     _mm_prefetch((const char *)(pf + cb * 512 + i * 32 + 16), _MM_HINT_T0);        \
                 }                                                                                  \
-                __m512 wa = _mm512_loadu_ps(w0 + i * 16), wb = _mm512_loadu_ps(w1 + i * 16);       \
+                __m512 wa = _mm512_loadu_ps(wc + i * 32), wb = _mm512_loadu_ps(wc + i * 32 + 16);  \
                 WINO_UNROLL for (int p = 0; p < NP; p++) {                                         \
                     __m512 s = _mm512_set1_ps(vb[p * 16 + i]);                                     \
                     a0[p] = _mm512_fmadd_ps(wa, s, a0[p]);                                         \
@@ -208,8 +209,8 @@ WINO_GEMM_FN(12)
 WINO_GEMM_FN(13)
 WINO_GEMM_FN(14)
 
-typedef void (*wino_gemm_fn)(const float *, int64_t, const float *, const float *, int64_t, float *,
-                             float *, const float *);
+typedef void (*wino_gemm_fn)(const float *, int64_t, const float *, int64_t, float *, float *,
+                             const float *);
 static const wino_gemm_fn wino_gemms[WINO_NT + 1] = {
     NULL,        wino_gemm1,  wino_gemm2,  wino_gemm3,  wino_gemm4,
     wino_gemm5,  wino_gemm6,  wino_gemm7,  wino_gemm8,  wino_gemm9,
@@ -269,18 +270,18 @@ WINO_TARGET static void wino_output(const wino_job *j, const float *m, int64_t m
  * their output transform -- so that M stays small and in L1/L2. */
 static void wino_products_output(const wino_job *j, const float *v, int64_t vts, int64_t t0, int nt,
                                  float *m, int64_t mts, float *y) {
-    const int64_t cbn = j->c / 16, obn = j->oc / 16, ustride = obn * j->c * 16;
+    const int64_t cbn = j->c / 16, obn = j->oc / 16, block = j->c * 32;
     for (int64_t ob = 0; ob < obn; ob += 2)
         for (int e = 0; e < WINO_E; e++) {
             const float *ve = v + (int64_t)e * cbn * vts * 16;
-            const float *u0 = j->u + e * ustride + ob * j->c * 16, *u1 = u0 + j->c * 16;
-            /* the next position's weights of this pair, or the next pair's first */
-            const float *next = e + 1 < WINO_E ? u0 + ustride : j->u + (ob + 2) * j->c * 16;
+            const float *u = j->u + ((ob / 2) * WINO_E + e) * block;
+            /* the next block: this pair's next position, or the next pair's first */
+            int last = e == WINO_E - 1 && ob + 2 == obn;
             float *m0 = m + (int64_t)e * 2 * mts * 16, *m1 = m0 + mts * 16;
             for (int t = 0; t < nt; t += WINO_NT) {
                 int np = nt - t < WINO_NT ? nt - t : WINO_NT;
-                wino_gemms[np](ve + t * 16, vts * 16, u0, u1, cbn, m0 + t * 16, m1 + t * 16,
-                               t == 0 && ob + 2 <= obn ? next : NULL);
+                wino_gemms[np](ve + t * 16, vts * 16, u, cbn, m0 + t * 16, m1 + t * 16,
+                               t == 0 && !last ? u + block : NULL);
             }
             if (e == WINO_E - 1) wino_output(j, m, mts, 0, ob, ob + 2, t0, nt, y);
         }
