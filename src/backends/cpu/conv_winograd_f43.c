@@ -160,17 +160,19 @@ WINO_TARGET static void wino_input(const wino_job *j, const float *x, int64_t t0
     }
 }
 
-/* M[e][ob..ob+1][t0..t0+NP) = V[e][.][t0..] U[op][e]: 2 x NP accumulators, a weight
- * vector pair and a broadcast input value per input channel; vs: floats from one channel
- * block of V to the next. pf (or NULL): the weights that follow, asked for in L1 line by
- * line as these are used -- they come from L3 or memory and the first tiles would
- * otherwise wait for them. */
-/* every loop over the tiles unrolled, so that the accumulators live in registers */
+/* Every loop over the tiles of a product unrolled, so that the accumulators live in
+ * registers (not unrolled, GCC keeps them on the stack: 7% slower). */
 #if defined(__clang__)
 #define WINO_UNROLL _Pragma("unroll")
 #else
 #define WINO_UNROLL _Pragma("GCC unroll 16")
 #endif
+
+/* M[e][ob..ob+1][t0..t0+NP) = V[e][.][t0..] U[op][e]: 2 x NP accumulators, a weight
+ * vector pair and a broadcast input value per input channel; vs: floats from one channel
+ * block of V to the next. pf (or NULL): the weights that follow, asked for in L1 line by
+ * line as these are used -- they come from L3 or memory and the first tiles would
+ * otherwise wait for them. */
 #define WINO_GEMM_FN(NP)                                                                           \
     WINO_TARGET static void wino_gemm##NP(const float *v, int64_t vs, const float *u, int64_t cbn, \
                                           float *m0, float *m1, const float *pf) {                 \
@@ -230,9 +232,9 @@ static const wino_gemm_fn wino_gemms[WINO_NT + 1] = {
         o[3] = _mm512_add_ps(_mm512_fmadd_ps(_mm512_set1_ps(8.0f), m34, m12), m[5]);               \
     } while (0)
 
-/* Y of the chunk's tiles [t0, t0 + nt), output channel blocks [ob0, ob1) (M as
- * wino_products leaves it, from its column mt): A^T M A, plus bias, ReLU; the parts of a
- * tile past the image's edge are not stored. */
+/* Y of the chunk's tiles [t0, t0 + nt), output channel blocks [ob0, ob1) (M[e][ob - ob0]
+ * [t][16] with tile stride mts, from its column mt): A^T M A, plus bias, ReLU; the parts
+ * of a tile past the image's edge are not stored. */
 WINO_TARGET static void wino_output(const wino_job *j, const float *m, int64_t mts, int64_t mt,
                                     int64_t ob0, int64_t ob1, int64_t t0, int nt, float *y) {
     const int64_t mobn = ob1 - ob0, H = j->h, W = j->w;
@@ -297,9 +299,9 @@ static int64_t wino_chunk(int64_t c) {
 }
 
 /* Thread `id` of `n`: a range of the image's tiles, in chunks, all in its own scratch with
- * no barrier. (Splitting by output channels instead, each thread reading half the weights
- * but all of a shared V, was 1.3-1.8x slower on ResNet-50's layers: half of V then crosses
- * from the other core.) */
+ * no barrier. (Splitting by output channels instead -- each thread half the weights, with
+ * one V shared or each thread transforming every tile -- was 1.3-1.8x slower on
+ * ResNet-50's layers.) */
 static void wino_by_tiles(const wino_job *j, const float *x, float *y, int id, int n) {
     int64_t t0 = j->tiles * id / n, t1 = j->tiles * (id + 1) / n;
     int64_t cap = wino_chunk(j->c);
@@ -421,8 +423,13 @@ kiln_status kiln_cpu_conv_wino43(kiln_cpu_ctx *ctx, const kiln_node *node, const
     int w_const = kiln_cpu_input_is_constant(ctx, 1);
     if (!s->wino_u || !w_const || s->wino_u_from != w->data) {
         size_t bytes = kiln_nn_align(sizeof(float) * kiln_wino43_weights_floats(oc, c));
-        if (!s->wino_u) s->wino_u = aligned_alloc(64, bytes);
-        if (!s->wino_u) return kiln_node_error(KILN_ERR_OUT_OF_MEMORY, node, "out of memory");
+        if (s->wino_u_bytes < bytes) { /* weights of another shape (not constants) */
+            free(s->wino_u);
+            s->wino_u_bytes = 0;
+            s->wino_u = aligned_alloc(64, bytes);
+            if (!s->wino_u) return kiln_node_error(KILN_ERR_OUT_OF_MEMORY, node, "out of memory");
+            s->wino_u_bytes = bytes;
+        }
         kiln_wino43_transform_weights((const float *)w->data, oc, c, s->wino_u);
         s->wino_u_from = w_const ? w->data : NULL;
     }

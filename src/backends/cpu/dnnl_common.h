@@ -100,6 +100,7 @@ typedef struct kiln_nn_state {
     void (*dnnl_free)(void *);
     uint64_t declined;       /* kiln_nn_run_key of the run oneDNN last declined (0: none) */
     float *wino_u;           /* Winograd F(4x4, 3x3) weights (conv_winograd_f43.c) */
+    size_t wino_u_bytes;     /* their buffer's size */
     const void *wino_u_from; /* the constant weights they were made from (NULL: remake) */
 } kiln_nn_state;
 
