@@ -8,7 +8,8 @@
  *   - which shapes it takes (16-channel blocks in, pairs of them out);
  *   - inside an engine: three 3x3 convolutions and a 1x1 built with the layer API, run from
  *     the plan with oneDNN (the two middle ones sit between blocked layouts and must run on
- *     this kernel) against the same plan on the reference kernels, within 1e-4.
+ *     this kernel, and the plan must name them cpu.winograd43.Conv) against the same plan on
+ *     the reference kernels, within 1e-4.
  *
  * Where the CPU has no AVX-512 (or kiln has no oneDNN) the kernel is not used; the test says
  * so and checks only that it declines.
@@ -144,6 +145,14 @@ static void check_engine(int kernel_available) {
     kiln_nn_use_dnnl(1);
 
     kiln_engine *e = kiln_test_load(rt, plan);
+    /* the build names the kernel it planned (kiln inspect) */
+    int named = 0;
+    for (int32_t i = 0; e && i < kiln_engine_num_layers(e); i++) {
+        const char *k = kiln_engine_get_layer_kernel(e, i);
+        named += k && !strcmp(k, "cpu.winograd43.Conv");
+    }
+    printf("engine: %d layers named cpu.winograd43.Conv\n", named);
+    EXPECT_EQ_INT(named, kernel_available ? 2 : 0);
     uint64_t before = kiln_wino43_node_runs();
     EXPECT(kiln_test_run(e, image, got, OUT_COUNT));
     uint64_t runs = kiln_wino43_node_runs() - before;

@@ -404,6 +404,15 @@ static int wino43_takes(const kiln_node *node, const kiln_tview *x, const kiln_t
     return 4.0 * (double)kiln_wino43_weights_floats(y->dims[1], x->dims[1]) <= wino43_max_bytes();
 }
 
+int kiln_cpu_conv_wino43_planned(const kiln_node *node, const kiln_tview *x, const kiln_tview *w,
+                                 const kiln_tview *y) {
+    kiln_nn_act act;
+    if (kiln_nn_act_from_node(node, &act) != KILN_OK) return 0;
+    int has_sum = kiln_attr_int(node, "_kiln_sum_input", -1) >= 0;
+    return x->dtype == KILN_DTYPE_FLOAT32 && y->dtype == KILN_DTYPE_FLOAT32 &&
+           wino43_takes(node, x, w, y, &act, has_sum);
+}
+
 kiln_status kiln_cpu_conv_wino43(kiln_cpu_ctx *ctx, const kiln_node *node, const kiln_tview *in,
                                  int32_t n_in, kiln_tview *out, int *handled) {
     *handled = 0;

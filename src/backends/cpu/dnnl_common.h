@@ -253,6 +253,10 @@ kiln_status kiln_dnnl_conv(kiln_cpu_ctx *ctx, const kiln_node *node, const kiln_
  * stride-1 pad-1 layers on 16-channel blocks whose transformed weights fit in cache. */
 kiln_status kiln_cpu_conv_wino43(kiln_cpu_ctx *ctx, const kiln_node *node, const kiln_tview *in,
                                  int32_t n_in, kiln_tview *out, int *handled);
+/* At build time, with the layouts planned: whether this CPU will run the node on it (the
+ * kernel name kiln inspect shows; a plan run on a CPU without AVX-512 falls back to oneDNN). */
+int kiln_cpu_conv_wino43_planned(const kiln_node *node, const kiln_tview *x, const kiln_tview *w,
+                                 const kiln_tview *y);
 kiln_status kiln_dnnl_matmul(kiln_cpu_ctx *ctx, const kiln_node *node, const kiln_tview *in,
                              int32_t n_in, kiln_tview *out, int *handled);
 kiln_status kiln_dnnl_gemm(kiln_cpu_ctx *ctx, const kiln_node *node, const kiln_tview *in,

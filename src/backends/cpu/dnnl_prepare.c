@@ -76,11 +76,12 @@ static kiln_status store_prepared(kiln_engine *e, int32_t i, int32_t wt, const k
     return KILN_OK;
 }
 
-/* Names node i's kernel cpu.dnnl.<Op> in the engine (kiln inspect, bench --profile). */
-static kiln_status name_dnnl(kiln_engine *e, int32_t i) {
+/* Names node i's kernel cpu.<impl>.<Op> in the engine (kiln inspect, bench --profile): impl
+ * "dnnl", or "winograd43" for the convolutions kiln's own F(4x4, 3x3) kernel takes. */
+static kiln_status name_dnnl(kiln_engine *e, int32_t i, const char *impl) {
     if (!e->kernel_names) return KILN_OK;
     char name[128];
-    snprintf(name, sizeof name, "cpu.dnnl.%s", kiln_op_get_info(e->graph->nodes[i].op)->name);
+    snprintf(name, sizeof name, "cpu.%s.%s", impl, kiln_op_get_info(e->graph->nodes[i].op)->name);
     char *copy = malloc(strlen(name) + 1);
     if (!copy) return kiln_error(KILN_ERR_OUT_OF_MEMORY, "out of memory");
     strcpy(copy, name);
@@ -129,6 +130,16 @@ static int node_views(const kiln_graph *g, const kiln_node *n, const kiln_tview 
         if (!static_shape(&in[k])) return 0;
     }
     return n->output_count >= 1 && n->outputs[0] >= 0 && static_shape(&views[n->outputs[0]]);
+}
+
+/* Whether Conv node i runs on kiln's Winograd F(4x4, 3x3) kernel (its layouts planned). */
+static int runs_winograd43(const kiln_graph *g, int32_t i, const kiln_tview *views) {
+    const kiln_node *n = &g->nodes[i];
+    kiln_tview in[4];
+    if (n->op != KILN_OP_Conv || n->output_count < 1 || n->outputs[0] < 0 ||
+        !node_views(g, n, views, in, 4) || n->input_count < 2)
+        return 0;
+    return kiln_cpu_conv_wino43_planned(n, &in[0], &in[1], &views[n->outputs[0]]);
 }
 
 static kiln_status prepare_node(kiln_engine *e, int32_t i, const kiln_tview *views,
@@ -192,7 +203,8 @@ kiln_status kiln_cpu_prepare(kiln_engine *e, const kiln_tview *views) {
     kiln_status st = kiln_dnnl_plan_layouts(e, views, threads, &blocked);
     for (int32_t i = 0; st == KILN_OK && i < g->node_count; i++) {
         st = prepare_node(e, i, views, readers, threads);
-        if (st == KILN_OK && runs_on_dnnl(g, i, views)) st = name_dnnl(e, i);
+        if (st == KILN_OK && runs_on_dnnl(g, i, views))
+            st = name_dnnl(e, i, runs_winograd43(g, i, views) ? "winograd43" : "dnnl");
     }
     free(readers);
     return st;
