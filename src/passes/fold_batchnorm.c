@@ -251,44 +251,41 @@ static kiln_status fold_gemm(kiln_fuse *f, int32_t h, int32_t bn, int *done) {
     return KILN_OK;
 }
 
+/* BatchNormalization node i whose input only a Conv / ConvTranspose / Gemm / MatMul h
+ * writes: folded into h's weights and bias, h moving into i's slot. */
+static kiln_status fold_at(kiln_fuse *f, int32_t i, int32_t *folded) {
+    kiln_graph *g = f->g;
+    if (g->nodes[i].op != KILN_OP_BatchNormalization) return KILN_OK;
+    const kiln_node *bn = &g->nodes[i];
+    int32_t x = bn->inputs[0];
+    int32_t h = kiln_fuse_producer(f, x);
+    if (h < 0 || kiln_fuse_sole_reader(f, x) != i) return KILN_OK;
+    const kiln_node *n = &g->nodes[h];
+    if (n->output_count < 1 || n->outputs[0] != x || n->input_count < 2) return KILN_OK;
+    int extra = 0;
+    for (int32_t k = 1; k < n->output_count; k++) extra |= n->outputs[k] >= 0;
+    if (extra || kiln_node_attr(n, "_kiln_activation") || kiln_node_attr(n, "_kiln_sum_input") ||
+        kiln_node_attr(n, "_kiln_bias_input") || g->tensors[x].dtype != KILN_DTYPE_FLOAT32)
+        return KILN_OK;
+    int32_t pair[2] = {h, i};
+    if (!kiln_fuse_same_precision(g, pair, 2)) return KILN_OK;
+    int done = 0;
+    if (n->op == KILN_OP_Conv || n->op == KILN_OP_ConvTranspose)
+        KILN_TRY(fold_conv(f, h, i, &done));
+    else if (n->op == KILN_OP_Gemm || n->op == KILN_OP_MatMul)
+        KILN_TRY(fold_gemm(f, h, i, &done));
+    if (!done) return KILN_OK;
+    int32_t y = g->nodes[i].outputs[0];
+    KILN_TRY(kiln_fuse_note(f, h, i));
+    kiln_fuse_remove(f, i);
+    kiln_fuse_set_output(f, h, 0, y);
+    kiln_fuse_move(f, h, i);
+    (*folded)++;
+    return KILN_OK;
+}
+
 kiln_status kiln_pass_fold_batchnorm(kiln_graph *g, const kiln_fuse_options *o, int32_t *count) {
-    kiln_fuse f;
-    int32_t folded = 0;
     if (count) *count = 0;
     if (o && !(o->flags & KILN_FUSE_BATCHNORM)) return KILN_OK;
-    KILN_TRY(kiln_fuse_begin(&f, g, o));
-    kiln_status st = KILN_OK;
-    for (int32_t i = 0; st == KILN_OK && i < g->node_count; i++) {
-        if (f.gone[i] || g->nodes[i].op != KILN_OP_BatchNormalization) continue;
-        const kiln_node *bn = &g->nodes[i];
-        int32_t x = bn->inputs[0];
-        int32_t h = kiln_fuse_producer(&f, x);
-        if (h < 0 || kiln_fuse_sole_reader(&f, x) != i) continue;
-        const kiln_node *n = &g->nodes[h];
-        if (n->output_count < 1 || n->outputs[0] != x || n->input_count < 2) continue;
-        int extra = 0;
-        for (int32_t k = 1; k < n->output_count; k++) extra |= n->outputs[k] >= 0;
-        if (extra || kiln_node_attr(n, "_kiln_activation") ||
-            kiln_node_attr(n, "_kiln_sum_input") || kiln_node_attr(n, "_kiln_bias_input") ||
-            g->tensors[x].dtype != KILN_DTYPE_FLOAT32)
-            continue;
-        int32_t pair[2] = {h, i};
-        if (!kiln_fuse_same_precision(g, pair, 2)) continue;
-        int done = 0;
-        if (n->op == KILN_OP_Conv || n->op == KILN_OP_ConvTranspose)
-            st = fold_conv(&f, h, i, &done);
-        else if (n->op == KILN_OP_Gemm || n->op == KILN_OP_MatMul)
-            st = fold_gemm(&f, h, i, &done);
-        if (st != KILN_OK || !done) continue;
-        int32_t y = g->nodes[i].outputs[0];
-        st = kiln_fuse_note(&f, h, i);
-        if (st != KILN_OK) break;
-        kiln_fuse_remove(&f, i);
-        kiln_fuse_set_output(&f, h, 0, y);
-        kiln_fuse_move(&f, h, i);
-        folded++;
-    }
-    st = kiln_fuse_end(&f, st);
-    if (count) *count = folded;
-    return st;
+    return kiln_fuse_each(g, o, fold_at, count);
 }

@@ -38,6 +38,20 @@ kiln_status kiln_fuse_begin(kiln_fuse *f, kiln_graph *g, const kiln_fuse_options
     return KILN_OK;
 }
 
+kiln_status kiln_fuse_each(kiln_graph *g, const kiln_fuse_options *opt, kiln_fuse_node_fn fn,
+                           int32_t *count) {
+    int32_t done = 0;
+    if (count) *count = 0;
+    kiln_fuse f;
+    KILN_TRY(kiln_fuse_begin(&f, g, opt));
+    kiln_status st = KILN_OK;
+    for (int32_t i = 0; st == KILN_OK && i < g->node_count; i++)
+        if (!f.gone[i]) st = fn(&f, i, &done);
+    st = kiln_fuse_end(&f, st);
+    if (count) *count = done;
+    return st;
+}
+
 kiln_status kiln_fuse_end(kiln_fuse *f, kiln_status st) {
     kiln_graph *g = f->g;
     if (f->gone) { /* on failure too: the graph stays consistent */

@@ -34,6 +34,15 @@ kiln_status kiln_fuse_begin(kiln_fuse *f, kiln_graph *g, const kiln_fuse_options
  * the session and returns st. Called on failure too. */
 kiln_status kiln_fuse_end(kiln_fuse *f, kiln_status st);
 
+/* What a pass does at one live node: rewrite the pattern it ends or starts (or nothing),
+ * adding the rewrites to *count. */
+typedef kiln_status (*kiln_fuse_node_fn)(kiln_fuse *f, int32_t node, int32_t *count);
+/* A whole pass: a session over g, fn at every live node in order (a node a rewrite moves
+ * into a later slot is met again there), kiln_fuse_end; *count (may be NULL) gets the
+ * rewrites, 0 when the session cannot start. */
+kiln_status kiln_fuse_each(kiln_graph *g, const kiln_fuse_options *opt, kiln_fuse_node_fn fn,
+                           int32_t *count);
+
 /* The node reading tensor t when it is its only reader and t is not pinned; else -1. */
 int32_t kiln_fuse_sole_reader(const kiln_fuse *f, int32_t t);
 /* The live nodes reading t (each once), up to `max`; returns how many there are in all. */

@@ -288,15 +288,7 @@ static kiln_status fuse_host(kiln_fuse *f, int32_t h, int32_t *done) {
 
 kiln_status kiln_pass_fuse_conv_activation(kiln_graph *g, const kiln_fuse_options *o,
                                            int32_t *count) {
-    kiln_fuse f;
-    int32_t done = 0;
-    KILN_TRY(kiln_fuse_begin(&f, g, o));
-    kiln_status st = KILN_OK;
     /* a host moves forward to its pattern's last slot, where the loop meets it again: a Gemm
      * that took its bias as C may then take an activation */
-    for (int32_t i = 0; st == KILN_OK && i < g->node_count; i++)
-        if (!f.gone[i]) st = fuse_host(&f, i, &done);
-    st = kiln_fuse_end(&f, st);
-    if (count) *count = done;
-    return st;
+    return kiln_fuse_each(g, o, fuse_host, count);
 }

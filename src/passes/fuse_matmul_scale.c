@@ -39,39 +39,36 @@ static int match_scale(const kiln_fuse *f, int32_t r, int32_t y, double *scale) 
     return 1;
 }
 
+/* MatMul node h whose only reader multiplies or divides by a constant scalar: h scales its
+ * product itself (a second such reader meets the loop again in the first's slot). */
+static kiln_status fuse_at(kiln_fuse *f, int32_t h, int32_t *done) {
+    kiln_graph *g = f->g;
+    const kiln_node *n = &g->nodes[h];
+    if (n->op != KILN_OP_MatMul || n->output_count != 1 || n->outputs[0] < 0) return KILN_OK;
+    if (kiln_node_attr(n, "_kiln_activation") || kiln_node_attr(n, "_kiln_bias_input") ||
+        kiln_node_attr(n, "_kiln_sum_input"))
+        return KILN_OK;
+    int32_t y = n->outputs[0];
+    if (!kiln_fuse_float_dtype(g->tensors[y].dtype)) return KILN_OK;
+    int32_t r = kiln_fuse_sole_reader(f, y);
+    double scale;
+    if (r < 0 || !match_scale(f, r, y, &scale)) return KILN_OK;
+    int32_t pattern[2] = {h, r};
+    if (!kiln_fuse_same_precision(g, pattern, 2)) return KILN_OK;
+    /* a second Div / Mul meets the loop again in r's slot and multiplies in */
+    scale *= kiln_attr_float(n, "_kiln_scale", 1.0f);
+    int32_t out = g->nodes[r].outputs[0];
+    KILN_TRY(kiln_fuse_set_float(f, h, "_kiln_scale", (float)scale));
+    KILN_TRY(kiln_fuse_note(f, h, r));
+    kiln_fuse_remove(f, r);
+    kiln_fuse_set_output(f, h, 0, out);
+    kiln_fuse_move(f, h, r);
+    (*done)++;
+    return KILN_OK;
+}
+
 kiln_status kiln_pass_fuse_matmul_scale(kiln_graph *g, const kiln_fuse_options *o, int32_t *count) {
-    int32_t done = 0;
     if (count) *count = 0;
     if (o && !(o->flags & KILN_FUSE_MATMUL_SCALE)) return KILN_OK;
-    kiln_fuse f;
-    KILN_TRY(kiln_fuse_begin(&f, g, o));
-    kiln_status st = KILN_OK;
-    for (int32_t h = 0; st == KILN_OK && h < g->node_count; h++) {
-        if (f.gone[h]) continue;
-        const kiln_node *n = &g->nodes[h];
-        if (n->op != KILN_OP_MatMul || n->output_count != 1 || n->outputs[0] < 0) continue;
-        if (kiln_node_attr(n, "_kiln_activation") || kiln_node_attr(n, "_kiln_bias_input") ||
-            kiln_node_attr(n, "_kiln_sum_input"))
-            continue;
-        int32_t y = n->outputs[0];
-        if (!kiln_fuse_float_dtype(g->tensors[y].dtype)) continue;
-        int32_t r = kiln_fuse_sole_reader(&f, y);
-        double scale;
-        if (r < 0 || !match_scale(&f, r, y, &scale)) continue;
-        int32_t pattern[2] = {h, r};
-        if (!kiln_fuse_same_precision(g, pattern, 2)) continue;
-        /* a second Div / Mul meets the loop again in r's slot and multiplies in */
-        scale *= kiln_attr_float(n, "_kiln_scale", 1.0f);
-        int32_t out = g->nodes[r].outputs[0];
-        st = kiln_fuse_set_float(&f, h, "_kiln_scale", (float)scale);
-        if (st == KILN_OK) st = kiln_fuse_note(&f, h, r);
-        if (st != KILN_OK) break;
-        kiln_fuse_remove(&f, r);
-        kiln_fuse_set_output(&f, h, 0, out);
-        kiln_fuse_move(&f, h, r);
-        done++;
-    }
-    st = kiln_fuse_end(&f, st);
-    if (count) *count = done;
-    return st;
+    return kiln_fuse_each(g, o, fuse_at, count);
 }

@@ -106,33 +106,30 @@ static kiln_status fold_output(kiln_fuse *f, int32_t h, int *done) {
     return KILN_OK;
 }
 
+/* MatMul node h: Transposes of its operands and of its output folded into its strides. */
+static kiln_status fuse_at(kiln_fuse *f, int32_t h, int32_t *done) {
+    kiln_graph *g = f->g;
+    const kiln_node *n = &g->nodes[h];
+    if (n->op != KILN_OP_MatMul || n->input_count < 2 || n->output_count != 1 ||
+        n->outputs[0] < 0 || !kiln_fuse_float_dtype(g->tensors[n->outputs[0]].dtype))
+        return KILN_OK;
+    /* both operands at least 2-D: the strided kernels take matrices */
+    if (n->inputs[0] < 0 || n->inputs[1] < 0 || g->tensors[n->inputs[0]].rank < 2 ||
+        g->tensors[n->inputs[1]].rank < 2)
+        return KILN_OK;
+    int d = 0;
+    KILN_TRY(fold_input(f, h, 0, "_kiln_perm_a", &d));
+    *done += d;
+    KILN_TRY(fold_input(f, h, 1, "_kiln_perm_b", &d));
+    *done += d;
+    KILN_TRY(fold_output(f, h, &d));
+    *done += d;
+    return KILN_OK;
+}
+
 kiln_status kiln_pass_fuse_matmul_transpose(kiln_graph *g, const kiln_fuse_options *o,
                                             int32_t *count) {
-    int32_t done = 0;
     if (count) *count = 0;
     if (o && !(o->flags & KILN_FUSE_MATMUL_TRANSPOSE)) return KILN_OK;
-    kiln_fuse f;
-    KILN_TRY(kiln_fuse_begin(&f, g, o));
-    kiln_status st = KILN_OK;
-    for (int32_t h = 0; st == KILN_OK && h < g->node_count; h++) {
-        if (f.gone[h]) continue;
-        const kiln_node *n = &g->nodes[h];
-        if (n->op != KILN_OP_MatMul || n->input_count < 2 || n->output_count != 1 ||
-            n->outputs[0] < 0 || !kiln_fuse_float_dtype(g->tensors[n->outputs[0]].dtype))
-            continue;
-        /* both operands at least 2-D: the strided kernels take matrices */
-        if (n->inputs[0] < 0 || n->inputs[1] < 0 || g->tensors[n->inputs[0]].rank < 2 ||
-            g->tensors[n->inputs[1]].rank < 2)
-            continue;
-        int d = 0;
-        st = fold_input(&f, h, 0, "_kiln_perm_a", &d);
-        done += d;
-        if (st == KILN_OK) st = fold_input(&f, h, 1, "_kiln_perm_b", &d);
-        done += d;
-        if (st == KILN_OK) st = fold_output(&f, h, &d);
-        done += d;
-    }
-    st = kiln_fuse_end(&f, st);
-    if (count) *count = done;
-    return st;
+    return kiln_fuse_each(g, o, fuse_at, count);
 }

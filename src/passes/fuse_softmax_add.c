@@ -16,49 +16,45 @@
  */
 #include "passes/fuse_common.h"
 
+/* Softmax node h whose input is an Add of x (the output's shape) and a mask m: h takes both
+ * and adds them itself. */
+static kiln_status fuse_at(kiln_fuse *f, int32_t h, int32_t *done) {
+    kiln_graph *g = f->g;
+    const kiln_node *n = &g->nodes[h];
+    if (n->op != KILN_OP_Softmax || n->input_count != 1 || n->inputs[0] < 0 ||
+        n->output_count != 1 || n->outputs[0] < 0 || kiln_node_attr(n, "_kiln_add_input"))
+        return KILN_OK;
+    int32_t s = n->inputs[0], a = kiln_fuse_producer(f, s);
+    if (a < 0 || kiln_fuse_sole_reader(f, s) != h) return KILN_OK;
+    const kiln_node *add = &g->nodes[a];
+    if (add->op != KILN_OP_Add || add->input_count != 2 || add->output_count != 1 ||
+        add->inputs[0] < 0 || add->inputs[1] < 0)
+        return KILN_OK;
+    /* x: the operand of the output's shape (the first when both are) */
+    int32_t x = add->inputs[0], m = add->inputs[1];
+    if (!kiln_fuse_same_shape(f, x, s)) {
+        x = add->inputs[1], m = add->inputs[0];
+        if (!kiln_fuse_same_shape(f, x, s)) return KILN_OK;
+    }
+    /* float32 only: the kernels add in float32, as the Add would */
+    if (g->tensors[x].dtype != KILN_DTYPE_FLOAT32 || g->tensors[m].dtype != KILN_DTYPE_FLOAT32 ||
+        g->tensors[s].dtype != KILN_DTYPE_FLOAT32 || g->tensors[m].rank < 0 ||
+        g->tensors[m].rank > g->tensors[x].rank)
+        return KILN_OK;
+    int32_t pattern[2] = {a, h};
+    if (!kiln_fuse_same_precision(g, pattern, 2)) return KILN_OK;
+    /* the Add comes before h, so both of its operands are computed before h */
+    KILN_TRY(kiln_fuse_set_input(f, h, 0, x));
+    KILN_TRY(kiln_fuse_set_input(f, h, 1, m));
+    KILN_TRY(kiln_fuse_set_int(f, h, "_kiln_add_input", 1));
+    KILN_TRY(kiln_fuse_note(f, h, a));
+    kiln_fuse_remove(f, a);
+    (*done)++;
+    return KILN_OK;
+}
+
 kiln_status kiln_pass_fuse_softmax_add(kiln_graph *g, const kiln_fuse_options *o, int32_t *count) {
-    int32_t done = 0;
     if (count) *count = 0;
     if (o && !(o->flags & KILN_FUSE_SOFTMAX_ADD)) return KILN_OK;
-    kiln_fuse f;
-    KILN_TRY(kiln_fuse_begin(&f, g, o));
-    kiln_status st = KILN_OK;
-    for (int32_t h = 0; st == KILN_OK && h < g->node_count; h++) {
-        if (f.gone[h]) continue;
-        const kiln_node *n = &g->nodes[h];
-        if (n->op != KILN_OP_Softmax || n->input_count != 1 || n->inputs[0] < 0 ||
-            n->output_count != 1 || n->outputs[0] < 0 || kiln_node_attr(n, "_kiln_add_input"))
-            continue;
-        int32_t s = n->inputs[0], a = kiln_fuse_producer(&f, s);
-        if (a < 0 || kiln_fuse_sole_reader(&f, s) != h) continue;
-        const kiln_node *add = &g->nodes[a];
-        if (add->op != KILN_OP_Add || add->input_count != 2 || add->output_count != 1 ||
-            add->inputs[0] < 0 || add->inputs[1] < 0)
-            continue;
-        /* x: the operand of the output's shape (the first when both are) */
-        int32_t x = add->inputs[0], m = add->inputs[1];
-        if (!kiln_fuse_same_shape(&f, x, s)) {
-            x = add->inputs[1], m = add->inputs[0];
-            if (!kiln_fuse_same_shape(&f, x, s)) continue;
-        }
-        /* float32 only: the kernels add in float32, as the Add would */
-        if (g->tensors[x].dtype != KILN_DTYPE_FLOAT32 ||
-            g->tensors[m].dtype != KILN_DTYPE_FLOAT32 ||
-            g->tensors[s].dtype != KILN_DTYPE_FLOAT32 || g->tensors[m].rank < 0 ||
-            g->tensors[m].rank > g->tensors[x].rank)
-            continue;
-        int32_t pattern[2] = {a, h};
-        if (!kiln_fuse_same_precision(g, pattern, 2)) continue;
-        /* the Add comes before h, so both of its operands are computed before h */
-        st = kiln_fuse_set_input(&f, h, 0, x);
-        if (st == KILN_OK) st = kiln_fuse_set_input(&f, h, 1, m);
-        if (st == KILN_OK) st = kiln_fuse_set_int(&f, h, "_kiln_add_input", 1);
-        if (st == KILN_OK) st = kiln_fuse_note(&f, h, a);
-        if (st != KILN_OK) break;
-        kiln_fuse_remove(&f, a);
-        done++;
-    }
-    st = kiln_fuse_end(&f, st);
-    if (count) *count = done;
-    return st;
+    return kiln_fuse_each(g, o, fuse_at, count);
 }

@@ -222,15 +222,7 @@ static kiln_status try_gelu(kiln_fuse *f, int32_t c, int32_t *done) {
 }
 
 kiln_status kiln_pass_recognize_gelu(kiln_graph *g, const kiln_fuse_options *o, int32_t *count) {
-    kiln_fuse f;
-    int32_t done = 0;
     if (count) *count = 0;
     if (o && !(o->flags & KILN_FUSE_GELU)) return KILN_OK;
-    KILN_TRY(kiln_fuse_begin(&f, g, o));
-    kiln_status st = KILN_OK;
-    for (int32_t i = 0; st == KILN_OK && i < g->node_count; i++)
-        if (!f.gone[i]) st = try_gelu(&f, i, &done);
-    st = kiln_fuse_end(&f, st);
-    if (count) *count = done;
-    return st;
+    return kiln_fuse_each(g, o, try_gelu, count);
 }

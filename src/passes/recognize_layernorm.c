@@ -228,15 +228,7 @@ static kiln_status try_layernorm(kiln_fuse *f, int32_t m1, int32_t *done) {
 
 kiln_status kiln_pass_recognize_layernorm(kiln_graph *g, const kiln_fuse_options *o,
                                           int32_t *count) {
-    kiln_fuse f;
-    int32_t done = 0;
     if (count) *count = 0;
     if (o && !(o->flags & KILN_FUSE_LAYERNORM)) return KILN_OK;
-    KILN_TRY(kiln_fuse_begin(&f, g, o));
-    kiln_status st = KILN_OK;
-    for (int32_t i = 0; st == KILN_OK && i < g->node_count; i++)
-        if (!f.gone[i]) st = try_layernorm(&f, i, &done);
-    st = kiln_fuse_end(&f, st);
-    if (count) *count = done;
-    return st;
+    return kiln_fuse_each(g, o, try_layernorm, count);
 }
