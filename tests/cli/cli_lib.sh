@@ -1,6 +1,24 @@
-# What the command-line tests share (sourced): a temporary folder $TMP, pass/fail counts,
-# `run` for one kiln subcommand ($KILN $SUBCOMMAND) keeping its output, `expect` on that
-# output, and `finish`, the summary and exit status. Set KILN and SUBCOMMAND first.
+# What the command-line tests share (sourced, with the test's arguments KILN_BINARY
+# ONNX_BACKEND_TESTS_DIR): $KILN and $DATA from them, `require` for the files a test needs,
+# a temporary folder $TMP, pass/fail counts, `run` for one kiln subcommand ($KILN
+# $SUBCOMMAND) keeping its output, `expect` on that output, and `finish`, the summary and
+# exit status. Set SUBCOMMAND first.
+
+if [[ $# -ne 2 ]]; then
+    echo "usage: $0 KILN_BINARY ONNX_BACKEND_TESTS_DIR" >&2
+    exit 2
+fi
+KILN=$1
+DATA=$2
+
+# require FILE...: each exists, else the test cannot run.
+require() {
+    local f
+    for f in "$@"; do
+        [[ -e $f ]] || { echo "missing: $f" >&2; exit 1; }
+    done
+}
+require "$KILN"
 
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT

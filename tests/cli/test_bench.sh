@@ -4,22 +4,13 @@
 # usage: test_bench.sh PATH/TO/kiln PATH/TO/onnx-backend-tests
 set -euo pipefail
 
-if [[ $# -ne 2 ]]; then
-    echo "usage: $0 KILN_BINARY ONNX_BACKEND_TESTS_DIR" >&2
-    exit 2
-fi
-KILN=$1
-DATA=$2
-CONV=$DATA/node/test_conv_with_strides_padding/model.onnx
-GATHER=$DATA/node/test_gather_0/model.onnx # data [5,4,3,2] float, indices [3] int64
-for f in "$KILN" "$CONV" "$GATHER"; do
-    [[ -e $f ]] || { echo "missing: $f" >&2; exit 1; }
-done
-command -v python3 >/dev/null || { echo "python3 is needed to read the JSON" >&2; exit 1; }
-
 SUBCOMMAND=bench
 # shellcheck source=cli_lib.sh
 source "$(dirname "$0")/cli_lib.sh"
+CONV=$DATA/node/test_conv_with_strides_padding/model.onnx
+GATHER=$DATA/node/test_gather_0/model.onnx # data [5,4,3,2] float, indices [3] int64
+require "$CONV" "$GATHER"
+command -v python3 >/dev/null || { echo "python3 is needed to read the JSON" >&2; exit 1; }
 
 # check_json NAME FILE ITERATIONS: the figures are there, ordered, and count the runs.
 check_json() {

@@ -3,22 +3,13 @@
 # usage: test_inspect.sh PATH/TO/kiln PATH/TO/onnx-backend-tests
 set -euo pipefail
 
-if [[ $# -ne 2 ]]; then
-    echo "usage: $0 KILN_BINARY ONNX_BACKEND_TESTS_DIR" >&2
-    exit 2
-fi
-KILN=$1
-DATA=$2
-CONV=$DATA/node/test_conv_with_strides_padding/model.onnx
-IF_MODEL=$DATA/node/test_if/model.onnx
-LOOP=$DATA/node/test_loop11/model.onnx
-for f in "$KILN" "$CONV" "$IF_MODEL" "$LOOP"; do
-    [[ -e $f ]] || { echo "missing: $f" >&2; exit 1; }
-done
-
 SUBCOMMAND=inspect
 # shellcheck source=cli_lib.sh
 source "$(dirname "$0")/cli_lib.sh"
+CONV=$DATA/node/test_conv_with_strides_padding/model.onnx
+IF_MODEL=$DATA/node/test_if/model.onnx
+LOOP=$DATA/node/test_loop11/model.onnx
+require "$CONV" "$IF_MODEL" "$LOOP"
 
 # --- a plain model: ops, names, shapes
 if run conv 0 "$CONV"; then

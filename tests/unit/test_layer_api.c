@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "kiln/kiln.h"
+#include "test_layer_util.h"
 #include "test_util.h"
 
 #define TOL 1e-5
@@ -465,14 +466,8 @@ static void test_pooling_case(kiln_pooling_type type) {
             }
     kiln_network *net = new_net();
     kiln_tensor *in = input(net, "x", KILN_DTYPE_FLOAT32, DIMS(N, C, H, W));
-    kiln_window win;
-    memset(&win, 0, sizeof win);
-    win.nb_spatial = 2;
-    win.kernel[0] = win.kernel[1] = K;
-    win.stride[0] = win.stride[1] = S;
-    win.pad_begin[0] = win.pad_begin[1] = win.pad_end[0] = win.pad_end[1] = P;
     kiln_layer *layer = NULL;
-    kiln_status st = kiln_network_add_pooling(net, in, type, win, &layer);
+    kiln_status st = kiln_network_add_pooling(net, in, type, kiln_test_window(K, S, P), &layer);
     const void *ins[] = {x};
     const char *what = type == KILN_POOLING_MAX ? "max pooling" : "average pooling";
     run_and_check(net, out_of(st, layer, what), ins, DIMS(N, C, oh, ow), ref, what);
