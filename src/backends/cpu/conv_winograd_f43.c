@@ -374,9 +374,8 @@ uint64_t kiln_wino43_node_runs(void) {
 static double wino43_max_bytes(void) {
     static double v = -1;
     if (v < 0) {
-        const char *e = getenv("KILN_WINO43_MAX_BYTES"), *off = getenv("KILN_DNNL_WINOGRAD");
-        v = e && *e ? atof(e) : KILN_WINO43_MAX_BYTES;
-        if (off && !strcmp(off, "0")) v = 0;
+        const char *e = getenv("KILN_WINO43_MAX_BYTES");
+        v = !kiln_dnnl_winograd_enabled() ? 0 : e && *e ? atof(e) : KILN_WINO43_MAX_BYTES;
     }
     return v;
 }
@@ -421,14 +420,20 @@ kiln_status kiln_cpu_conv_wino43(kiln_cpu_ctx *ctx, const kiln_node *node, const
     const kiln_tview *b = n_in > 2 && kiln_tview_present(&in[2]) ? &in[2] : NULL;
     if (x->dtype != KILN_DTYPE_FLOAT32 || y->dtype != KILN_DTYPE_FLOAT32) return KILN_OK;
     if (b && (b->dtype != KILN_DTYPE_FLOAT32 || kiln_tview_count(b) != y->dims[1])) return KILN_OK;
+    kiln_nn_state *s = kiln_nn_node_state(ctx);
+    if (!s) return kiln_node_error(KILN_ERR_OUT_OF_MEMORY, node, "out of memory");
+    /* the answer for these shapes is kept: the checks below read a dozen attributes */
+    uint64_t key = kiln_nn_run_key(in, n_in, y, kiln_cpu_threads(ctx));
+    if (s->wino_declined == key) return KILN_OK;
     kiln_nn_act act;
     KILN_TRY(kiln_nn_act_from_node(node, &act));
     const kiln_tview *sum = NULL;
     KILN_TRY(kiln_nn_sum_input(node, in, n_in, y, &sum));
-    if (!wino43_takes(node, x, w, y, &act, sum != NULL)) return KILN_OK;
+    if (!wino43_takes(node, x, w, y, &act, sum != NULL)) {
+        s->wino_declined = key;
+        return KILN_OK;
+    }
     int64_t c = x->dims[1], oc = y->dims[1];
-    kiln_nn_state *s = kiln_nn_node_state(ctx);
-    if (!s) return kiln_node_error(KILN_ERR_OUT_OF_MEMORY, node, "out of memory");
     int w_const = kiln_cpu_input_is_constant(ctx, 1);
     if (!s->wino_u || !w_const || s->wino_u_from != w->data) {
         size_t bytes = kiln_nn_align(sizeof(float) * kiln_wino43_weights_floats(oc, c));

@@ -101,6 +101,7 @@ typedef struct kiln_nn_state {
     uint64_t declined;       /* kiln_nn_run_key of the run oneDNN last declined (0: none) */
     float *wino_u;           /* Winograd F(4x4, 3x3) weights (conv_winograd_f43.c) */
     size_t wino_u_bytes;     /* their buffer's size */
+    uint64_t wino_declined;  /* kiln_nn_run_key of the run that kernel last declined */
     const void *wino_u_from; /* the constant weights they were made from (NULL: remake) */
 } kiln_nn_state;
 
@@ -249,6 +250,8 @@ void kiln_dnnl_threads_end(int previous);
  * take (the reference kernel runs it), else runs it and sets *handled = 1. */
 kiln_status kiln_dnnl_conv(kiln_cpu_ctx *ctx, const kiln_node *node, const kiln_tview *in,
                            int32_t n_in, kiln_tview *out, int *handled);
+/* 0 when the environment says KILN_DNNL_WINOGRAD=0: no Winograd, kiln's or oneDNN's. */
+int kiln_dnnl_winograd_enabled(void);
 /* Conv by kiln's own Winograd F(4x4, 3x3) kernel (conv_winograd_f43.c), tried first: 3x3
  * stride-1 pad-1 layers on 16-channel blocks whose transformed weights fit in cache. */
 kiln_status kiln_cpu_conv_wino43(kiln_cpu_ctx *ctx, const kiln_node *node, const kiln_tview *in,

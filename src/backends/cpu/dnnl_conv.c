@@ -187,16 +187,20 @@ static dnnl_primitive_desc_t conv_pd_md(const conv_geom *g, const dnnl_memory_de
     return pd;
 }
 
-/* Whether a 3x3 convolution should try Winograd's algorithm (F(2x2, 3x3): oneDNN's
- * jit_fp32_wino_2x3 runs ResNet's 3x3 layers in about half the time of the direct kernel, at
- * an error well below 1e-5 relative). KILN_DNNL_WINOGRAD=0 in the environment turns it off. */
-static int winograd_candidate(const conv_geom *g) {
+int kiln_dnnl_winograd_enabled(void) {
     static int enabled = -1;
     if (enabled < 0) {
         const char *v = getenv("KILN_DNNL_WINOGRAD");
         enabled = !(v && !strcmp(v, "0"));
     }
-    if (!enabled || g->rank != 4 || g->wrank != 4) return 0;
+    return enabled;
+}
+
+/* Whether a 3x3 convolution should try Winograd's algorithm (F(2x2, 3x3): oneDNN's
+ * jit_fp32_wino_2x3 runs ResNet's 3x3 layers in about half the time of the direct kernel, at
+ * an error well below 1e-5 relative). */
+static int winograd_candidate(const conv_geom *g) {
+    if (!kiln_dnnl_winograd_enabled() || g->rank != 4 || g->wrank != 4) return 0;
     for (int i = 0; i < 2; i++)
         if (g->wd[2 + i] != 3 || g->strides[i] != 1 || g->dilates[i] != 0) return 0;
     return g->xd[1] % 16 == 0 && g->yd[1] % 16 == 0;
