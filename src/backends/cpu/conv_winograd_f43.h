@@ -29,7 +29,4 @@ void kiln_wino43_run(const float *x, const float *u, const float *bias, float *y
                      int64_t c, int64_t oc, int64_t h, int64_t w, int relu, float *scratch,
                      int threads);
 
-/* Conv nodes this process has run with the kernel (tests: that it was taken). */
-uint64_t kiln_wino43_node_runs(void);
-
 #endif

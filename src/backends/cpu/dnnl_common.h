@@ -99,10 +99,11 @@ typedef struct kiln_nn_state {
     void *dnnl;
     void (*dnnl_free)(void *);
     uint64_t declined;       /* kiln_nn_run_key of the run oneDNN last declined (0: none) */
-    float *wino_u;           /* Winograd F(4x4, 3x3) weights (conv_winograd_f43.c) */
+    float *wino_u;           /* weights of kiln's Winograd kernel (conv_winograd_node.c) */
     size_t wino_u_bytes;     /* their buffer's size */
-    uint64_t wino_declined;  /* kiln_nn_run_key of the run that kernel last declined */
+    uint64_t wino_declined;  /* kiln_nn_run_key of the run those kernels last declined */
     const void *wino_u_from; /* the constant weights they were made from (NULL: remake) */
+    int wino_u_kind;         /* the kernel they are for */
 } kiln_nn_state;
 
 /* A hash of what a node runs with: its inputs' and output 0's dtypes and shapes, and the
@@ -252,14 +253,16 @@ kiln_status kiln_dnnl_conv(kiln_cpu_ctx *ctx, const kiln_node *node, const kiln_
                            int32_t n_in, kiln_tview *out, int *handled);
 /* 0 when the environment says KILN_DNNL_WINOGRAD=0: no Winograd, kiln's or oneDNN's. */
 int kiln_dnnl_winograd_enabled(void);
-/* Conv by kiln's own Winograd F(4x4, 3x3) kernel (conv_winograd_f43.c), tried first: 3x3
- * stride-1 pad-1 layers on 16-channel blocks whose transformed weights fit in cache. */
-kiln_status kiln_cpu_conv_wino43(kiln_cpu_ctx *ctx, const kiln_node *node, const kiln_tview *in,
-                                 int32_t n_in, kiln_tview *out, int *handled);
-/* At build time, with the layouts planned: whether this CPU will run the node on it (the
- * kernel name kiln inspect shows; a plan run on a CPU without AVX-512 falls back to oneDNN). */
-int kiln_cpu_conv_wino43_planned(const kiln_node *node, const kiln_tview *x, const kiln_tview *w,
-                                 const kiln_tview *y);
+/* Conv by kiln's own Winograd kernels (conv_winograd_node.c), tried first: 3x3 stride-1
+ * pad-1 layers on 16-channel blocks, F(4x4, 3x3) where its transformed weights fit in
+ * cache, else with the tiles in the lanes on maps of up to 16 tiles. */
+kiln_status kiln_cpu_conv_winograd(kiln_cpu_ctx *ctx, const kiln_node *node, const kiln_tview *in,
+                                   int32_t n_in, kiln_tview *out, int *handled);
+/* At build time, with the layouts planned: the kernel this CPU will run the node on
+ * ("winograd43", "winograd_lanes"; the name kiln inspect shows), or NULL (oneDNN's). A plan
+ * run on a CPU without AVX-512 falls back to oneDNN. */
+const char *kiln_cpu_conv_wino_planned(const kiln_node *node, const kiln_tview *x,
+                                       const kiln_tview *w, const kiln_tview *y);
 kiln_status kiln_dnnl_matmul(kiln_cpu_ctx *ctx, const kiln_node *node, const kiln_tview *in,
                              int32_t n_in, kiln_tview *out, int *handled);
 kiln_status kiln_dnnl_gemm(kiln_cpu_ctx *ctx, const kiln_node *node, const kiln_tview *in,

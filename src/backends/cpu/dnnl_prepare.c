@@ -77,7 +77,7 @@ static kiln_status store_prepared(kiln_engine *e, int32_t i, int32_t wt, const k
 }
 
 /* Names node i's kernel cpu.<impl>.<Op> in the engine (kiln inspect, bench --profile): impl
- * "dnnl", or "winograd43" for the convolutions kiln's own F(4x4, 3x3) kernel takes. */
+ * "dnnl", or "winograd43" / "winograd_lanes" for the convolutions kiln's Winograd kernels take. */
 static kiln_status name_dnnl(kiln_engine *e, int32_t i, const char *impl) {
     if (!e->kernel_names) return KILN_OK;
     char name[128];
@@ -132,14 +132,14 @@ static int node_views(const kiln_graph *g, const kiln_node *n, const kiln_tview 
     return n->output_count >= 1 && n->outputs[0] >= 0 && static_shape(&views[n->outputs[0]]);
 }
 
-/* Whether Conv node i runs on kiln's Winograd F(4x4, 3x3) kernel (its layouts planned). */
-static int runs_winograd43(const kiln_graph *g, int32_t i, const kiln_tview *views) {
+/* The kiln Winograd kernel Conv node i runs on (its layouts planned), or NULL. */
+static const char *runs_winograd(const kiln_graph *g, int32_t i, const kiln_tview *views) {
     const kiln_node *n = &g->nodes[i];
     kiln_tview in[4];
     if (n->op != KILN_OP_Conv || n->output_count < 1 || n->outputs[0] < 0 ||
         !node_views(g, n, views, in, 4) || n->input_count < 2)
-        return 0;
-    return kiln_cpu_conv_wino43_planned(n, &in[0], &in[1], &views[n->outputs[0]]);
+        return NULL;
+    return kiln_cpu_conv_wino_planned(n, &in[0], &in[1], &views[n->outputs[0]]);
 }
 
 static kiln_status prepare_node(kiln_engine *e, int32_t i, const kiln_tview *views,
@@ -203,8 +203,10 @@ kiln_status kiln_cpu_prepare(kiln_engine *e, const kiln_tview *views) {
     kiln_status st = kiln_dnnl_plan_layouts(e, views, threads, &blocked);
     for (int32_t i = 0; st == KILN_OK && i < g->node_count; i++) {
         st = prepare_node(e, i, views, readers, threads);
-        if (st == KILN_OK && runs_on_dnnl(g, i, views))
-            st = name_dnnl(e, i, runs_winograd43(g, i, views) ? "winograd43" : "dnnl");
+        if (st == KILN_OK && runs_on_dnnl(g, i, views)) {
+            const char *wino = runs_winograd(g, i, views);
+            st = name_dnnl(e, i, wino ? wino : "dnnl");
+        }
     }
     free(readers);
     return st;

@@ -135,7 +135,7 @@ kiln_status kiln_cpu_conv(kiln_cpu_ctx *ctx, const kiln_node *node, const kiln_t
 #ifdef KILN_HAVE_DNNL
     if (kiln_dnnl_enabled()) {
         int handled = 0;
-        KILN_TRY(kiln_cpu_conv_wino43(ctx, node, in, n_in, out, &handled));
+        KILN_TRY(kiln_cpu_conv_winograd(ctx, node, in, n_in, out, &handled));
         if (handled) return KILN_OK;
         KILN_TRY(kiln_dnnl_conv(ctx, node, in, n_in, out, &handled));
         if (handled) return KILN_OK;
