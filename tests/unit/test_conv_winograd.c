@@ -65,7 +65,7 @@ static void check_kernel(int kernel, int64_t n, int64_t c, int64_t oc, int64_t h
     float *u = aligned_alloc(64, sizeof(float) * (lanes ? kiln_winol_weights_floats(oc, c)
                                                         : kiln_wino43_weights_floats(oc, c)));
     float *scratch =
-        aligned_alloc(64, sizeof(float) * (lanes ? kiln_winol_scratch_floats(c, h, wd, threads)
+        aligned_alloc(64, sizeof(float) * (lanes ? kiln_winol_scratch_floats(c, threads)
                                                  : kiln_wino43_scratch_floats(oc, c, threads)));
     double *want = malloc(sizeof(double) * (size_t)yn);
     if (!x || !w || !bias || !y || !u || !scratch || !want) {

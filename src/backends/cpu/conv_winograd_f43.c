@@ -37,6 +37,7 @@
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <immintrin.h>
 #define KILN_WINO43_X86 1
+#include "backends/cpu/conv_winograd_transforms.h"
 #endif
 
 enum {
@@ -95,21 +96,6 @@ typedef struct wino_job {
     int relu;
 } wino_job;
 
-/* B^T d for six vectors of a column (or row) of the patch. */
-#define WINO_BT(d, r)                                                                              \
-    do {                                                                                           \
-        __m512 four = _mm512_set1_ps(4.0f), five = _mm512_set1_ps(5.0f),                           \
-               two = _mm512_set1_ps(2.0f);                                                         \
-        __m512 d4m2 = _mm512_sub_ps(d[4], d[2]), d3m1 = _mm512_sub_ps(d[3], d[1]);                 \
-        __m512 a = _mm512_fnmadd_ps(four, d[2], d[4]), b = _mm512_fnmadd_ps(four, d[1], d[3]);     \
-        r[0] = _mm512_fnmadd_ps(five, d[2], _mm512_fmadd_ps(four, d[0], d[4]));                    \
-        r[1] = _mm512_add_ps(a, b);                                                                \
-        r[2] = _mm512_sub_ps(a, b);                                                                \
-        r[3] = _mm512_fmadd_ps(two, d3m1, d4m2);                                                   \
-        r[4] = _mm512_fnmadd_ps(two, d3m1, d4m2);                                                  \
-        r[5] = _mm512_fnmadd_ps(five, d[3], _mm512_fmadd_ps(four, d[1], d[5]));                    \
-    } while (0)
-
 /* B^T d B of one 6x6 patch of 16-channel vectors (rows rs floats apart, columns 16), into
  * v[e * es]: the rows first, then the columns. */
 WINO_TARGET static inline void wino_patch(const float *p, int64_t rs, float *v, int64_t es) {
@@ -117,12 +103,12 @@ WINO_TARGET static inline void wino_patch(const float *p, int64_t rs, float *v, 
     for (int i = 0; i < 6; i++) {
         __m512 d[6];
         for (int jj = 0; jj < 6; jj++) d[jj] = _mm512_loadu_ps(p + i * rs + jj * 16);
-        WINO_BT(d, t[i]);
+        KILN_WINO_BT6(d, t[i]);
     }
     for (int jj = 0; jj < 6; jj++) {
         __m512 d[6], r[6];
         for (int i = 0; i < 6; i++) d[i] = t[i][jj];
-        WINO_BT(d, r);
+        KILN_WINO_BT6(d, r);
         for (int i = 0; i < 6; i++) _mm512_storeu_ps(v + (i * 6 + jj) * es, r[i]);
     }
 }
@@ -220,17 +206,6 @@ static const wino_gemm_fn wino_gemms[WINO_NT + 1] = {
     wino_gemm5,  wino_gemm6,  wino_gemm7,  wino_gemm8,  wino_gemm9,
     wino_gemm10, wino_gemm11, wino_gemm12, wino_gemm13, wino_gemm14};
 
-/* A^T m for six vectors: four. */
-#define WINO_AT(m, o)                                                                              \
-    do {                                                                                           \
-        __m512 p12 = _mm512_add_ps(m[1], m[2]), m12 = _mm512_sub_ps(m[1], m[2]);                   \
-        __m512 p34 = _mm512_add_ps(m[3], m[4]), m34 = _mm512_sub_ps(m[3], m[4]);                   \
-        o[0] = _mm512_add_ps(_mm512_add_ps(m[0], p12), p34);                                       \
-        o[1] = _mm512_fmadd_ps(_mm512_set1_ps(2.0f), m34, m12);                                    \
-        o[2] = _mm512_fmadd_ps(_mm512_set1_ps(4.0f), p34, p12);                                    \
-        o[3] = _mm512_add_ps(_mm512_fmadd_ps(_mm512_set1_ps(8.0f), m34, m12), m[5]);               \
-    } while (0)
-
 /* Y of the chunk's tiles [t0, t0 + nt), output channel blocks [ob0, ob1) (M[e][ob - ob0]
  * [t][16] with tile stride mts, from its column mt): A^T M A, plus bias, ReLU; the parts
  * of a tile past the image's edge are not stored. */
@@ -248,7 +223,7 @@ WINO_TARGET static void wino_output(const wino_job *j, const float *m, int64_t m
                 for (int i = 0; i < 6; i++)
                     mm[i] = _mm512_loadu_ps(
                         m + (((int64_t)(i * 6 + jj) * mobn + ob - ob0) * mts + mt + t) * 16);
-                WINO_AT(mm, col[jj]);
+                KILN_WINO_AT6(mm, col[jj]);
             }
             float *yb = y + ob * H * W * 16;
             for (int i = 0; i < 4; i++) {
@@ -256,7 +231,7 @@ WINO_TARGET static void wino_output(const wino_job *j, const float *m, int64_t m
                 if (rr >= H) break;
                 __m512 mm[6], o[4];
                 for (int jj = 0; jj < 6; jj++) mm[jj] = col[jj][i];
-                WINO_AT(mm, o);
+                KILN_WINO_AT6(mm, o);
                 for (int jj = 0; jj < 4; jj++) {
                     int64_t cc = 4 * tx + jj;
                     if (cc >= W) break;

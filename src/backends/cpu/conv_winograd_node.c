@@ -152,7 +152,7 @@ kiln_status kiln_cpu_conv_winograd(kiln_cpu_ctx *ctx, const kiln_node *node, con
     double flops = 2.0 * (double)kiln_nn_count(y) * (double)c * 9.0;
     int threads = kiln_dnnl_threads_for(kiln_cpu_threads(ctx), flops);
     size_t scratch_floats = kind == WINO_F43 ? kiln_wino43_scratch_floats(oc, c, threads)
-                                             : kiln_winol_scratch_floats(c, h, wd, threads);
+                                             : kiln_winol_scratch_floats(c, threads);
     char *cur;
     KILN_TRY(kiln_nn_scratch(ctx, node, sizeof(float) * scratch_floats + 64, &cur));
     float *scratch = (float *)(((uintptr_t)cur + 63) & ~(uintptr_t)63);
