@@ -30,10 +30,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#ifdef KILN_HAVE_OPENMP
-#include <omp.h>
-#endif
-
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <immintrin.h>
 #define KILN_WINO43_X86 1
@@ -276,7 +272,8 @@ static int64_t wino_chunk(int64_t c) {
  * no barrier. (Splitting by output channels instead -- each thread half the weights, with
  * one V shared or each thread transforming every tile -- was 1.3-1.8x slower on
  * ResNet-50's layers.) */
-static void wino_by_tiles(const wino_job *j, const float *x, float *y, int id, int n) {
+static void wino_by_tiles(const void *job, const float *x, float *y, int id, int n) {
+    const wino_job *j = job;
     int64_t t0 = j->tiles * id / n, t1 = j->tiles * (id + 1) / n;
     int64_t cap = wino_chunk(j->c);
     float *v = j->scratch + (size_t)id * (size_t)(WINO_E * cap * (j->c + 32));
@@ -309,18 +306,7 @@ void kiln_wino43_run(const float *x, const float *u, const float *bias, float *y
     j.tiles = j.tiles_w * ((h + 3) / 4);
     if (threads < 1) threads = 1;
     if (threads > j.tiles) threads = (int)j.tiles;
-    for (int64_t img = 0; img < n; img++) {
-        const float *xi = x + img * c * h * w;
-        float *yi = y + img * oc * h * w;
-#ifdef KILN_HAVE_OPENMP
-        if (threads > 1) {
-#pragma omp parallel num_threads(threads)
-            wino_by_tiles(&j, xi, yi, omp_get_thread_num(), omp_get_num_threads());
-            continue;
-        }
-#endif
-        wino_by_tiles(&j, xi, yi, 0, 1);
-    }
+    kiln_wino_images(wino_by_tiles, &j, x, c * h * w, y, oc * h * w, n, threads);
 #else
     (void)x, (void)u, (void)bias, (void)y, (void)n, (void)c, (void)oc, (void)h, (void)w;
     (void)relu, (void)scratch, (void)threads;

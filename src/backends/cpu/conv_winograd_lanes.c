@@ -40,10 +40,6 @@
  */
 #include "backends/cpu/conv_winograd_lanes.h"
 
-#ifdef KILN_HAVE_OPENMP
-#include <omp.h>
-#endif
-
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <immintrin.h>
 #define KILN_WINOL_X86 1
@@ -389,7 +385,8 @@ WINOL_TARGET static void winol_output(const winol_job *j, const float *mac, cons
 
 /* Thread `id` of `n`: its share of the input channel blocks' transform, a barrier, then
  * its share of the output channel blocks. */
-WINOL_TARGET static void winol_thread(const winol_job *j, const float *x, float *y, int id, int n) {
+WINOL_TARGET static void winol_thread(const void *job, const float *x, float *y, int id, int n) {
+    const winol_job *j = job;
     float *u = j->scratch + (size_t)id * WINOL_THREAD_FLOATS;
     float *mac = u + WINOL_EMAX * WINOL_K * 16, *obuf = mac + WINOL_EMAX * 256;
     float *tmp = obuf + 16 * 256;
@@ -417,37 +414,18 @@ void kiln_winol_run(const float *x, const float *wp, const float *bias, float *y
 #ifdef KILN_WINOL_X86
     int m = kiln_winol_tile(c, oc, h, w);
     if (!m) return;
-    winol_job j = {wp,
-                   bias,
-                   scratch,
-                   NULL,
-                   c,
-                   oc,
-                   h,
-                   w,
-                   WINOL_VS(c),
-                   m,
-                   m + 2,
-                   (m + 2) * (m + 2),
-                   (int)((w + m - 1) / m),
-                   0,
-                   relu};
+    winol_job j = {.wp = wp, .bias = bias, .v = scratch, .c = c, .oc = oc, .h = h, .w = w};
+    j.vs = WINOL_VS(c);
+    j.m = m;
+    j.a = m + 2;
+    j.e = j.a * j.a;
+    j.tiles_w = (int)((w + m - 1) / m);
     j.tiles = j.tiles_w * (int)((h + m - 1) / m);
+    j.relu = relu;
     j.scratch = scratch + WINOL_EMAX * j.vs;
     if (threads < 1) threads = 1;
     if (threads > oc / 16) threads = (int)(oc / 16);
-    for (int64_t img = 0; img < n; img++) {
-        const float *xi = x + img * c * h * w;
-        float *yi = y + img * oc * h * w;
-#ifdef KILN_HAVE_OPENMP
-        if (threads > 1) {
-#pragma omp parallel num_threads(threads)
-            winol_thread(&j, xi, yi, omp_get_thread_num(), omp_get_num_threads());
-            continue;
-        }
-#endif
-        winol_thread(&j, xi, yi, 0, 1);
-    }
+    kiln_wino_images(winol_thread, &j, x, c * h * w, y, oc * h * w, n, threads);
 #else
     (void)x, (void)wp, (void)bias, (void)y, (void)n, (void)c, (void)oc, (void)h, (void)w;
     (void)relu, (void)scratch, (void)threads;

@@ -1,11 +1,41 @@
 /*
- * The input and output transforms of Winograd's F(4x4, 3x3) on vectors of 16 floats,
- * shared by kiln's two kernels that use it (conv_winograd_f43.c, conv_winograd_lanes.c).
- * Interpolation points 0, +-1, +-2; B^T d of six values, A^T m of six into four. Include
- * only where <immintrin.h> is, in functions compiled for AVX-512.
+ * What kiln's two Winograd kernels (conv_winograd_f43.c, conv_winograd_lanes.c) share:
+ * the input and output transforms of F(4x4, 3x3) on vectors of 16 floats (interpolation
+ * points 0, +-1, +-2; B^T d of six values, A^T m of six into four), and the loop that runs
+ * a kernel's per-thread work image by image. Include only where <immintrin.h> is; the
+ * transforms belong in functions compiled for AVX-512.
  */
 #ifndef KILN_CPU_CONV_WINOGRAD_TRANSFORMS_H
 #define KILN_CPU_CONV_WINOGRAD_TRANSFORMS_H
+
+#include <stdint.h>
+
+#ifdef KILN_HAVE_OPENMP
+#include <omp.h>
+#endif
+
+/* Runs work(job, image's x, image's y, thread, threads) on `threads` OpenMP threads for
+ * each of the n images (x_size and y_size floats each), one parallel region an image. */
+typedef void (*kiln_wino_thread_fn)(const void *job, const float *x, float *y, int id, int n);
+
+static inline void kiln_wino_images(kiln_wino_thread_fn work, const void *job, const float *x,
+                                    int64_t x_size, float *y, int64_t y_size, int64_t n,
+                                    int threads) {
+    for (int64_t img = 0; img < n; img++) {
+        const float *xi = x + img * x_size;
+        float *yi = y + img * y_size;
+#ifdef KILN_HAVE_OPENMP
+        if (threads > 1) {
+#pragma omp parallel num_threads(threads)
+            work(job, xi, yi, omp_get_thread_num(), omp_get_num_threads());
+            continue;
+        }
+#else
+        (void)threads;
+#endif
+        work(job, xi, yi, 0, 1);
+    }
+}
 
 /* r = B^T d for six vectors d (a column or row of a 6x6 patch). */
 #define KILN_WINO_BT6(d, r)                                                                        \
