@@ -16,9 +16,10 @@
  * convolutions), one single-threaded primitive each, on the work-sharing pool.
  *
  * Algorithm. 3x3 stride-1 convolutions with channels in blocks of 16 run Winograd's
- * F(4x4, 3x3) in kiln's own kernel where its weights fit in cache (conv_winograd_f43.c,
- * tried before this file), else F(2x2, 3x3) where oneDNN has it (about twice as fast as
- * direct on ResNet-50's 3x3 layers);
+ * algorithm in kiln's own kernels where they take the layer (conv_winograd_node.c, tried
+ * before this file: F(4x4, 3x3) where its weights fit in cache, else with the tiles in the
+ * vector lanes on maps of up to 16 tiles), else F(2x2, 3x3) where oneDNN has it (about
+ * twice as fast as direct on ResNet-50's 3x3 layers);
  * its weight layout depends on the thread count and is not a plain blocked one, so those
  * weights are not prepared at build time but reordered once per context.
  */
