@@ -181,35 +181,33 @@ static void winol_scales(int a, float *scale) {
 }
 
 /* B^T d B of tile t's patch of channel block xc ([h][w][16]), zeros past the edges, into
- * tmp[e][t][16]. */
-WINOL_TARGET static void winol_patch(const winol_job *j, const float *xc, int t, float *tmp) {
-    const int a = j->a, m = j->m;
-    const int64_t H = j->h, W = j->w;
-    const int64_t r0 = (int64_t)m * (t / j->tiles_w) - 1, c0 = (int64_t)m * (t % j->tiles_w) - 1;
-    __m512 d[6][6], rows[6][6];
-    for (int i = 0; i < a; i++)
-        for (int q = 0; q < a; q++) {
-            int64_t rr = r0 + i, cc = c0 + q;
-            d[i][q] = rr >= 0 && rr < H && cc >= 0 && cc < W
-                          ? _mm512_loadu_ps(xc + (rr * W + cc) * 16)
-                          : _mm512_setzero_ps();
-        }
-    for (int i = 0; i < a; i++) {
-        if (a == 4)
-            WINOL_BT4(d[i], rows[i]);
-        else
-            KILN_WINO_BT6(d[i], rows[i]);
+ * tmp[e][t][16]; one function per patch size, so that the patch stays in registers. */
+#define WINOL_PATCH_FN(A, BT)                                                                      \
+    WINOL_TARGET static void winol_patch##A(const winol_job *j, const float *xc, int t,            \
+                                            float *tmp) {                                          \
+        const int64_t H = j->h, W = j->w, m = j->m;                                                \
+        const int64_t r0 = m * (t / j->tiles_w) - 1, c0 = m * (t % j->tiles_w) - 1;                \
+        __m512 rows[A][A];                                                                         \
+        WINOL_UNROLL for (int i = 0; i < A; i++) {                                                 \
+            __m512 d[A];                                                                           \
+            WINOL_UNROLL for (int q = 0; q < A; q++) {                                             \
+                int64_t rr = r0 + i, cc = c0 + q;                                                  \
+                d[q] = rr >= 0 && rr < H && cc >= 0 && cc < W                                      \
+                           ? _mm512_loadu_ps(xc + (rr * W + cc) * 16)                              \
+                           : _mm512_setzero_ps();                                                  \
+            }                                                                                      \
+            BT(d, rows[i]);                                                                        \
+        }                                                                                          \
+        WINOL_UNROLL for (int q = 0; q < A; q++) {                                                 \
+            __m512 col[A], r[A];                                                                   \
+            WINOL_UNROLL for (int i = 0; i < A; i++) col[i] = rows[i][q];                          \
+            BT(col, r);                                                                            \
+            WINOL_UNROLL for (int i = 0; i < A; i++)                                               \
+                _mm512_store_ps(tmp + ((i * A + q) * 16 + t) * 16, r[i]);                          \
+        }                                                                                          \
     }
-    for (int q = 0; q < a; q++) {
-        __m512 col[6], r[6];
-        for (int i = 0; i < a; i++) col[i] = rows[i][q];
-        if (a == 4)
-            WINOL_BT4(col, r);
-        else
-            KILN_WINO_BT6(col, r);
-        for (int i = 0; i < a; i++) _mm512_store_ps(tmp + ((i * a + q) * 16 + t) * 16, r[i]);
-    }
-}
+WINOL_PATCH_FN(4, WINOL_BT4)
+WINOL_PATCH_FN(6, KILN_WINO_BT6)
 
 /* V[e][c][16 tiles] of input channel blocks [cb0, cb1). */
 WINOL_TARGET static void winol_input(const winol_job *j, const float *x, int64_t cb0, int64_t cb1,
@@ -218,7 +216,10 @@ WINOL_TARGET static void winol_input(const winol_job *j, const float *x, int64_t
         const float *xc = x + cb * j->h * j->w * 16;
         for (int t = 0; t < 16; t++) {
             if (t < j->tiles) {
-                winol_patch(j, xc, t, tmp);
+                if (j->a == 4)
+                    winol_patch4(j, xc, t, tmp);
+                else
+                    winol_patch6(j, xc, t, tmp);
                 continue;
             }
             for (int e = 0; e < j->e; e++)
