@@ -24,7 +24,9 @@ into a cache folder when missing), in one run, on the same machine, inputs and t
              is kiln timed through its Python package (ctypes over libkiln, bound buffers,
              execute()). The table says which timer ran.
   --repeat R runs the timing pair R times, alternating engines, and keeps the best median
-             of each (the machine may be shared; the JSON keeps every run).
+             of each (the machine may be shared; the JSON keeps every run). The summary lists
+             every round's median: where one engine's differ by more than a few percent
+             the machine's speed changed during the run, and the ratio may be skewed.
 
 usage: cpu_compare.py [--models resnet50,mobilenetv2,bert] [--threads 2] [--duration 3]
                       [--warmup 3] [--iterations N] [--repeat R] [--kiln PATH]
@@ -416,6 +418,8 @@ def compare_model(name, args, work):
     for eng in ("kiln", "ort"):
         ok = [b for b in r[f"{eng}_bench"] if b["ok"]]
         r[f"{eng}_best"] = min(ok, key=lambda b: b["latency_ms"]["median"]) if ok else None
+        # every round's median: on a quiet machine within 2-5% of each other
+        r[f"{eng}_round_medians"] = [b["latency_ms"]["median"] for b in ok]
     return r
 
 
@@ -511,6 +515,13 @@ def main():
         for key in ("kiln_run", "ort_run"):
             if not r[key]["ok"]:
                 print(f"  {r['model']}: {key} failed: {r[key]['error']}")
+        rounds = [r.get(f"{e}_round_medians") or [] for e in ("kiln", "ort")]
+        if max(len(x) for x in rounds) > 1:
+            k, o = ("/".join(f"{v:.4g}" for v in x) for x in rounds)
+            apart = any(len(x) > 1 and max(x) > 1.1 * min(x) for x in rounds)
+            print(f"  {r['model']}: round medians kiln {k} ms, ORT {o} ms" +
+                  (" (over 10% apart: the machine's speed changed during the run, and the "
+                   "ratio of the best ones may be skewed)" if apart else ""))
     with open(args.json, "w") as f:
         json.dump({"machine": info, "tolerance_rel": TOLERANCE, "results": results}, f, indent=1)
     print(f"wrote {args.json}")
