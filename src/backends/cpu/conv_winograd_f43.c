@@ -86,7 +86,7 @@ void kiln_wino43_transform_weights(const float *w, int64_t oc, int64_t c, float 
 
 /* The geometry of one run, shared by the threads. */
 typedef struct wino_job {
-    const float *x, *u, *bias;
+    const float *x, *u, *bias, *sum; /* sum: NULL, or added before ReLU, laid out as y */
     float *y, *scratch;
     int64_t c, oc, h, w, tiles_w, tiles;
     int relu;
@@ -203,12 +203,13 @@ static const wino_gemm_fn wino_gemms[WINO_NT + 1] = {
     wino_gemm10, wino_gemm11, wino_gemm12, wino_gemm13, wino_gemm14};
 
 /* Y of the chunk's tiles [t0, t0 + nt), output channel blocks [ob0, ob1) (M[e][ob - ob0]
- * [t][16] with tile stride mts, from its column mt): A^T M A, plus bias, ReLU; the parts
- * of a tile past the image's edge are not stored. */
+ * [t][16] with tile stride mts, from its column mt): A^T M A, plus bias and the sum input,
+ * ReLU; the parts of a tile past the image's edge are not stored. */
 WINO_TARGET static void wino_output(const wino_job *j, const float *m, int64_t mts, int64_t mt,
                                     int64_t ob0, int64_t ob1, int64_t t0, int nt, float *y) {
     const int64_t mobn = ob1 - ob0, H = j->h, W = j->w;
     const __m512 zero = _mm512_setzero_ps();
+    const float *sum = j->sum ? j->sum + (y - j->y) : NULL; /* this image's */
     for (int t = 0; t < nt; t++) {
         int64_t ty = (t0 + t) / j->tiles_w, tx = (t0 + t) % j->tiles_w;
         for (int64_t ob = ob0; ob < ob1; ob++) {
@@ -221,7 +222,6 @@ WINO_TARGET static void wino_output(const wino_job *j, const float *m, int64_t m
                         m + (((int64_t)(i * 6 + jj) * mobn + ob - ob0) * mts + mt + t) * 16);
                 KILN_WINO_AT6(mm, col[jj]);
             }
-            float *yb = y + ob * H * W * 16;
             for (int i = 0; i < 4; i++) {
                 int64_t rr = 4 * ty + i;
                 if (rr >= H) break;
@@ -231,9 +231,11 @@ WINO_TARGET static void wino_output(const wino_job *j, const float *m, int64_t m
                 for (int jj = 0; jj < 4; jj++) {
                     int64_t cc = 4 * tx + jj;
                     if (cc >= W) break;
+                    int64_t at = ob * H * W * 16 + (rr * W + cc) * 16;
                     __m512 r = _mm512_add_ps(o[jj], bias);
+                    if (sum) r = _mm512_add_ps(r, _mm512_loadu_ps(sum + at));
                     if (j->relu) r = _mm512_max_ps(r, zero);
-                    _mm512_storeu_ps(yb + (rr * W + cc) * 16, r);
+                    _mm512_storeu_ps(y + at, r);
                 }
             }
         }
@@ -298,17 +300,17 @@ int kiln_wino43_supported(int64_t c, int64_t oc) {
 #endif
 }
 
-void kiln_wino43_run(const float *x, const float *u, const float *bias, float *y, int64_t n,
-                     int64_t c, int64_t oc, int64_t h, int64_t w, int relu, float *scratch,
-                     int threads) {
+void kiln_wino43_run(const float *x, const float *u, const float *bias, const float *sum, float *y,
+                     int64_t n, int64_t c, int64_t oc, int64_t h, int64_t w, int relu,
+                     float *scratch, int threads) {
 #ifdef KILN_WINO43_X86
-    wino_job j = {x, u, bias, y, scratch, c, oc, h, w, (w + 3) / 4, 0, relu};
+    wino_job j = {x, u, bias, sum, y, scratch, c, oc, h, w, (w + 3) / 4, 0, relu};
     j.tiles = j.tiles_w * ((h + 3) / 4);
     if (threads < 1) threads = 1;
     if (threads > j.tiles) threads = (int)j.tiles;
     kiln_wino_images(wino_by_tiles, &j, x, c * h * w, y, oc * h * w, n, threads);
 #else
-    (void)x, (void)u, (void)bias, (void)y, (void)n, (void)c, (void)oc, (void)h, (void)w;
+    (void)x, (void)u, (void)bias, (void)sum, (void)y, (void)n, (void)c, (void)oc, (void)h, (void)w;
     (void)relu, (void)scratch, (void)threads;
 #endif
 }

@@ -23,10 +23,11 @@ void kiln_wino43_transform_weights(const float *w, int64_t oc, int64_t c, float 
 /* Floats of scratch a run on `threads` threads needs. */
 size_t kiln_wino43_scratch_floats(int64_t oc, int64_t c, int threads);
 
-/* y[n][oc/16][h][w][16] = relu?(conv(x[n][c/16][h][w][16], weights) + bias); bias may be
- * NULL. Runs on up to `threads` OpenMP threads. */
-void kiln_wino43_run(const float *x, const float *u, const float *bias, float *y, int64_t n,
-                     int64_t c, int64_t oc, int64_t h, int64_t w, int relu, float *scratch,
-                     int threads);
+/* y[n][oc/16][h][w][16] = relu?(conv(x[n][c/16][h][w][16], weights) + bias + sum); bias
+ * and sum (laid out as y; it may be y itself) may be NULL. Runs on up to `threads` OpenMP
+ * threads. */
+void kiln_wino43_run(const float *x, const float *u, const float *bias, const float *sum, float *y,
+                     int64_t n, int64_t c, int64_t oc, int64_t h, int64_t w, int relu,
+                     float *scratch, int threads);
 
 #endif

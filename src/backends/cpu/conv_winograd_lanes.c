@@ -96,7 +96,8 @@ size_t kiln_winol_scratch_floats(int64_t c, int threads) {
 #endif
 
 typedef struct winol_job {
-    const float *wp, *bias;
+    const float *wp, *bias, *sum; /* sum: NULL, or added before ReLU, laid out as y */
+    const float *y;               /* the first image's output (sum's offsets from it) */
     float *v, *scratch;
     int64_t c, oc, h, w, vs;     /* vs: floats from one position's V to the next */
     int m, a, e, tiles_w, tiles; /* tile size, patch size (m + 2), positions (a * a) */
@@ -337,7 +338,7 @@ WINOL_TARGET static void winol_block(const winol_job *j, const float *g, const f
 }
 
 /* Output channel block ob from M: A^T M A per channel (tile lanes), then transposed into
- * 16-channel vectors per pixel, plus bias and ReLU. */
+ * 16-channel vectors per pixel, plus bias and the sum input, ReLU. */
 WINOL_TARGET static void winol_output(const winol_job *j, const float *mac, const float *scale,
                                       int64_t ob, float *obuf, float *y) {
     const int a = j->a, m = j->m;
@@ -368,6 +369,7 @@ WINOL_TARGET static void winol_output(const winol_job *j, const float *mac, cons
     const __m512 zero = _mm512_setzero_ps();
     const __m512 bias = j->bias ? _mm512_loadu_ps(j->bias + ob * 16) : zero;
     float *yb = y + ob * j->h * j->w * 16;
+    const float *sb = j->sum ? j->sum + (yb - j->y) : NULL; /* this image's, this block's */
     for (int i = 0; i < m; i++)
         for (int q = 0; q < m; q++) {
             __m512 r[16];
@@ -377,9 +379,11 @@ WINOL_TARGET static void winol_output(const winol_job *j, const float *mac, cons
                 int64_t py = (int64_t)m * (t / j->tiles_w) + i,
                         px = (int64_t)m * (t % j->tiles_w) + q;
                 if (py >= j->h || px >= j->w) continue;
+                int64_t at = (py * j->w + px) * 16;
                 __m512 v = _mm512_add_ps(r[t], bias);
+                if (sb) v = _mm512_add_ps(v, _mm512_loadu_ps(sb + at));
                 if (j->relu) v = _mm512_max_ps(v, zero);
-                _mm512_storeu_ps(yb + (py * j->w + px) * 16, v);
+                _mm512_storeu_ps(yb + at, v);
             }
         }
 }
@@ -409,13 +413,14 @@ WINOL_TARGET static void winol_thread(const void *job, const float *x, float *y,
 
 #endif /* KILN_WINOL_X86 */
 
-void kiln_winol_run(const float *x, const float *wp, const float *bias, float *y, int64_t n,
-                    int64_t c, int64_t oc, int64_t h, int64_t w, int relu, float *scratch,
-                    int threads) {
+void kiln_winol_run(const float *x, const float *wp, const float *bias, const float *sum, float *y,
+                    int64_t n, int64_t c, int64_t oc, int64_t h, int64_t w, int relu,
+                    float *scratch, int threads) {
 #ifdef KILN_WINOL_X86
     int m = kiln_winol_tile(c, oc, h, w);
     if (!m) return;
-    winol_job j = {.wp = wp, .bias = bias, .v = scratch, .c = c, .oc = oc, .h = h, .w = w};
+    winol_job j = {.wp = wp, .bias = bias, .sum = sum, .y = y, .v = scratch};
+    j.c = c, j.oc = oc, j.h = h, j.w = w;
     j.vs = WINOL_VS(c);
     j.m = m;
     j.a = m + 2;
@@ -428,7 +433,8 @@ void kiln_winol_run(const float *x, const float *wp, const float *bias, float *y
     if (threads > oc / 16) threads = (int)(oc / 16);
     kiln_wino_images(winol_thread, &j, x, c * h * w, y, oc * h * w, n, threads);
 #else
-    (void)x, (void)wp, (void)bias, (void)y, (void)n, (void)c, (void)oc, (void)h, (void)w;
+    (void)x, (void)wp, (void)bias, (void)sum, (void)y, (void)n, (void)c, (void)oc, (void)h;
+    (void)w;
     (void)relu, (void)scratch, (void)threads;
 #endif
 }

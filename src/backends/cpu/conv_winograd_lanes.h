@@ -23,10 +23,11 @@ void kiln_winol_prepare_weights(const float *w, int64_t oc, int64_t c, float *wp
 /* Floats of scratch a run on `threads` threads needs. */
 size_t kiln_winol_scratch_floats(int64_t c, int threads);
 
-/* y[n][oc/16][h][w][16] = relu?(conv(x[n][c/16][h][w][16], weights) + bias); bias may be
- * NULL; wp from kiln_winol_prepare_weights. Runs on up to `threads` OpenMP threads. */
-void kiln_winol_run(const float *x, const float *wp, const float *bias, float *y, int64_t n,
-                    int64_t c, int64_t oc, int64_t h, int64_t w, int relu, float *scratch,
-                    int threads);
+/* y[n][oc/16][h][w][16] = relu?(conv(x[n][c/16][h][w][16], weights) + bias + sum); bias
+ * and sum (laid out as y; it may be y itself) may be NULL; wp from
+ * kiln_winol_prepare_weights. Runs on up to `threads` OpenMP threads. */
+void kiln_winol_run(const float *x, const float *wp, const float *bias, const float *sum, float *y,
+                    int64_t n, int64_t c, int64_t oc, int64_t h, int64_t w, int relu,
+                    float *scratch, int threads);
 
 #endif

@@ -1,7 +1,8 @@
 /*
  * Conv nodes on kiln's own Winograd kernels, tried before oneDNN (nn_conv.c): 3x3,
- * stride 1, pad 1, no dilation or groups, 16-channel blocks in and out, float32 plain
- * weights, no residual input, no activation but ReLU. Which kernel:
+ * stride 1, pad 1, no dilation or groups, 16-channel blocks in and out (and for the
+ * residual input, if the node has one), float32 plain weights, no activation but ReLU.
+ * Which kernel:
  *
  * - F(4x4, 3x3) with stored transformed weights (conv_winograd_f43.c) where those fit in
  *   KILN_WINO43_MAX_BYTES (ResNet-50's 64- and 128-channel stages);
@@ -66,8 +67,8 @@ enum { WINO_NONE, WINO_F43, WINO_LANES };
 /* Which of kiln's kernels computes the node (WINO_NONE: neither; see the top). */
 static int wino_choice(const kiln_node *node, const kiln_tview *x, const kiln_tview *w,
                        const kiln_tview *y, const kiln_nn_act *act, int has_sum) {
-    if (has_sum || (act->kind != KILN_NN_ACT_NONE && act->kind != KILN_NN_ACT_RELU))
-        return WINO_NONE;
+    if (act->kind != KILN_NN_ACT_NONE && act->kind != KILN_NN_ACT_RELU) return WINO_NONE;
+    if (has_sum && kiln_nn_sum_block(node) != 16) return WINO_NONE;
     if (x->rank != 4 || w->rank != 4 || y->rank != 4 || w->dtype != KILN_DTYPE_FLOAT32 ||
         kiln_nn_weights_prepared(node, w))
         return WINO_NONE;
@@ -157,14 +158,15 @@ kiln_status kiln_cpu_conv_winograd(kiln_cpu_ctx *ctx, const kiln_node *node, con
     KILN_TRY(kiln_nn_scratch(ctx, node, sizeof(float) * scratch_floats + 64, &cur));
     float *scratch = (float *)(((uintptr_t)cur + 63) & ~(uintptr_t)63);
     const float *bias = b ? (const float *)b->data : NULL;
+    const float *sum_data = sum ? (const float *)sum->data : NULL;
     int relu = act.kind == KILN_NN_ACT_RELU;
     if (kind == WINO_F43) {
-        kiln_wino43_run((const float *)x->data, s->wino_u, bias, (float *)y->data, x->dims[0], c,
-                        oc, h, wd, relu, scratch, threads);
+        kiln_wino43_run((const float *)x->data, s->wino_u, bias, sum_data, (float *)y->data,
+                        x->dims[0], c, oc, h, wd, relu, scratch, threads);
         atomic_fetch_add(&wino43_node_runs, 1);
     } else {
-        kiln_winol_run((const float *)x->data, s->wino_u, bias, (float *)y->data, x->dims[0], c, oc,
-                       h, wd, relu, scratch, threads);
+        kiln_winol_run((const float *)x->data, s->wino_u, bias, sum_data, (float *)y->data,
+                       x->dims[0], c, oc, h, wd, relu, scratch, threads);
         atomic_fetch_add(&winol_node_runs, 1);
     }
     *handled = 1;
