@@ -53,6 +53,48 @@ class Builder:
         self.nodes.append(helper.make_node("Relu", [x], [out], name=f"{path}/Relu"))
         return out
 
+    def residual(self, path, y, identity, relu):
+        """ReLU(y + identity): the end of a residual block (relu: the ReLU's module name)."""
+        add = f"{path}/Add_output_0"
+        self.nodes.append(helper.make_node("Add", [y, identity], [add], name=f"{path}/Add"))
+        return self.relu(f"{path}/{relu}", add)
+
+    def stem(self):
+        """conv1 7x7/2 + ReLU + 3x3/2 max pool: 64 channels at 56x56."""
+        x = self.relu("/relu", self.conv("/conv1", "input", 3, 64, 7, 2, 3))
+        pool = "/maxpool/MaxPool_output_0"
+        self.nodes.append(helper.make_node("MaxPool", [x], [pool], name="/maxpool/MaxPool",
+                                           ceil_mode=0, kernel_shape=[3, 3], pads=[1, 1, 1, 1],
+                                           strides=[2, 2]))
+        return pool
+
+    def head(self, x, channels, batch):
+        """Global average pool, Flatten, fc (nn.Linear's default init) to 1000: the model."""
+        gap = "/avgpool/GlobalAveragePool_output_0"
+        self.nodes.append(helper.make_node("GlobalAveragePool", [x], [gap],
+                                           name="/avgpool/GlobalAveragePool"))
+        flat = "/Flatten_output_0"
+        self.nodes.append(helper.make_node("Flatten", [gap], [flat], name="/Flatten", axis=1))
+        bound = 1.0 / np.sqrt(float(channels))
+        fc_w = numpy_helper.from_array(
+            self.rng.uniform(-bound, bound, (1000, channels)).astype(np.float32), "fc.weight")
+        fc_b = numpy_helper.from_array(self.rng.uniform(-bound, bound, 1000).astype(np.float32),
+                                       "fc.bias")
+        self.inits += [fc_w, fc_b]
+        self.nodes.append(helper.make_node("Gemm", [flat, "fc.weight", "fc.bias"], ["output"],
+                                           name="/fc/Gemm", alpha=1.0, beta=1.0, transB=1))
+        return image_model.finish(self.nodes, self.inits, batch)
+
+    def network(self, stages, block, batch):
+        """stem, then for each (blocks, width, stride) of stages that many blocks (the first
+        with the stride): block(path, x, cin, width, stride, first) -> (y, channels); head."""
+        x, cin = self.stem(), 64
+        for li, (blocks, width, stride) in enumerate(stages):
+            for bi in range(blocks):
+                path = f"/layer{li + 1}/layer{li + 1}.{bi}"
+                x, cin = block(path, x, cin, width, stride if bi == 0 else 1, bi == 0)
+        return self.head(x, cin, batch)
+
     def bottleneck(self, path, x, cin, width, stride, downsample):
         out_ch = width * 4
         y = self.relu(f"{path}/relu", self.conv(f"{path}/conv1", x, cin, width, 1, 1, 0))
@@ -61,33 +103,13 @@ class Builder:
         identity = x
         if downsample:
             identity = self.conv(f"{path}/downsample/downsample.0", x, cin, out_ch, 1, stride, 0)
-        add = f"{path}/Add_output_0"
-        self.nodes.append(helper.make_node("Add", [y, identity], [add], name=f"{path}/Add"))
-        return self.relu(f"{path}/relu_2", add), out_ch
+        return self.residual(path, y, identity, "relu_2"), out_ch
 
 
 def build(batch, seed):
     b = Builder(seed)
-    x = b.relu("/relu", b.conv("/conv1", "input", 3, 64, 7, 2, 3))
-    pool = "/maxpool/MaxPool_output_0"
-    b.nodes.append(helper.make_node("MaxPool", [x], [pool], name="/maxpool/MaxPool", ceil_mode=0,
-                                    kernel_shape=[3, 3], pads=[1, 1, 1, 1], strides=[2, 2]))
-    x, cin = pool, 64
-    for li, (blocks, width, stride) in enumerate([(3, 64, 1), (4, 128, 2), (6, 256, 2), (3, 512, 2)]):
-        for bi in range(blocks):
-            path = f"/layer{li + 1}/layer{li + 1}.{bi}"
-            x, cin = b.bottleneck(path, x, cin, width, stride if bi == 0 else 1, bi == 0)
-    gap = "/avgpool/GlobalAveragePool_output_0"
-    b.nodes.append(helper.make_node("GlobalAveragePool", [x], [gap], name="/avgpool/GlobalAveragePool"))
-    flat = "/Flatten_output_0"
-    b.nodes.append(helper.make_node("Flatten", [gap], [flat], name="/Flatten", axis=1))
-    bound = 1.0 / np.sqrt(2048.0)
-    fc_w = numpy_helper.from_array(b.rng.uniform(-bound, bound, (1000, 2048)).astype(np.float32), "fc.weight")
-    fc_b = numpy_helper.from_array(b.rng.uniform(-bound, bound, 1000).astype(np.float32), "fc.bias")
-    b.inits += [fc_w, fc_b]
-    b.nodes.append(helper.make_node("Gemm", [flat, "fc.weight", "fc.bias"], ["output"], name="/fc/Gemm",
-                                    alpha=1.0, beta=1.0, transB=1))
-    return image_model.finish(b.nodes, b.inits, batch)
+    # every stage's first bottleneck has a downsample branch (stride or channels change)
+    return b.network([(3, 64, 1), (4, 128, 2), (6, 256, 2), (3, 512, 2)], b.bottleneck, batch)
 
 
 if __name__ == "__main__":
