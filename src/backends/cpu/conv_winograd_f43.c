@@ -6,7 +6,8 @@
  * every 4 outputs; F(4x4, 3x3) needs 36 for every 16, 2.25 / 4 of them. Where the layer's
  * transformed weights (36 x C x OC floats) stay in cache -- ResNet-50's 64- and 128-channel
  * stages -- that is what the layer costs; at 256 channels and more they no longer fit and
- * the larger weights cost more than the products save, so the caller keeps those on oneDNN.
+ * the larger weights cost more than the products save, so the caller (conv_winograd_node.c)
+ * gives those to the tile-lane kernel (conv_winograd_lanes.c) or oneDNN.
  * On this project's 2-core AVX-512 machine: 64 channels at 56x56 0.43 -> 0.26 ms, 128 at
  * 28x28 0.37 -> 0.23 ms with the data in cache; inside ResNet-50 0.43-0.48 -> 0.29-0.35 and
  * 0.47 -> 0.33-0.40 ms (docs/benchmarks.md).
