@@ -48,10 +48,11 @@
 
 enum {
     WINOL_K = 16,    /* input channels whose weights are transformed at a time */
-    WINOL_EMAX = 36, /* positions of a tile: 4x4 (F(2x2)) or 6x6 (F(4x4)) */
-    /* a thread's scratch: U for a chunk, M for an output block, the output block's values
-     * per tile position, the input block's transform */
-    WINOL_THREAD_FLOATS = WINOL_EMAX * WINOL_K * 16 + WINOL_EMAX * 256 + 16 * 256 + WINOL_EMAX * 256
+    WINOL_AMAX = 6,  /* positions in a row of a tile: 4 (F(2x2)) or 6 (F(4x4)) */
+    WINOL_EMAX = 36, /* positions of a tile: 4x4 or 6x6 */
+    /* a thread's scratch: U for a row of positions and a chunk, M for an output block, the
+     * output block's values per tile position, the input block's transform */
+    WINOL_THREAD_FLOATS = WINOL_AMAX * WINOL_K * 16 + WINOL_EMAX * 256 + 16 * 256 + WINOL_EMAX * 256
 };
 
 /* V's positions lie one cache line more than a multiple of 4 KiB apart when the channels
@@ -326,7 +327,8 @@ WINOL_TARGET static void winol_products(const winol_job *j, const float *u, int 
 WINOL_TARGET static void winol_block(const winol_job *j, const float *g, const float *gn, float *u,
                                      float *mac) {
     const int a = j->a;
-    const int64_t chunks = j->c / WINOL_K, lines = j->c * 9 * 16 * 4 / 64, steps = a * chunks;
+    /* the next block's weights: c x 9 vectors of 16 floats, a cache line each */
+    const int64_t chunks = j->c / WINOL_K, lines = j->c * 9, steps = a * chunks;
     for (int r = 0; r < a; r++)
         for (int64_t ch = 0; ch < chunks; ch++) {
             int64_t step = r * chunks + ch, l0 = lines * step / steps,
@@ -393,7 +395,7 @@ WINOL_TARGET static void winol_output(const winol_job *j, const float *mac, cons
 WINOL_TARGET static void winol_thread(const void *job, const float *x, float *y, int id, int n) {
     const winol_job *j = job;
     float *u = j->scratch + (size_t)id * WINOL_THREAD_FLOATS;
-    float *mac = u + WINOL_EMAX * WINOL_K * 16, *obuf = mac + WINOL_EMAX * 256;
+    float *mac = u + WINOL_AMAX * WINOL_K * 16, *obuf = mac + WINOL_EMAX * 256;
     float *tmp = obuf + 16 * 256;
     const int64_t cbn = j->c / 16, obn = j->oc / 16;
     winol_input(j, x, cbn * id / n, cbn * (id + 1) / n, tmp);
@@ -434,7 +436,6 @@ void kiln_winol_run(const float *x, const float *wp, const float *bias, const fl
     kiln_wino_images(winol_thread, &j, x, c * h * w, y, oc * h * w, n, threads);
 #else
     (void)x, (void)wp, (void)bias, (void)sum, (void)y, (void)n, (void)c, (void)oc, (void)h;
-    (void)w;
-    (void)relu, (void)scratch, (void)threads;
+    (void)w, (void)relu, (void)scratch, (void)threads;
 #endif
 }
